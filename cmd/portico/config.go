@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a portico process, read once from
+// flags and PORTICO_* environment variables (a flag wins over its variable).
+type Config struct {
+	DataDir         string
+	PortalAddr      string
+	GatewayAddr     string
+	DatabaseURL     string
+	RedisURL        string
+	MasterKey       string
+	BaseURL         string
+	SMTPURL         string
+	OperatorToken   string
+	LogFormat       string
+	LogLevel        string
+	TrustedProxies  []string
+	SessionTTL      time.Duration
+	ShutdownTimeout time.Duration
+	Region          string
+}
+
+// option is one setting: its flag, its variable, its default and its help —
+// the single list the README's configuration table is checked against.
+type option struct {
+	flag, env, def, help string
+	set                  func(c *Config, v string) error
+}
+
+func options() []option {
+	str := func(p func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *p(c) = v; return nil }
+	}
+	dur := func(p func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration like 30s or 168h", v)
+			}
+			*p(c) = d
+			return nil
+		}
+	}
+	return []option{
+		{"data-dir", "PORTICO_DATA_DIR", "./data", "directory for the SQLite database and generated keys", str(func(c *Config) *string { return &c.DataDir })},
+		{"portal-addr", "PORTICO_PORTAL_ADDR", "127.0.0.1:8080", "listen address of the console and management API", str(func(c *Config) *string { return &c.PortalAddr })},
+		{"gateway-addr", "PORTICO_GATEWAY_ADDR", "127.0.0.1:8000", "listen address of the API gateway", str(func(c *Config) *string { return &c.GatewayAddr })},
+		{"database-url", "PORTICO_DATABASE_URL", "", "postgres:// URL; empty uses the embedded SQLite database in the data dir", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"redis-url", "PORTICO_REDIS_URL", "", "redis:// URL for shared counters across nodes; empty keeps them in process", str(func(c *Config) *string { return &c.RedisURL })},
+		{"master-key", "PORTICO_MASTER_KEY", "", "32-byte key (64 hex chars or base64) that encrypts secrets at rest; generated into the data dir when empty on SQLite, required on PostgreSQL", str(func(c *Config) *string { return &c.MasterKey })},
+		{"base-url", "PORTICO_BASE_URL", "", "external URL of the console, used in emailed links (default http://<portal-addr>); https:// makes cookies Secure and enables HSTS", str(func(c *Config) *string { return &c.BaseURL })},
+		{"smtp-url", "PORTICO_SMTP_URL", "", "smtp://user:pass@host:587?from=addr or smtps://…:465; empty writes emails to the development outbox", str(func(c *Config) *string { return &c.SMTPURL })},
+		{"operator-token", "PORTICO_OPERATOR_TOKEN", "", "token for the operator pages (outbox); generated into the data dir when empty", str(func(c *Config) *string { return &c.OperatorToken })},
+		{"log-format", "PORTICO_LOG_FORMAT", "text", "log format: text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"log-level", "PORTICO_LOG_LEVEL", "info", "log level: debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},
+		{"trusted-proxies", "PORTICO_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted", func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.TrustedProxies = append(c.TrustedProxies, p)
+				}
+			}
+			return nil
+		}},
+		{"session-ttl", "PORTICO_SESSION_TTL", "168h", "how long a console login lasts", dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
+		{"shutdown-timeout", "PORTICO_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"region", "PORTICO_REGION", "local", "region name in AK/SK credential scopes", str(func(c *Config) *string { return &c.Region })},
+	}
+}
+
+// parseConfig reads defaults, then the environment, then flags.
+func parseConfig(name string, args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	opts := options()
+	for _, o := range opts {
+		if err := o.set(c, o.def); err != nil {
+			return nil, fmt.Errorf("default of --%s: %w", o.flag, err)
+		}
+	}
+	for _, o := range opts {
+		if v := getenv(o.env); v != "" {
+			if err := o.set(c, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.env, err)
+			}
+		}
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var flagErr error
+	for _, o := range opts {
+		o := o
+		fs.Func(o.flag, fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def), func(v string) error {
+			if err := o.set(c, v); err != nil {
+				flagErr = fmt.Errorf("--%s: %w", o.flag, err)
+				return flagErr
+			}
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.PortalAddr
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("log format %q: use text or json", c.LogFormat)
+	}
+	return c, nil
+}

@@ -1,0 +1,273 @@
+// Command portico runs Portico: the console and management API, the gateway
+// and the background workers, on an embedded SQLite database by default or
+// on PostgreSQL (+ Redis) in production.
+//
+//	portico serve     run everything in one process
+//	portico migrate   apply database migrations and exit
+//	portico version   print the version
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/portal"
+	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/tenants"
+	"github.com/portico-dev/portico/tenants/keyring"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "portico:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: portico <command> [flags]
+
+Commands:
+  serve     run the console, management API and gateway in one process
+  migrate   apply database migrations and exit
+  version   print the version
+
+Run "portico <command> -h" for the flags; every flag also reads a PORTICO_* variable.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "portico", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "serve", "migrate":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	cfg, err := parseConfig("portico "+args[0], args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if args[0] == "migrate" {
+		v, err := migrations.Version(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "database schema at version %d\n", v)
+		return nil
+	}
+	return serve(ctx, cfg, db, log, stdout)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openDB opens and migrates the configured database.
+func openDB(ctx context.Context, cfg *Config, log *slog.Logger) (*migrations.DB, error) {
+	dbc := migrations.Config{URL: cfg.DatabaseURL, SQLitePath: filepath.Join(cfg.DataDir, "portico.db")}
+	db, err := migrations.Open(ctx, dbc)
+	if err != nil {
+		return nil, err
+	}
+	if db.Dialect == migrations.Postgres {
+		log.Info("database: PostgreSQL")
+	} else {
+		log.Info("database: embedded SQLite", "path", dbc.SQLitePath)
+	}
+	if err := migrations.Up(ctx, db, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// masterKey returns the configured master key, or on SQLite generates one
+// into the data dir.
+func masterKey(cfg *Config, dialect migrations.Dialect, log *slog.Logger) (*keyring.Keyring, error) {
+	if cfg.MasterKey != "" {
+		k, err := keyring.Parse(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("PORTICO_MASTER_KEY: %w", err)
+		}
+		return keyring.New(k)
+	}
+	if dialect == migrations.Postgres {
+		return nil, errors.New("PORTICO_MASTER_KEY is required with PostgreSQL: every node must share it (generate one with: openssl rand -hex 32)")
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	k, created, err := keyring.LoadOrCreateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("no PORTICO_MASTER_KEY set: generated a master key; back it up, secrets at rest cannot be read without it", "path", path)
+	}
+	return keyring.New(k)
+}
+
+// operatorToken returns the configured operator token or one kept in the
+// data dir (generated on first start, 0600).
+func operatorToken(cfg *Config) (token, path string, err error) {
+	if cfg.OperatorToken != "" {
+		return cfg.OperatorToken, "", nil
+	}
+	path = filepath.Join(cfg.DataDir, "operator-token")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 20 {
+		return strings.TrimSpace(string(b)), path, nil
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	token = base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write operator token: %w", err)
+	}
+	return token, path, nil
+}
+
+func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger, stdout io.Writer) error {
+	kr, err := masterKey(cfg, db.Dialect, log)
+	if err != nil {
+		return err
+	}
+	opTok, opPath, err := operatorToken(cfg)
+	if err != nil {
+		return err
+	}
+	var mailer tenants.Mailer
+	var outbox *mail.Outbox
+	if cfg.SMTPURL != "" {
+		s, err := mail.ParseSMTPURL(cfg.SMTPURL, log)
+		if err != nil {
+			return err
+		}
+		mailer = s
+		log.Info("email: SMTP")
+	} else {
+		outbox = mail.NewOutbox(db.DB, log, func() string { return uuid.Must(uuid.NewV7()).String() })
+		mailer = outbox
+		log.Info("email: development outbox (set PORTICO_SMTP_URL to send real email)")
+	}
+	if cfg.RedisURL != "" {
+		log.Info("redis: configured; shared counters arrive with the gateway")
+	} else {
+		log.Info("counters: in process (single node)")
+	}
+	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log})
+	handler, err := portal.New(portal.Config{
+		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
+	}, portal.Deps{Tenants: svc, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	portalLn, err := net.Listen("tcp", cfg.PortalAddr)
+	if err != nil {
+		return fmt.Errorf("portal listener: %w", err)
+	}
+	gatewayLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		portalLn.Close()
+		return fmt.Errorf("gateway listener: %w", err)
+	}
+	servers := []*http.Server{
+		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		{Handler: gateway.NewHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+	}
+	errc := make(chan error, len(servers))
+	for i, ln := range []net.Listener{portalLn, gatewayLn} {
+		go func(s *http.Server, ln net.Listener) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(servers[i], ln)
+	}
+	portalURL := "http://" + portalLn.Addr().String()
+	fmt.Fprintf(stdout, "\nPortico %s is running.\n\n", version)
+	fmt.Fprintf(stdout, "  Console         %s/\n", portalURL)
+	fmt.Fprintf(stdout, "  Management API  %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", portalURL, portalURL)
+	fmt.Fprintf(stdout, "  Gateway         http://%s/\n", gatewayLn.Addr().String())
+	if outbox != nil {
+		where := "PORTICO_OPERATOR_TOKEN"
+		if opPath != "" {
+			where = opPath
+		}
+		fmt.Fprintf(stdout, "  Email outbox    %s/operator/outbox  (operator token in %s)\n", portalURL, where)
+	}
+	fmt.Fprintf(stdout, "\nPress Ctrl+C to stop.\n\n")
+	log.Info("listening", "portal", portalLn.Addr().String(), "gateway", gatewayLn.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	case err := <-errc:
+		log.Error("server failed", "err", err)
+		shutdown(servers, cfg.ShutdownTimeout)
+		return err
+	}
+	if err := shutdown(servers, cfg.ShutdownTimeout); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func shutdown(servers []*http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

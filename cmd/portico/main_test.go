@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseConfigPrecedence(t *testing.T) {
+	env := map[string]string{"PORTICO_PORTAL_ADDR": "127.0.0.1:9999", "PORTICO_SESSION_TTL": "2h", "PORTICO_DATA_DIR": "/env"}
+	c, err := parseConfig("t", []string{"--data-dir", "/flag"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PortalAddr != "127.0.0.1:9999" || c.DataDir != "/flag" || c.SessionTTL != 2*time.Hour || c.GatewayAddr != "127.0.0.1:8000" {
+		t.Fatalf("config = %+v", c)
+	}
+	if c.BaseURL != "http://127.0.0.1:9999" {
+		t.Fatalf("base url = %q", c.BaseURL)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"bad duration flag": {args: []string{"--session-ttl", "soon"}},
+		"bad duration env":  {env: map[string]string{"PORTICO_SHUTDOWN_TIMEOUT": "-1s"}},
+		"bad log format":    {args: []string{"--log-format", "xml"}},
+		"stray argument":    {args: []string{"extra"}},
+		"unknown flag":      {args: []string{"--nope"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TestReadmeDocumentsEveryOption keeps the README's configuration table true.
+func TestReadmeDocumentsEveryOption(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range options() {
+		if !strings.Contains(string(b), "`--"+o.flag+"`") || !strings.Contains(string(b), "`"+o.env+"`") {
+			t.Errorf("README lacks --%s / %s", o.flag, o.env)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeStartsAndStopsGracefully runs the real serve command on free
+// ports with an empty data dir, as the README's first command does.
+func TestServeStartsAndStopsGracefully(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"PORTICO_DATA_DIR": filepath.Join(dir, "data"), "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
+
+	urlRE := regexp.MustCompile(`Console\s+(http://\S+)/\n(?s:.*)Gateway\s+(http://\S+)/`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no URLs printed:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		m = urlRE.FindStringSubmatch(stdout.String())
+	}
+	get := func(u string) (*http.Response, []byte) {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	if res, _ := get(m[1] + "/readyz"); res.StatusCode != 200 {
+		t.Fatalf("readyz = %d", res.StatusCode)
+	}
+	if res, _ := get(m[1] + "/"); res.StatusCode != 200 {
+		t.Fatalf("console = %d", res.StatusCode)
+	}
+	res, body := get(m[2] + "/acme/echo/v1/anything")
+	if res.StatusCode != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("gateway = %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var p map[string]any
+	if json.Unmarshal(body, &p) != nil || p["status"] != float64(404) {
+		t.Fatalf("gateway body = %s", body)
+	}
+	// Generated secrets are private to the owner.
+	for _, f := range []string{"master.key", "operator-token"} {
+		st, err := os.Stat(filepath.Join(dir, "data", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	if strings.Contains(stderr.String(), mustRead(t, filepath.Join(dir, "data", "master.key"))) {
+		t.Fatal("master key written to the log")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v on shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Fatalf("no clean stop logged:\n%s", stderr.String())
+	}
+	// A second start reuses the same key and database.
+	var out2 syncBuffer
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out2, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`schema at version [1-9]`).MatchString(out2.String()) {
+		t.Fatalf("migrate: %s", out2.String())
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, os.Getenv, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "portico ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}

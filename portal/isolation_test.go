@@ -1,0 +1,112 @@
+package portal_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestTenantIsolation walks every organisation-scoped route of the API and
+// the console as a member of another organisation, with the victim's slug
+// and ids, and expects 404 everywhere — and, as a control, that the same
+// routes do not answer 404 for the victim's own members.
+func TestTenantIsolation(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		victim, _ := e.signUp("Victor", "victor@example.com", "victim")
+		attacker, _ := e.signUp("Mallory", "mallory@example.com", "attacker")
+		victimUser := e.call("GET", "/api/v1/me", victim, nil).json(t)["user"].(map[string]any)["id"].(string)
+		inv := e.call("POST", "/api/v1/orgs/victim/invitations", victim, map[string]any{"email": "new@example.com", "role": "viewer"}).json(t)["id"].(string)
+		victimToken := e.call("GET", "/api/v1/tokens", victim, nil).json(t)["items"].([]any)[0].(map[string]any)["id"].(string)
+
+		fill := func(path, org string) string {
+			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv)
+			return r.Replace(path)
+		}
+		// A valid body for each route, so only the tenant check can refuse.
+		bodyFor := func(method, path string) any {
+			switch {
+			case method == "PATCH" && strings.HasSuffix(path, ":user"):
+				return map[string]any{"role": "viewer"}
+			case method == "PATCH":
+				return map[string]any{"name": "pwned"}
+			case method == "POST":
+				return map[string]any{"email": "evil@example.com", "role": "admin"}
+			}
+			return nil
+		}
+		attackerWeb := e.browser()
+		attackerWeb.submit("/login", "/login", map[string]string{"email": "mallory@example.com", "password": "correct horse battery"})
+		csrf := csrfOf(t, attackerWeb.get("/orgs/attacker").Body)
+		victimWeb := e.browser()
+		victimWeb.submit("/login", "/login", map[string]string{"email": "victor@example.com", "password": "correct horse battery"})
+
+		walked := 0
+		for _, rt := range e.portal.Routes {
+			if !strings.Contains(rt.Path, ":org") {
+				continue
+			}
+			walked++
+			t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+				if strings.HasPrefix(rt.Path, "/api/") {
+					r := e.call(rt.Method, fill(rt.Path, "victim"), attacker, bodyFor(rt.Method, rt.Path))
+					if r.Status != http.StatusNotFound {
+						t.Fatalf("attacker got %d, want 404: %s", r.Status, r.Body)
+					}
+					if rt.Method == "GET" {
+						if r := e.call("GET", fill(rt.Path, "victim"), victim, nil); r.Status == http.StatusNotFound {
+							t.Fatalf("control: victim's own request answered 404")
+						}
+					}
+					// Own organisation, victim's ids.
+					if strings.Contains(rt.Path, ":user") || strings.Contains(rt.Path, ":id") {
+						if r := e.call(rt.Method, fill(rt.Path, "attacker"), attacker, bodyFor(rt.Method, rt.Path)); r.Status != http.StatusNotFound {
+							t.Fatalf("attacker's org with victim's ids got %d, want 404: %s", r.Status, r.Body)
+						}
+					}
+					return
+				}
+				var p page
+				if rt.Method == "GET" {
+					p = attackerWeb.get(fill(rt.Path, "victim"))
+				} else {
+					p = attackerWeb.post(fill(rt.Path, "victim"), csrf, map[string]string{"name": "pwned", "role": "owner", "email": "evil@example.com"})
+				}
+				if p.Status != http.StatusNotFound {
+					t.Fatalf("attacker got %d, want 404 (location %q)", p.Status, p.Location)
+				}
+				if rt.Method == "GET" {
+					if p := victimWeb.get(fill(rt.Path, "victim")); p.Status != http.StatusOK {
+						t.Fatalf("control: victim got %d", p.Status)
+					}
+				}
+				if strings.Contains(rt.Path, ":user") || strings.Contains(rt.Path, ":id") {
+					p = attackerWeb.post(fill(rt.Path, "attacker"), csrf, map[string]string{"role": "viewer"})
+					if p.Status != http.StatusNotFound {
+						t.Fatalf("attacker's org with victim's ids got %d, want 404", p.Status)
+					}
+				}
+			})
+		}
+		if walked < 15 {
+			t.Fatalf("walked only %d organisation routes", walked)
+		}
+		// User-scoped ids: another user's token.
+		if r := e.call("DELETE", "/api/v1/tokens/"+victimToken, attacker, nil); r.Status != http.StatusNotFound {
+			t.Fatalf("revoking another user's token: %d", r.Status)
+		}
+		if p := attackerWeb.post("/account/tokens/"+victimToken+"/revoke", csrf, nil); p.Status != http.StatusNotFound {
+			t.Fatalf("revoking another user's token in the console: %d", p.Status)
+		}
+		// Nothing changed for the victim.
+		r := e.call("GET", "/api/v1/orgs/victim/members", victim, nil)
+		if n := len(r.json(t)["items"].([]any)); n != 1 {
+			t.Fatalf("victim org has %d members", n)
+		}
+		if e.call("GET", "/api/v1/orgs/victim", victim, nil).json(t)["name"] != "victim Ltd" {
+			t.Fatal("victim org renamed")
+		}
+		if e.call("GET", "/api/v1/me", victim, nil).Status != http.StatusOK {
+			t.Fatal("victim token revoked")
+		}
+	})
+}

@@ -1,0 +1,176 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portico-dev/portico/portal/api"
+	"github.com/portico-dev/portico/portal/httpx"
+	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/portal/session"
+	"github.com/portico-dev/portico/portal/throttle"
+	"github.com/portico-dev/portico/portal/web"
+	"github.com/portico-dev/portico/static"
+	"github.com/portico-dev/portico/tenants"
+	"github.com/portico-dev/portico/tenants/keyring"
+)
+
+// Config configures the portal.
+type Config struct {
+	// BaseURL is the console's external URL (links in emails; https:// makes
+	// cookies Secure and turns on HSTS).
+	BaseURL string
+	// SessionTTL is how long a console login lasts.
+	SessionTTL time.Duration
+	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
+	// believed when finding the client IP. Empty trusts none.
+	TrustedProxies []string
+	// MaxBodyBytes caps request bodies (413 beyond).
+	MaxBodyBytes int64
+	// OperatorToken unlocks the operator pages; "" disables them.
+	OperatorToken string
+	// TokenTTL is the default lifetime of API tokens issued with a password.
+	TokenTTL time.Duration
+}
+
+// Pinger checks the database.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the portal's collaborators, wired in cmd.
+type Deps struct {
+	Tenants *tenants.Service
+	DB      Pinger
+	Keyring *keyring.Keyring
+	Outbox  *mail.Outbox // nil when SMTP is configured
+	Logger  *slog.Logger
+}
+
+// Server is the portal's HTTP handler and the routes it serves.
+type Server struct {
+	http.Handler
+	// Routes lists every method and path pattern (":param" style), for
+	// tests that walk them all.
+	Routes []Route
+}
+
+// Route is one registered method and path pattern.
+type Route struct {
+	Method, Path string
+}
+
+// New returns the portal's HTTP handler.
+func New(cfg Config, d Deps) (*Server, error) {
+	if _, _, err := api.Document(); err != nil {
+		return nil, err
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 7 * 24 * time.Hour
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 90 * 24 * time.Hour
+	}
+	secure := strings.HasPrefix(cfg.BaseURL, "https://")
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = false
+	r.RedirectTrailingSlash = true
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	if len(cfg.TrustedProxies) == 0 {
+		r.ForwardedByClientIP = false
+	}
+
+	ipLogin := throttle.New(3*time.Second, 20)    // 20 at once, then one per 3 s per IP
+	acctLogin := throttle.New(30*time.Second, 10) // 10 at once, then one per 30 s per account
+	signup := throttle.New(time.Minute, 10)       // 10 sign-ups, then one a minute per IP
+	reset := throttle.New(20*time.Second, 5)      // password-reset emails per IP
+
+	r.GET("/healthz", func(c *gin.Context) { httpx.WriteJSON(c.Writer, http.StatusOK, gin.H{"status": "ok"}, "") })
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.DB.Ping(ctx); err != nil {
+			d.Logger.WarnContext(ctx, "readiness check failed", "err", err)
+			httpx.WriteJSON(c.Writer, http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"}, "")
+			return
+		}
+		httpx.WriteJSON(c.Writer, http.StatusOK, gin.H{"status": "ok", "database": "ok"}, "")
+	})
+	r.GET("/static/*path", serveStatic)
+
+	apiSrv := api.Register(r, api.Deps{
+		Tenants: d.Tenants, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
+		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
+	})
+	wd := web.Deps{
+		Tenants:  d.Tenants,
+		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
+		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,
+		LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin, SignupThrottle: signup, ResetThrottle: reset,
+	}
+	if cfg.OperatorToken != "" {
+		wd.Operator = session.NewManager("portico_operator", d.Keyring.Derive("operator session"), secure, 12*time.Hour)
+		wd.OperatorToken = cfg.OperatorToken
+	}
+	console := web.Register(r, wd)
+	r.NoRoute(func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			apiSrv.NotFound(c)
+			return
+		}
+		console.NotFound(c)
+	})
+
+	var h http.Handler = r
+	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
+	h = httpx.SecurityHeaders(secure)(h)
+	h = httpx.AccessLog(d.Logger)(h)
+	h = httpx.WithRequestID(h)
+	srv := &Server{Handler: h}
+	for _, ri := range r.Routes() {
+		srv.Routes = append(srv.Routes, Route{Method: ri.Method, Path: ri.Path})
+	}
+	return srv, nil
+}
+
+// serveStatic serves embedded assets; versioned URLs (?v=hash) are cached
+// for a year, others briefly.
+func serveStatic(c *gin.Context) {
+	path := strings.TrimPrefix(c.Param("path"), "/")
+	b, err := static.FS.ReadFile(path)
+	if err != nil || strings.Contains(path, "..") {
+		httpx.WriteProblem(c.Writer, c.Request, slog.Default(), tenants.Errorf(tenants.ENotFound, "No such asset."))
+		return
+	}
+	if c.Query("v") != "" {
+		c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		c.Header("Cache-Control", "public, max-age=300")
+	}
+	ct := "application/octet-stream"
+	switch {
+	case strings.HasSuffix(path, ".css"):
+		ct = "text/css; charset=utf-8"
+	case strings.HasSuffix(path, ".js"):
+		ct = "text/javascript; charset=utf-8"
+	case strings.HasSuffix(path, ".svg"):
+		ct = "image/svg+xml"
+	case strings.HasSuffix(path, ".png"):
+		ct = "image/png"
+	case strings.HasSuffix(path, ".ico"):
+		ct = "image/x-icon"
+	}
+	c.Data(http.StatusOK, ct, b)
+}

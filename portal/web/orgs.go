@@ -1,0 +1,96 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portico-dev/portico/templates/pages/orgs"
+	"github.com/portico-dev/portico/tenants"
+)
+
+// showDashboard shows an organisation's overview.
+func (w *Console) showDashboard(c *gin.Context) {
+	ctx := c.Request.Context()
+	org, role := currentOrg(c), currentRole(c)
+	p := orgs.DashboardProps{CanReadAudit: role.CanReadAudit()}
+	members, err := w.Tenants.ListMembers(ctx, org.ID, w.actor(c), tenants.Page{Limit: 100})
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	p.MemberCount = len(members.Items)
+	invs, err := w.Tenants.ListInvitations(ctx, org.ID, w.actor(c), tenants.Page{Limit: 100})
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	now := w.Tenants.Now()
+	for _, i := range invs.Items {
+		if i.Status(now) == "pending" {
+			p.PendingInvitations++
+		}
+	}
+	if p.CanReadAudit {
+		evs, err := w.Tenants.ListAudit(ctx, org.ID, w.actor(c), tenants.Page{Limit: 8})
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		for _, e := range evs.Items {
+			p.RecentActivity = append(p.RecentActivity, orgs.ActivityRow{When: formatTime(e.CreatedAt), Actor: e.ActorEmail, Action: e.Action, Object: e.ObjectType + " " + e.ObjectID})
+		}
+	}
+	p.Page = w.page(c, org.Name, "dashboard")
+	w.render(c, http.StatusOK, orgs.Dashboard(p))
+}
+
+// showNewOrg shows the form to create another organisation.
+func (w *Console) showNewOrg(c *gin.Context) {
+	w.render(c, http.StatusOK, orgs.New(orgs.NewProps{Page: w.page(c, "New organisation", "")}))
+}
+
+// createOrg creates an organisation owned by the user.
+func (w *Console) createOrg(c *gin.Context) {
+	p := orgs.NewProps{Name: c.PostForm("name"), Slug: c.PostForm("slug")}
+	org, err := w.Tenants.CreateOrganization(c.Request.Context(), w.actor(c), p.Name, p.Slug)
+	if err != nil {
+		if tenants.ErrorCode(err) == tenants.EInternal {
+			w.fail(c, err)
+			return
+		}
+		p.Page = w.page(c, "New organisation", "")
+		p.Message, p.Errors = formErrors(err, nil)
+		w.render(c, httpStatusForForm(err), orgs.New(p))
+		return
+	}
+	setFlash(c, "success", "Organisation "+org.Name+" created.")
+	redirect(c, "/orgs/"+org.Slug)
+}
+
+// showOrgSettings shows the organisation's settings.
+func (w *Console) showOrgSettings(c *gin.Context) {
+	org := currentOrg(c)
+	w.render(c, http.StatusOK, orgs.Settings(orgs.SettingsProps{
+		Page: w.page(c, "Settings", "settings"), Name: org.Name, Slug: org.Slug, CanEdit: currentRole(c).CanManageMembers(),
+	}))
+}
+
+// updateOrgSettings renames the organisation.
+func (w *Console) updateOrgSettings(c *gin.Context) {
+	org := currentOrg(c)
+	p := orgs.SettingsProps{Name: c.PostForm("name"), Slug: org.Slug, CanEdit: currentRole(c).CanManageMembers()}
+	updated, err := w.Tenants.RenameOrganization(c.Request.Context(), org.ID, w.actor(c), p.Name)
+	if err != nil {
+		if tenants.ErrorCode(err) == tenants.EInternal {
+			w.fail(c, err)
+			return
+		}
+		p.Page = w.page(c, "Settings", "settings")
+		p.Message, p.Errors = formErrors(err, nil)
+		w.render(c, httpStatusForForm(err), orgs.Settings(p))
+		return
+	}
+	setFlash(c, "success", "Settings saved.")
+	redirect(c, "/orgs/"+updated.Slug+"/settings")
+}
