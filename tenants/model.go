@@ -141,6 +141,18 @@ func (p *PersonalToken) Active(now time.Time) bool {
 	return p.RevokedAt == nil && (p.ExpiresAt == nil || now.Before(*p.ExpiresAt))
 }
 
+// Status is active, expired or revoked as of now.
+func (p *PersonalToken) Status(now time.Time) string {
+	switch {
+	case p.RevokedAt != nil:
+		return "revoked"
+	case !p.Active(now):
+		return "expired"
+	default:
+		return "active"
+	}
+}
+
 // Session is a console login. The session cookie names it; deleting the row
 // ends the session even though the cookie's JWT is still well-formed.
 type Session struct {

@@ -70,7 +70,9 @@ func (f *fixture) signUp(t *testing.T, name, email, slug string) tenants.SignUpR
 	return res
 }
 
-func actor(u tenants.User) tenants.Actor { return tenants.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.1"} }
+func actor(u tenants.User) tenants.Actor {
+	return tenants.Actor{UserID: u.ID, Email: u.Email, IP: "192.0.2.1"}
+}
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
