@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -11,6 +12,13 @@ import (
 // audit writes one audit event inside tx. orgID may be "" for events that
 // belong to a user rather than an organisation (password change, login).
 func (s *Service) audit(tx *gorm.DB, a Actor, orgID, action, objectType, objectID string, details map[string]any) error {
+	return WriteAudit(tx, s.now(), a, orgID, action, objectType, objectID, details)
+}
+
+// WriteAudit records one audit event inside tx, so the event commits or rolls
+// back with the change it describes. Other services (catalog, billing) call
+// it for their changes. Details must hold no secrets.
+func WriteAudit(tx *gorm.DB, at time.Time, a Actor, orgID, action, objectType, objectID string, details map[string]any) error {
 	d := "{}"
 	if len(details) > 0 {
 		b, err := json.Marshal(details)
@@ -21,7 +29,7 @@ func (s *Service) audit(tx *gorm.DB, a Actor, orgID, action, objectType, objectI
 	}
 	ev := AuditEvent{
 		ID: newID(), ActorEmail: a.Email, Action: action, ObjectType: objectType, ObjectID: objectID,
-		IP: a.IP, Details: d, CreatedAt: s.now(),
+		IP: a.IP, Details: d, CreatedAt: at.UTC(),
 	}
 	if a.UserID != "" {
 		ev.ActorID = &a.UserID

@@ -31,6 +31,16 @@ func (r Role) CanManageMembers() bool { return r == RoleOwner || r == RoleAdmin 
 // CanReadAudit reports whether the role may read the audit log.
 func (r Role) CanReadAudit() bool { return r == RoleOwner || r == RoleAdmin }
 
+// CanManageCatalog reports whether the role may create and change APIs,
+// versions and deployments.
+func (r Role) CanManageCatalog() bool {
+	return r == RoleOwner || r == RoleAdmin || r == RoleDeveloper
+}
+
+// CanManagePlans reports whether the role may create, price and publish
+// plans.
+func (r Role) CanManagePlans() bool { return r == RoleOwner || r == RoleAdmin || r == RoleBilling }
+
 // Organization is a tenant: a provider, a partner or both.
 type Organization struct {
 	ID        string    `json:"id"`
