@@ -171,3 +171,13 @@ func paginate[T any](rows []T, limit int, key func(T) string) List[T] {
 
 // DecodeCursor returns the key an opaque cursor continues after.
 func DecodeCursor(cursor string) (string, error) { return Page{Cursor: cursor}.after() }
+
+// Size is the page size asked for, clamped to 1..100 (default 20).
+func (p Page) Size() int { return p.limit() }
+
+// Paginate trims rows fetched with Size()+1 to one page and computes the
+// next cursor from the last item's key. Other services' lists use it so
+// every list pages the same way.
+func Paginate[T any](rows []T, limit int, key func(T) string) List[T] {
+	return paginate(rows, limit, key)
+}

@@ -50,6 +50,7 @@ CREATE TABLE operations (
     path            TEXT NOT NULL,
     summary         TEXT NOT NULL,
     parameters      TEXT NOT NULL,      -- JSON array
+    mock            TEXT NOT NULL,      -- JSON: the mock backend's answer, from the spec's examples ('' = none)
     source          TEXT NOT NULL CHECK (source IN ('openapi','manual')),
     timeout_ms      INTEGER,
     max_body_bytes  BIGINT,
@@ -77,7 +78,7 @@ CREATE TABLE revisions (
     version_id       TEXT NOT NULL REFERENCES api_versions(id) ON DELETE CASCADE,
     environment      TEXT NOT NULL CHECK (environment IN ('test','production')),
     number           INTEGER NOT NULL,
-    kind             TEXT NOT NULL CHECK (kind IN ('deploy','rollback')),
+    kind             TEXT NOT NULL CHECK (kind IN ('deploy','rollback','lifecycle')),
     source_number    INTEGER,           -- for a rollback: the revision it restored
     snapshot         TEXT NOT NULL,     -- JSON: everything the gateway needs, immutable
     snapshot_sha256  TEXT NOT NULL,

@@ -83,19 +83,25 @@ func LoadOrCreateFile(path string) (key []byte, created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("write master key: %w", err)
 	}
-	// O_EXCL: two processes starting at once must not both write a key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateFile(path)
-	}
+	// Write the whole key to a temporary file (CreateTemp uses 0600), then
+	// hard-link it into place: the link appears atomically and fails when
+	// path exists, so two processes starting at once never both write a key
+	// and neither ever reads a half-written file.
+	f, err := os.CreateTemp(filepath.Dir(path), ".master-key-*")
 	if err != nil {
 		return nil, false, fmt.Errorf("write master key: %w", err)
 	}
+	defer os.Remove(f.Name())
 	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("write master key: %w", err)
 	}
 	if err := f.Close(); err != nil {
+		return nil, false, fmt.Errorf("write master key: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, os.ErrExist) {
+		return LoadOrCreateFile(path)
+	} else if err != nil {
 		return nil, false, fmt.Errorf("write master key: %w", err)
 	}
 	return key, true, nil
