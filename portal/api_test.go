@@ -57,7 +57,7 @@ func TestAPIAccountsContract(t *testing.T) {
 		}
 
 		// Oversized body → 413.
-		big := `{"name":"` + strings.Repeat("x", 70<<10) + `"}`
+		big := `{"name":"` + strings.Repeat("x", 600<<10) + `"}`
 		r = e.call("POST", "/api/v1/signup", "", big)
 		expectStatus(t, r, http.StatusRequestEntityTooLarge)
 

@@ -18,8 +18,20 @@ func TestTenantIsolation(t *testing.T) {
 		inv := e.call("POST", "/api/v1/orgs/victim/invitations", victim, map[string]any{"email": "new@example.com", "role": "viewer"}).json(t)["id"].(string)
 		victimToken := e.call("GET", "/api/v1/tokens", victim, nil).json(t)["items"].([]any)[0].(map[string]any)["id"].(string)
 
+		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis", victim, map[string]any{"slug": "pets", "name": "Pets", "visibility": "public"}), http.StatusCreated)
+		r := e.call("POST", "/api/v1/orgs/victim/apis/pets/versions", victim, map[string]any{
+			"version": "v1", "mock": true, "openapi": map[string]any{"openapi": "3.0.3", "info": map[string]any{"title": "Pets", "version": "1"},
+				"paths": map[string]any{"/pets/{id}": map[string]any{"get": map[string]any{"operationId": "getPet",
+					"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}},
+					"responses":  map[string]any{"200": map[string]any{"description": "ok"}}}}}},
+		})
+		expectStatus(t, r, http.StatusCreated)
+		backendKey := r.json(t)["backend_key"].(map[string]any)["key_id"].(string)
+		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/versions/v1/deployments", victim, map[string]any{"environment": "production"}), http.StatusCreated)
+
 		fill := func(path, org string) string {
-			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv)
+			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
+				":operation", "getPet", ":env", "production", ":key", backendKey)
 			return r.Replace(path)
 		}
 		// A valid body for each route, so only the tenant check can refuse.
@@ -27,6 +39,22 @@ func TestTenantIsolation(t *testing.T) {
 			switch {
 			case method == "PATCH" && strings.HasSuffix(path, ":user"):
 				return map[string]any{"role": "viewer"}
+			case method == "PATCH" && strings.HasSuffix(path, ":version"):
+				return map[string]any{"mock": true}
+			case method == "PATCH" && strings.HasSuffix(path, ":operation"):
+				return map[string]any{"billable": false}
+			case strings.HasSuffix(path, "/deployments"):
+				return map[string]any{"environment": "production"}
+			case strings.HasSuffix(path, "/rollback"):
+				return map[string]any{"revision": 1}
+			case strings.HasSuffix(path, "/deprecate"):
+				return map[string]any{"sunset_at": "2099-01-01"}
+			case strings.HasSuffix(path, "/versions"):
+				return map[string]any{"version": "v2", "mock": true}
+			case strings.HasSuffix(path, "/offline") || strings.HasSuffix(path, "/backend-keys"):
+				return nil
+			case strings.HasSuffix(path, "/apis"):
+				return map[string]any{"slug": "evil", "name": "Evil"}
 			case method == "PATCH":
 				return map[string]any{"name": "pwned"}
 			case method == "POST":
@@ -98,12 +126,15 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatalf("revoking another user's token in the console: %d", p.Status)
 		}
 		// Nothing changed for the victim.
-		r := e.call("GET", "/api/v1/orgs/victim/members", victim, nil)
+		r = e.call("GET", "/api/v1/orgs/victim/members", victim, nil)
 		if n := len(r.json(t)["items"].([]any)); n != 1 {
 			t.Fatalf("victim org has %d members", n)
 		}
 		if e.call("GET", "/api/v1/orgs/victim", victim, nil).json(t)["name"] != "victim Ltd" {
 			t.Fatal("victim org renamed")
+		}
+		if v := e.call("GET", "/api/v1/orgs/victim/apis/pets/versions/v1", victim, nil).json(t); v["state"] != "published" || v["mock"] != true {
+			t.Fatalf("victim version changed: %v", v)
 		}
 		if e.call("GET", "/api/v1/me", victim, nil).Status != http.StatusOK {
 			t.Fatal("victim token revoked")

@@ -24,6 +24,7 @@ import (
 	"github.com/portico-dev/portico/migrations/testdb"
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/api"
+	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/tenants"
 	"github.com/portico-dev/portico/tenants/keyring"
@@ -39,6 +40,7 @@ type env struct {
 	portal *portal.Server
 	db     *migrations.DB
 	svc    *tenants.Service
+	cat    *catalog.Service
 	router routers.Router
 }
 
@@ -59,8 +61,9 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	base := "http://" + e.srv.Listener.Addr().String()
 	pp := tenants.FastPasswordParams
 	e.svc = tenants.NewService(db.DB, tenants.Options{BaseURL: base, Mailer: outbox, Logger: log, PasswordParams: &pp})
-	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 64 << 10},
-		portal.Deps{Tenants: e.svc, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
+	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},
+		portal.Deps{Tenants: e.svc, Catalog: e.cat, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portico-dev/portico/portal/api"
+	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/session"
@@ -47,6 +48,7 @@ type Pinger interface {
 // Deps are the portal's collaborators, wired in cmd.
 type Deps struct {
 	Tenants *tenants.Service
+	Catalog *catalog.Service
 	DB      Pinger
 	Keyring *keyring.Keyring
 	Outbox  *mail.Outbox // nil when SMTP is configured
@@ -111,7 +113,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	r.GET("/static/*path", serveStatic)
 
 	apiSrv := api.Register(r, api.Deps{
-		Tenants: d.Tenants, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
+		Tenants: d.Tenants, Catalog: d.Catalog, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
 	})
 	wd := web.Deps{

@@ -26,6 +26,9 @@ type Config struct {
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	Region          string
+	// AllowPrivateUpstreams lets upstream URLs point at private, loopback
+	// and link-local addresses; nil means "on for SQLite, off for PostgreSQL".
+	AllowPrivateUpstreams *bool
 }
 
 // option is one setting: its flag, its variable, its default and its help —
@@ -72,6 +75,21 @@ func options() []option {
 		}},
 		{"session-ttl", "PORTICO_SESSION_TTL", "168h", "how long a console login lasts", dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
 		{"shutdown-timeout", "PORTICO_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"allow-private-upstreams", "PORTICO_ALLOW_PRIVATE_UPSTREAMS", "auto", "let upstream URLs reach private, loopback and link-local addresses (SSRF guard off): true, false, or auto (on with SQLite, off with PostgreSQL)", func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "auto", "":
+				c.AllowPrivateUpstreams = nil
+			case "true", "1", "yes", "on":
+				t := true
+				c.AllowPrivateUpstreams = &t
+			case "false", "0", "no", "off":
+				f := false
+				c.AllowPrivateUpstreams = &f
+			default:
+				return fmt.Errorf("%q: use true, false or auto", v)
+			}
+			return nil
+		}},
 		{"region", "PORTICO_REGION", "local", "region name in AK/SK credential scopes", str(func(c *Config) *string { return &c.Region })},
 	}
 }

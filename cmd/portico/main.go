@@ -29,6 +29,7 @@ import (
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal"
+	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/tenants"
 	"github.com/portico-dev/portico/tenants/keyring"
@@ -202,9 +203,19 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		log.Info("counters: in process (single node)")
 	}
 	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log})
+	allowPrivate := db.Dialect == migrations.SQLite
+	if cfg.AllowPrivateUpstreams != nil {
+		allowPrivate = *cfg.AllowPrivateUpstreams
+	}
+	if allowPrivate {
+		log.Info("upstreams: private and loopback addresses allowed (single-tenant mode; set PORTICO_ALLOW_PRIVATE_UPSTREAMS=false for multi-tenant)")
+	} else {
+		log.Info("upstreams: SSRF guard on (public addresses only)")
+	}
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log})
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
-	}, portal.Deps{Tenants: svc, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/throttle"
 	"github.com/portico-dev/portico/tenants"
@@ -22,6 +23,7 @@ import (
 // Deps are what the API needs.
 type Deps struct {
 	Tenants *tenants.Service
+	Catalog *catalog.Service
 	Logger  *slog.Logger
 	// LoginThrottle limits password attempts per IP ("ip:…") and per account
 	// ("acct:…"), shared with the console.
@@ -67,6 +69,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	org.POST("/invitations", a.createInvitation)
 	org.DELETE("/invitations/:id", a.revokeInvitation)
 	org.GET("/audit", a.listAudit)
+	a.registerCatalog(org)
 
 	return a
 }
