@@ -79,6 +79,9 @@ func TestAPICatalogJourney(t *testing.T) {
 		if live["revision"] != float64(1) {
 			t.Fatalf("live revision changed by a draft edit: %v", live)
 		}
+		if p := toStrings(live["pending_changes"]); len(p) != 1 || p[0] != "backend: upstream → mock" {
+			t.Fatalf("pending changes = %v", p)
+		}
 		r = e.call("PATCH", "/api/v1/orgs/acme/apis/pets/versions/v1/operations/listPets", tok, map[string]any{"timeout_ms": 1200, "billable": false})
 		expectStatus(t, r, http.StatusOK)
 		r = e.call("POST", "/api/v1/orgs/acme/apis/pets/versions/v1/deployments", tok, map[string]any{"environment": "production", "note": "mock it"})

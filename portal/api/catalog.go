@@ -232,6 +232,9 @@ type deploymentView struct {
 	SHA256       string    `json:"snapshot_sha256"`
 	Operations   int       `json:"operations"`
 	Changes      []string  `json:"changes"`
+	// PendingChanges, on a version's live deployments only, lists what
+	// deploying the current draft would change (empty: up to date).
+	PendingChanges []string `json:"pending_changes,omitempty"`
 }
 
 func viewDeployment(r catalog.RevisionDetail) deploymentView {
@@ -361,6 +364,14 @@ func (a *API) versionDetail(c *gin.Context, v catalog.Version) (versionView, err
 	for _, r := range revs {
 		if r.Live {
 			d := viewDeployment(r)
+			pending, _, err := a.Catalog.PendingChanges(c.Request.Context(), currentOrg(c).ID, c.Param("api"), v.Version, r.Environment)
+			if err != nil {
+				return out, err
+			}
+			d.PendingChanges = pending
+			if d.PendingChanges == nil {
+				d.PendingChanges = []string{}
+			}
 			out.Environments[r.Environment] = &d
 		}
 	}

@@ -480,6 +480,9 @@ func Diff(a, b Snapshot) []string {
 	ops := func(s Snapshot) map[string]SnapOp {
 		m := map[string]SnapOp{}
 		for _, o := range s.Operations {
+			if a.Mock != b.Mock {
+				o.Mock = nil // the backend line above already says it
+			}
 			m[o.Method+" "+o.Path] = o
 		}
 		return m
@@ -577,4 +580,34 @@ func optBytes(p *int64) string {
 		return "default"
 	}
 	return fmt.Sprintf("%d bytes", *p)
+}
+
+// PendingChanges lists what deploying the version's current draft to env
+// would change, compared with the live revision. live is false when the
+// environment has no deployment yet (everything would be new).
+func (s *Service) PendingChanges(ctx context.Context, orgID, apiSlug, version, env string) (changes []string, live bool, err error) {
+	if !validEnv(env) {
+		return nil, false, envError(env)
+	}
+	api, ver, err := s.Version(ctx, orgID, apiSlug, version)
+	if err != nil {
+		return nil, false, err
+	}
+	tx := s.db.WithContext(ctx)
+	cur, _, err := s.liveRevision(tx, orgID, ver.ID, env)
+	if err != nil || cur == nil {
+		return nil, false, err
+	}
+	if env == EnvProduction && ver.State == Draft {
+		ver.State = Published
+	}
+	draft, err := s.snapshotOf(tx, api, ver, env)
+	if err != nil {
+		return nil, true, err
+	}
+	d := Diff(cur.Snapshot, draft)
+	if len(d) == 1 && d[0] == "no changes" {
+		return []string{}, true, nil
+	}
+	return d, true, nil
 }
