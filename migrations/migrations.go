@@ -87,10 +87,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	// WAL lets readers run beside the one writer; IMMEDIATE transactions take
 	// the write lock up front so concurrent writers queue on busy_timeout
-	// instead of failing with SQLITE_BUSY half-way through.
+	// instead of failing with SQLITE_BUSY half-way through. (No _time_format:
+	// glebarez/go-sqlite ignores _txlock when it is present, and its default
+	// already writes SQLite's own timestamp format.)
 	dsn := "file:" + cfg.SQLitePath +
 		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	g, err := gorm.Open(sqlite.Open(dsn), gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)

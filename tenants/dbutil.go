@@ -10,13 +10,13 @@ import (
 
 func lockingUpdate() clause.Expression { return clause.Locking{Strength: "UPDATE"} }
 
-// timeValue scans a timestamp from a raw SELECT on both dialects: pgx gives
+// DBTime scans a timestamp from a raw SELECT on both dialects: pgx gives
 // time.Time, SQLite may give a string when the column has no declared type
 // (as with expressions and aliases).
-type timeValue struct{ time.Time }
+type DBTime struct{ time.Time }
 
 // Scan implements sql.Scanner.
-func (t *timeValue) Scan(v any) error {
+func (t *DBTime) Scan(v any) error {
 	switch x := v.(type) {
 	case time.Time:
 		t.Time = x
@@ -32,7 +32,7 @@ func (t *timeValue) Scan(v any) error {
 	return nil
 }
 
-func (t *timeValue) parse(s string) error {
+func (t *DBTime) parse(s string) error {
 	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
 		if p, err := time.Parse(layout, s); err == nil {
 			t.Time = p
@@ -43,4 +43,4 @@ func (t *timeValue) parse(s string) error {
 }
 
 // Value implements driver.Valuer.
-func (t timeValue) Value() (driver.Value, error) { return t.Time, nil }
+func (t DBTime) Value() (driver.Value, error) { return t.Time, nil }

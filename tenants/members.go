@@ -30,7 +30,7 @@ func (s *Service) ListMembers(ctx context.Context, orgID string, a Actor, p Page
 	type row struct {
 		User
 		Role     Role
-		JoinedAt timeValue
+		JoinedAt DBTime
 	}
 	var rows []row
 	if err := q.Order("u.id").Limit(p.limit() + 1).Scan(&rows).Error; err != nil {

@@ -43,11 +43,16 @@ func (r Role) CanManagePlans() bool { return r == RoleOwner || r == RoleAdmin ||
 
 // Organization is a tenant: a provider, a partner or both.
 type Organization struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+	// Branding shown on the organisation's public provider page.
+	Description string    `json:"description"`
+	WebsiteURL  string    `json:"website_url"`
+	LogoURL     string    `json:"logo_url"`
+	BrandColor  string    `json:"brand_color"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // TableName implements gorm's Tabler.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 
 	"gorm.io/gorm"
@@ -96,26 +98,86 @@ func (s *Service) ListOrganizations(ctx context.Context, userID string) ([]OrgMe
 // RenameOrganization changes an organisation's display name (owners and
 // admins). The slug is permanent: URLs and gateway routes contain it.
 func (s *Service) RenameOrganization(ctx context.Context, orgID string, a Actor, name string) (Organization, error) {
-	name = strings.TrimSpace(name)
-	v := Validation{}
-	validateName(v, "name", name, "an organisation name")
-	if err := v.Err(); err != nil {
-		return Organization{}, err
-	}
+	return s.UpdateOrganization(ctx, orgID, a, OrgPatch{Name: &name})
+}
+
+// OrgPatch changes some of an organisation's settings; nil leaves a field
+// alone.
+type OrgPatch struct {
+	Name, Description, WebsiteURL, LogoURL, BrandColor *string
+}
+
+var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// UpdateOrganization changes an organisation's name and public branding
+// (owners and admins).
+func (s *Service) UpdateOrganization(ctx context.Context, orgID string, a Actor, p OrgPatch) (Organization, error) {
 	if err := s.requireRole(ctx, orgID, a, Role.CanManageMembers, "Only owners and admins can change organisation settings."); err != nil {
 		return Organization{}, err
 	}
 	var org Organization
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&Organization{}).Where("id = ?", orgID).Updates(map[string]any{"name": name, "updated_at": s.now()}).Error; err != nil {
-			return fmt.Errorf("rename organization: %w", err)
-		}
 		if err := tx.Where("id = ?", orgID).Take(&org).Error; err != nil {
-			return dbErr("rename organization", err, nil)
+			return dbErr("update organization", err, nil)
 		}
-		return s.audit(tx, a, orgID, "organization.update", "organization", orgID, map[string]any{"name": name})
+		v := Validation{}
+		upd := map[string]any{}
+		if p.Name != nil {
+			org.Name = strings.TrimSpace(*p.Name)
+			validateName(v, "name", org.Name, "an organisation name")
+			upd["name"] = org.Name
+		}
+		if p.Description != nil {
+			org.Description = strings.TrimSpace(*p.Description)
+			if len(org.Description) > 2000 {
+				v.Add("description", "Keep the description under 2,000 characters.")
+			}
+			upd["description"] = org.Description
+		}
+		for field, pair := range map[string][2]*string{"website_url": {p.WebsiteURL, &org.WebsiteURL}, "logo_url": {p.LogoURL, &org.LogoURL}} {
+			if pair[0] == nil {
+				continue
+			}
+			val := strings.TrimSpace(*pair[0])
+			if val != "" {
+				u, err := url.Parse(val)
+				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(val) > 500 {
+					v.Add(field, "Use a full http(s) URL.")
+				}
+			}
+			*pair[1] = val
+			upd[field] = val
+		}
+		if p.BrandColor != nil {
+			org.BrandColor = strings.ToLower(strings.TrimSpace(*p.BrandColor))
+			if org.BrandColor != "" && !colorRE.MatchString(org.BrandColor) {
+				v.Add("brand_color", "Use a colour like #3355ff.")
+			}
+			upd["brand_color"] = org.BrandColor
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		org.UpdatedAt = s.now()
+		upd["updated_at"] = org.UpdatedAt
+		if err := tx.Model(&Organization{}).Where("id = ?", orgID).Updates(upd).Error; err != nil {
+			return fmt.Errorf("update organization: %w", err)
+		}
+		delete(upd, "updated_at")
+		return s.audit(tx, a, orgID, "organization.update", "organization", orgID, upd)
 	})
 	return org, err
+}
+
+// OrganizationBySlug returns an organisation for its public pages (provider
+// page, market), whoever asks.
+func (s *Service) OrganizationBySlug(ctx context.Context, slug string) (Organization, error) {
+	var org Organization
+	err := s.db.WithContext(ctx).Where("slug = ?", strings.ToLower(slug)).Take(&org).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Organization{}, Errorf(ENotFound, "No organisation %q.", slug)
+	}
+	return org, dbErr("get organization", err, nil)
 }
 
 // requireMember returns the user's membership of the organisation, or

@@ -434,3 +434,28 @@ func TestAuditLog(t *testing.T) {
 		wantCode(t, err, tenants.EInvalid)
 	})
 }
+
+func TestUpdateOrganizationBranding(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		o := f.signUp(t, "O", "o@example.com", "acme")
+		desc, site, color := "We make APIs.", "https://acme.example.com", "#3355FF"
+		org, err := f.svc.UpdateOrganization(ctx, o.Org.ID, actor(o.User), tenants.OrgPatch{Description: &desc, WebsiteURL: &site, BrandColor: &color})
+		if err != nil || org.BrandColor != "#3355ff" || org.Description != desc || org.Name != "acme Inc" {
+			t.Fatalf("update: %v %+v", err, org)
+		}
+		got, err := f.svc.OrganizationBySlug(ctx, "ACME")
+		if err != nil || got.WebsiteURL != site {
+			t.Fatalf("by slug: %v %+v", err, got)
+		}
+		bad, js := "red", "javascript:alert(1)"
+		_, err = f.svc.UpdateOrganization(ctx, o.Org.ID, actor(o.User), tenants.OrgPatch{BrandColor: &bad, LogoURL: &js})
+		wantCode(t, err, tenants.EInvalid)
+		if fs := tenants.ErrorFields(err); fs["brand_color"] == "" || fs["logo_url"] == "" {
+			t.Fatalf("fields %v", fs)
+		}
+		_, err = f.svc.OrganizationBySlug(ctx, "nope")
+		wantCode(t, err, tenants.ENotFound)
+	})
+}
