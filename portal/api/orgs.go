@@ -49,17 +49,23 @@ func (a *API) showOrg(c *gin.Context) {
 }
 
 type updateOrgRequest struct {
-	Name string `json:"name"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	WebsiteURL  *string `json:"website_url"`
+	LogoURL     *string `json:"logo_url"`
+	BrandColor  *string `json:"brand_color"`
 }
 
-// updateOrg renames the organisation.
+// updateOrg changes the organisation's name and public branding.
 func (a *API) updateOrg(c *gin.Context) {
 	var req updateOrgRequest
 	if err := decode(c, &req); err != nil {
 		a.fail(c, err)
 		return
 	}
-	org, err := a.Tenants.RenameOrganization(c.Request.Context(), currentOrg(c).ID, a.actor(c), req.Name)
+	org, err := a.Tenants.UpdateOrganization(c.Request.Context(), currentOrg(c).ID, a.actor(c), tenants.OrgPatch{
+		Name: req.Name, Description: req.Description, WebsiteURL: req.WebsiteURL, LogoURL: req.LogoURL, BrandColor: req.BrandColor,
+	})
 	if err != nil {
 		a.fail(c, err)
 		return

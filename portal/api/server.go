@@ -14,8 +14,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
+	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/portal/throttle"
 	"github.com/portico-dev/portico/tenants"
 )
@@ -24,6 +26,8 @@ import (
 type Deps struct {
 	Tenants *tenants.Service
 	Catalog *catalog.Service
+	Plans   *billing.Service
+	Market  *market.Service
 	Logger  *slog.Logger
 	// LoginThrottle limits password attempts per IP ("ip:…") and per account
 	// ("acct:…"), shared with the console.
@@ -48,6 +52,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	g.GET("/openapi.json", a.showOpenAPI)
 	g.POST("/signup", a.signUp)
 	g.POST("/tokens", a.createTokenWithPassword)
+	a.registerMarket(g)
 
 	auth := g.Group("", a.authenticate)
 	auth.GET("/tokens", a.listTokens)
@@ -70,6 +75,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	org.DELETE("/invitations/:id", a.revokeInvitation)
 	org.GET("/audit", a.listAudit)
 	a.registerCatalog(org)
+	a.registerPlans(org)
 
 	return a
 }

@@ -23,14 +23,19 @@ func viewUser(u tenants.User) userView {
 }
 
 type orgView struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID          string    `json:"id"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	WebsiteURL  string    `json:"website_url"`
+	LogoURL     string    `json:"logo_url"`
+	BrandColor  string    `json:"brand_color"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 func viewOrg(o tenants.Organization) orgView {
-	return orgView{ID: o.ID, Slug: o.Slug, Name: o.Name, CreatedAt: o.CreatedAt}
+	return orgView{ID: o.ID, Slug: o.Slug, Name: o.Name, Description: o.Description, WebsiteURL: o.WebsiteURL,
+		LogoURL: o.LogoURL, BrandColor: o.BrandColor, CreatedAt: o.CreatedAt}
 }
 
 type orgWithRoleView struct {
