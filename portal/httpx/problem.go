@@ -58,17 +58,24 @@ type FieldProblem struct {
 func ProblemFor(r *http.Request, err error) Problem {
 	code := tenants.ErrorCode(err)
 	status := Status(err)
+	detail, fields := tenants.ErrorMessage(err), tenants.ErrorFields(err)
+	if status >= 500 {
+		// Also for a *tenants.Error coded internal (or with an unknown
+		// code): its message may carry the cause, which only the log sees.
+		code, detail, fields = tenants.EInternal, "Internal error", nil
+	}
 	p := Problem{
-		Type:      ProblemTypeBase + strings.ReplaceAll(code, "_", "-"),
-		Title:     http.StatusText(status),
-		Status:    status,
-		Detail:    tenants.ErrorMessage(err),
-		RequestID: RequestID(r.Context()),
+		Type:   ProblemTypeBase + strings.ReplaceAll(code, "_", "-"),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
 	}
-	if r != nil && r.URL != nil {
-		p.Instance = r.URL.Path
+	if r != nil {
+		p.RequestID = RequestID(r.Context())
+		if r.URL != nil {
+			p.Instance = r.URL.Path
+		}
 	}
-	fields := tenants.ErrorFields(err)
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)

@@ -80,6 +80,11 @@ type SMTP struct {
 func ParseSMTPURL(raw string, log *slog.Logger) (*SMTP, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// A *url.Error repeats the URL, password included; keep the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("PORTICO_SMTP_URL: %w", err)
 	}
 	s := &SMTP{host: u.Hostname(), log: log, from: u.Query().Get("from")}
@@ -92,8 +97,8 @@ func ParseSMTPURL(raw string, log *slog.Logger) (*SMTP, error) {
 		return nil, errors.New("PORTICO_SMTP_URL: scheme must be smtp or smtps")
 	}
 	if p := u.Port(); p != "" {
-		if s.port, err = strconv.Atoi(p); err != nil {
-			return nil, fmt.Errorf("PORTICO_SMTP_URL: port: %w", err)
+		if s.port, err = strconv.Atoi(p); err != nil || s.port < 1 || s.port > 65535 {
+			return nil, fmt.Errorf("PORTICO_SMTP_URL: port %q is not a number from 1 to 65535", p)
 		}
 	}
 	if u.User != nil {

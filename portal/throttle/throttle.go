@@ -62,11 +62,21 @@ func (l *Limiter) Reset(key string) {
 }
 
 // sweep drops buckets that have been idle long enough to be full again.
+// When none has (keys arriving faster than buckets refill), it drops the
+// least recently seen bucket so the map never grows past maxKeys.
 func (l *Limiter) sweep(now time.Time) {
 	full := time.Duration(float64(l.burst) / float64(l.every) * float64(time.Second))
+	var oldestKey string
+	var oldest time.Time
+	found := false
 	for k, b := range l.buckets {
 		if now.Sub(b.seen) > full {
 			delete(l.buckets, k)
+		} else if !found || b.seen.Before(oldest) {
+			oldestKey, oldest, found = k, b.seen, true
 		}
+	}
+	if found && len(l.buckets) >= l.maxKeys {
+		delete(l.buckets, oldestKey)
 	}
 }
