@@ -28,10 +28,12 @@ func TestTenantIsolation(t *testing.T) {
 		expectStatus(t, r, http.StatusCreated)
 		backendKey := r.json(t)["backend_key"].(map[string]any)["key_id"].(string)
 		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/versions/v1/deployments", victim, map[string]any{"environment": "production"}), http.StatusCreated)
+		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/plans", victim, map[string]any{
+			"slug": "free", "name": "Free", "currency": "usd", "included_calls": 100, "versions": []string{"v1"}}), http.StatusCreated)
 
 		fill := func(path, org string) string {
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
-				":operation", "getPet", ":env", "production", ":key", backendKey)
+				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1")
 			return r.Replace(path)
 		}
 		// A valid body for each route, so only the tenant check can refuse.
@@ -53,6 +55,10 @@ func TestTenantIsolation(t *testing.T) {
 				return map[string]any{"version": "v2", "mock": true}
 			case strings.HasSuffix(path, "/offline") || strings.HasSuffix(path, "/backend-keys"):
 				return nil
+			case strings.HasSuffix(path, "/plans"):
+				return map[string]any{"slug": "evil", "name": "Evil", "currency": "usd", "included_calls": 1, "versions": []string{"v1"}}
+			case strings.HasSuffix(path, "/publish") || strings.HasSuffix(path, "/close"):
+				return nil
 			case strings.HasSuffix(path, "/apis"):
 				return map[string]any{"slug": "evil", "name": "Evil"}
 			case method == "PATCH":
@@ -70,8 +76,8 @@ func TestTenantIsolation(t *testing.T) {
 
 		walked := 0
 		for _, rt := range e.portal.Routes {
-			if !strings.Contains(rt.Path, ":org") {
-				continue
+			if !strings.Contains(rt.Path, ":org") || strings.HasPrefix(rt.Path, "/api/v1/market/") || strings.HasPrefix(rt.Path, "/o/") || strings.HasPrefix(rt.Path, "/market/") {
+				continue // the market and provider pages are public by design
 			}
 			walked++
 			t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {

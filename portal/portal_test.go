@@ -20,12 +20,14 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/api"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/tenants"
 	"github.com/portico-dev/portico/tenants/keyring"
 
@@ -41,6 +43,7 @@ type env struct {
 	db     *migrations.DB
 	svc    *tenants.Service
 	cat    *catalog.Service
+	plans  *billing.Service
 	router routers.Router
 }
 
@@ -62,8 +65,9 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	pp := tenants.FastPasswordParams
 	e.svc = tenants.NewService(db.DB, tenants.Options{BaseURL: base, Mailer: outbox, Logger: log, PasswordParams: &pp})
 	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
+	e.plans = billing.NewService(db.DB, billing.Options{Versions: e.cat, Logger: log})
 	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},
-		portal.Deps{Tenants: e.svc, Catalog: e.cat, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+		portal.Deps{Tenants: e.svc, Catalog: e.cat, Plans: e.plans, Market: market.NewService(db.DB, e.plans), DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/portal/api"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/portal/session"
 	"github.com/portico-dev/portico/portal/throttle"
 	"github.com/portico-dev/portico/portal/web"
@@ -38,6 +40,10 @@ type Config struct {
 	OperatorToken string
 	// TokenTTL is the default lifetime of API tokens issued with a password.
 	TokenTTL time.Duration
+	// AllowPrivateUpstreams lets the console's "Test connection" reach
+	// private, loopback and link-local addresses. Set it exactly when the
+	// catalog's UpstreamGuard allows private upstreams.
+	AllowPrivateUpstreams bool
 }
 
 // Pinger checks the database.
@@ -49,6 +55,8 @@ type Pinger interface {
 type Deps struct {
 	Tenants *tenants.Service
 	Catalog *catalog.Service
+	Plans   *billing.Service
+	Market  *market.Service
 	DB      Pinger
 	Keyring *keyring.Keyring
 	Outbox  *mail.Outbox // nil when SMTP is configured
@@ -113,14 +121,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	r.GET("/static/*path", serveStatic)
 
 	apiSrv := api.Register(r, api.Deps{
-		Tenants: d.Tenants, Catalog: d.Catalog, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
+		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
 	})
 	wd := web.Deps{
 		Tenants:  d.Tenants,
+		Catalog:  d.Catalog,
 		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
 		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,
 		LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin, SignupThrottle: signup, ResetThrottle: reset,
+		AllowPrivateUpstreams: cfg.AllowPrivateUpstreams,
 	}
 	if cfg.OperatorToken != "" {
 		wd.Operator = session.NewManager("portico_operator", d.Keyring.Derive("operator session"), secure, 12*time.Hour)

@@ -543,7 +543,7 @@ func cases() []pageCase {
 }
 
 func TestPages(t *testing.T) {
-	for _, tc := range cases() {
+	for _, tc := range append(cases(), apiCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			html := render(t, tc.c)
 

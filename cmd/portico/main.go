@@ -26,11 +26,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/tenants"
 	"github.com/portico-dev/portico/tenants/keyring"
 )
@@ -213,9 +215,12 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		log.Info("upstreams: SSRF guard on (public addresses only)")
 	}
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
+	mkt := market.NewService(db.DB, plans)
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
-	}, portal.Deps{Tenants: svc, Catalog: cat, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+		AllowPrivateUpstreams: allowPrivate,
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}

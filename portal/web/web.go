@@ -11,8 +11,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/csrf"
 
+	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/mail"
+	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/portal/session"
 	"github.com/portico-dev/portico/portal/throttle"
 	"github.com/portico-dev/portico/templates/layout"
@@ -22,7 +25,13 @@ import (
 
 // Deps are what the console needs.
 type Deps struct {
-	Tenants  *tenants.Service
+	Tenants *tenants.Service
+	// Catalog serves the provider's APIs, versions and deployments.
+	Catalog *catalog.Service
+	// Market serves the public market pages.
+	Market *market.Service
+	// Plans serves the plans console.
+	Plans    *billing.Service
 	Sessions *session.Manager
 	// Operator authenticates the server operator's pages; nil disables them.
 	Operator *session.Manager
@@ -36,6 +45,10 @@ type Deps struct {
 	// Secure is true when the console is served over HTTPS (directly or
 	// behind a TLS-terminating proxy).
 	Secure bool
+	// AllowPrivateUpstreams lets "Test connection" reach private, loopback
+	// and link-local addresses, as the catalog's UpstreamGuard does when
+	// the operator allows private upstreams (single-machine installs).
+	AllowPrivateUpstreams bool
 
 	LoginIPThrottle      *throttle.Limiter
 	LoginAccountThrottle *throttle.Limiter
@@ -100,6 +113,30 @@ func Register(r *gin.Engine, d Deps) *Console {
 	o.GET("/audit", w.showAudit)
 	o.GET("/settings", w.showOrgSettings)
 	o.POST("/settings", w.updateOrgSettings)
+
+	cw := w.requireCatalogWriter
+	o.GET("/apis", w.showAPIs)
+	o.GET("/apis/new", cw, w.showNewAPI)
+	o.POST("/apis", cw, w.createAPI)
+	o.GET("/apis/:api", w.showAPI)
+	o.POST("/apis/:api", cw, w.updateAPI)
+	o.POST("/apis/:api/versions", cw, w.createVersion)
+	v := "/apis/:api/versions/:version"
+	o.GET(v, w.showVersion)
+	o.POST(v+"/openapi", cw, w.replaceSpec)
+	o.POST(v+"/upstream", cw, w.updateUpstream)
+	o.POST(v+"/test-connection", cw, w.testConnection)
+	o.POST(v+"/mock", cw, w.switchBackend)
+	o.POST(v+"/settings", cw, w.updateVersionSettings)
+	o.POST(v+"/operations/:operation", cw, w.updateOperation)
+	o.POST(v+"/backend-keys", cw, w.rotateBackendKey)
+	o.POST(v+"/backend-keys/:key/retire", cw, w.retireBackendKey)
+	o.POST(v+"/deprecate", cw, w.deprecateVersion)
+	o.POST(v+"/offline", cw, w.takeVersionOffline)
+	o.GET(v+"/environments/:env/deploy", cw, w.showDeploy)
+	o.POST(v+"/environments/:env/deploy", cw, w.deploy)
+	o.GET(v+"/revisions", w.showRevisions)
+	o.POST(v+"/environments/:env/revisions/:rev/rollback", cw, w.rollback)
 
 	if d.Operator != nil {
 		g.GET("/operator/login", w.showOperatorLogin)

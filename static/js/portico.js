@@ -9,6 +9,8 @@
  *                                            asks window.confirm before submitting
  *   <select data-autosubmit>                 submits its form on change
  *   <details class="menu">                   closes on Escape and outside clicks
+ *   <button type="button" data-add-target>   adds an empty row to the upstream
+ *                                            targets ([data-targets]) it sits in
  */
 (function () {
   "use strict";
@@ -112,6 +114,73 @@
     }
   }
 
+  // --------------------------------------------------- target rows
+
+  var maxTargets = 16;
+
+  // Renumbers "…-target-3-url" style ids and "Target 3" labels of a
+  // cloned row to row n (0-based).
+  function renumber(row, n) {
+    var fix = function (value) {
+      return value.replace(/-target-\d+-/g, "-target-" + n + "-");
+    };
+    row.querySelectorAll("[id]").forEach(function (el) {
+      el.id = fix(el.id);
+    });
+    row.querySelectorAll("label[for]").forEach(function (el) {
+      el.setAttribute("for", fix(el.getAttribute("for")));
+      el.textContent = el.textContent.replace(/Target \d+/, "Target " + (n + 1));
+    });
+    row.querySelectorAll("[aria-label]").forEach(function (el) {
+      el.setAttribute("aria-label", el.getAttribute("aria-label").replace(/Target \d+/, "Target " + (n + 1)));
+    });
+  }
+
+  // Adds an empty target row after the last one and focuses its URL.
+  function addTarget(button) {
+    var box = button.closest("[data-targets]");
+    var rows = box ? box.querySelectorAll("[data-target-row]") : [];
+    if (!rows.length || rows.length >= maxTargets) {
+      return;
+    }
+    var last = rows[rows.length - 1];
+    var row = last.cloneNode(true);
+    row.querySelectorAll(".field-error").forEach(function (el) {
+      el.parentNode.removeChild(el);
+    });
+    row.querySelectorAll(".field-invalid").forEach(function (el) {
+      el.classList.remove("field-invalid");
+    });
+    row.querySelectorAll("input").forEach(function (input) {
+      input.value = "";
+      input.removeAttribute("value");
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("autofocus");
+      var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+        return id && !/-error$/.test(id);
+      });
+      if (described.length) {
+        input.setAttribute("aria-describedby", described.join(" "));
+      } else {
+        input.removeAttribute("aria-describedby");
+      }
+    });
+    renumber(row, rows.length);
+    last.parentNode.insertBefore(row, last.nextSibling);
+    button.hidden = rows.length + 1 >= maxTargets;
+    var first = row.querySelector("input");
+    if (first) {
+      first.focus();
+    }
+  }
+
+  document.querySelectorAll("[data-targets]").forEach(function (box) {
+    var button = box.querySelector("[data-add-target]");
+    if (button && box.querySelectorAll("[data-target-row]").length >= maxTargets) {
+      button.hidden = true;
+    }
+  });
+
   // ---------------------------------------------------------- clicks
 
   document.addEventListener("click", function (event) {
@@ -123,6 +192,12 @@
     if (button) {
       event.preventDefault();
       copy(button);
+      return;
+    }
+    var add = el.closest("[data-add-target]");
+    if (add) {
+      event.preventDefault();
+      addTarget(add);
       return;
     }
     // Close open menus when clicking outside them.
