@@ -63,7 +63,7 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
 	pp := tenants.FastPasswordParams
-	e.svc = tenants.NewService(db.DB, tenants.Options{BaseURL: base, Mailer: outbox, Logger: log, PasswordParams: &pp})
+	e.svc = tenants.NewService(db.DB, tenants.Options{BaseURL: base, Mailer: outbox, Logger: log, PasswordParams: &pp, Keyring: kr})
 	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
 	e.plans = billing.NewService(db.DB, billing.Options{Versions: e.cat, Logger: log})
 	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},

@@ -1,5 +1,6 @@
 // Package tenants holds organisations, users, memberships and roles,
-// invitations, personal access tokens, console sessions and the audit log:
+// invitations, personal access tokens, console sessions, partner apps with
+// their AK/SK keys, users' management-API keys and the audit log:
 // the accounts every other part of Portico is scoped by. It also defines the
 // one error type (Error) whose Code the HTTP layers map to a status.
 //

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+
+	"github.com/portico-dev/portico/tenants/keyring"
 )
 
 // Email is one message to send.
@@ -41,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// PasswordParams tunes argon2id; zero means the production defaults.
 	PasswordParams *PasswordParams
+	// Keyring seals AK/SK secret keys at rest. Without it, creating keys and
+	// reading key material fail.
+	Keyring *keyring.Keyring
 }
 
 // Service implements accounts, organisations and their members.
@@ -52,11 +57,12 @@ type Service struct {
 	now     func() time.Time
 	pw      PasswordParams
 	dummy   string // a hash to verify against when the email is unknown
+	kr      *keyring.Keyring
 }
 
 // NewService returns a Service over db.
 func NewService(db *gorm.DB, opts Options) *Service {
-	s := &Service{db: db, baseURL: strings.TrimRight(opts.BaseURL, "/"), mailer: opts.Mailer, log: opts.Logger, now: opts.Now, pw: DefaultPasswordParams}
+	s := &Service{db: db, baseURL: strings.TrimRight(opts.BaseURL, "/"), mailer: opts.Mailer, log: opts.Logger, now: opts.Now, pw: DefaultPasswordParams, kr: opts.Keyring}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -204,7 +204,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	} else {
 		log.Info("counters: in process (single node)")
 	}
-	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log})
+	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr})
 	allowPrivate := db.Dialect == migrations.SQLite
 	if cfg.AllowPrivateUpstreams != nil {
 		allowPrivate = *cfg.AllowPrivateUpstreams
