@@ -127,6 +127,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	wd := web.Deps{
 		Tenants:  d.Tenants,
 		Catalog:  d.Catalog,
+		Market:   d.Market,
+		Plans:    d.Plans,
 		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
 		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,
 		LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin, SignupThrottle: signup, ResetThrottle: reset,

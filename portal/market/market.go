@@ -97,8 +97,8 @@ func (s *Service) Search(ctx context.Context, q Query) (tenants.List[Listing], e
 		Select("a.id AS api_id, o.slug AS org_slug, o.name AS org_name, a.slug, a.name, a.summary, a.category, a.tags, a.logo_url, a.created_at").
 		Joins("JOIN organizations o ON o.id = a.org_id").Where(listed)
 	if t := strings.ToLower(strings.TrimSpace(q.Q)); t != "" {
-		if len(t) > 100 {
-			t = t[:100]
+		if r := []rune(t); len(r) > 100 {
+			t = string(r[:100]) // cut on a character, not a byte
 		}
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(t) + "%"
 		db = db.Where(`(LOWER(a.name) LIKE ? ESCAPE '\' OR LOWER(a.summary) LIKE ? ESCAPE '\' OR LOWER(a.tags) LIKE ? ESCAPE '\' OR LOWER(o.name) LIKE ? ESCAPE '\')`, like, like, like, like)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -73,14 +74,37 @@ func (w *Console) showOrgSettings(c *gin.Context) {
 	org := currentOrg(c)
 	w.render(c, http.StatusOK, orgs.Settings(orgs.SettingsProps{
 		Page: w.page(c, "Settings", "settings"), Name: org.Name, Slug: org.Slug, CanEdit: currentRole(c).CanManageMembers(),
+		Description: org.Description, WebsiteURL: org.WebsiteURL, LogoURL: org.LogoURL, BrandColor: org.BrandColor,
 	}))
 }
 
-// updateOrgSettings renames the organisation.
+// updateOrgSettings saves the organisation's name and public profile. A
+// profile field the form did not send stays as it is.
 func (w *Console) updateOrgSettings(c *gin.Context) {
 	org := currentOrg(c)
-	p := orgs.SettingsProps{Name: c.PostForm("name"), Slug: org.Slug, CanEdit: currentRole(c).CanManageMembers()}
-	updated, err := w.Tenants.RenameOrganization(c.Request.Context(), org.ID, w.actor(c), p.Name)
+	p := orgs.SettingsProps{
+		Name: c.PostForm("name"), Slug: org.Slug, CanEdit: currentRole(c).CanManageMembers(),
+		Description: org.Description, WebsiteURL: org.WebsiteURL, LogoURL: org.LogoURL, BrandColor: org.BrandColor,
+	}
+	// sent sets *v to the form's field and returns v, or nil when the form
+	// has no such field.
+	sent := func(field string, v *string) *string {
+		s, ok := c.GetPostForm(field)
+		if !ok {
+			return nil
+		}
+		*v = s
+		return v
+	}
+	patch := tenants.OrgPatch{
+		Name: &p.Name, Description: sent("description", &p.Description),
+		WebsiteURL: sent("website_url", &p.WebsiteURL), LogoURL: sent("logo_url", &p.LogoURL),
+	}
+	if color, ok := brandColorOf(c); ok {
+		p.BrandColor = color
+		patch.BrandColor = &p.BrandColor
+	}
+	updated, err := w.Tenants.UpdateOrganization(c.Request.Context(), org.ID, w.actor(c), patch)
 	if err != nil {
 		if tenants.ErrorCode(err) == tenants.EInternal {
 			w.fail(c, err)
@@ -93,4 +117,26 @@ func (w *Console) updateOrgSettings(c *gin.Context) {
 	}
 	setFlash(c, "success", "Settings saved.")
 	redirect(c, "/orgs/"+updated.Slug+"/settings")
+}
+
+// brandColorOf reads the brand colour from the settings form, which has a
+// text field (brand_color) and a colour picker (brand_color_picker) that
+// cannot follow each other without JavaScript: whichever of them differs
+// from the value it started with (brand_color_was,
+// brand_color_picker_was) wins, the text field first. ok is false when
+// the form has no brand colour field.
+func brandColorOf(c *gin.Context) (color string, ok bool) {
+	text, ok := c.GetPostForm("brand_color")
+	if !ok {
+		return "", false
+	}
+	text = strings.TrimSpace(text)
+	picker, hasPicker := c.GetPostForm("brand_color_picker")
+	switch {
+	case text != strings.TrimSpace(c.PostForm("brand_color_was")):
+		return text, true
+	case hasPicker && !strings.EqualFold(strings.TrimSpace(picker), strings.TrimSpace(c.PostForm("brand_color_picker_was"))):
+		return strings.TrimSpace(picker), true
+	}
+	return text, true
 }

@@ -103,7 +103,10 @@ func Register(r *gin.Engine, d Deps) *Console {
 	u.GET("/orgs/new", w.showNewOrg)
 	u.POST("/orgs/new", w.createOrg)
 
+	w.registerMarket(g)
+
 	o := u.Group("/orgs/:org", w.loadOrg)
+	w.registerPlans(o)
 	o.GET("", w.showDashboard)
 	o.GET("/members", w.showMembers)
 	o.POST("/invitations", w.createInvitation)

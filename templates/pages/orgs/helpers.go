@@ -1,6 +1,11 @@
 package orgs
 
-import "github.com/portico-dev/portico/templates/layout"
+import (
+	"strings"
+
+	"github.com/portico-dev/portico/templates/components"
+	"github.com/portico-dev/portico/templates/layout"
+)
 
 // org is the page's organisation, or an empty one when the handler set
 // none, so the templates never dereference nil.
@@ -51,3 +56,25 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// defaultPickerColor is what the colour picker shows when no valid brand
+// colour is set (the console's primary colour).
+const defaultPickerColor = "#4338ca"
+
+// pickerColor is the colour picker's value: the brand colour when it is
+// one the picker can show, else the default.
+func (p SettingsProps) pickerColor() string {
+	c := strings.ToLower(p.BrandColor)
+	if len(c) != 7 || c[0] != '#' {
+		return defaultPickerColor
+	}
+	for _, r := range c[1:] {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return defaultPickerColor
+		}
+	}
+	return c
+}
+
+// providerURL is the organisation's public provider page.
+func providerURL(slug string) string { return components.Path("o", slug) }

@@ -33,13 +33,25 @@ type NewProps struct {
 	Errors  map[string]string
 }
 
-// SettingsProps drive GET/POST /orgs/{org}/settings (field name). The slug
-// is shown read-only: it is part of every URL.
+// SettingsProps drive GET/POST /orgs/{org}/settings: the name and the
+// public profile shown on the provider page /o/{org} (fields name,
+// description, website_url, logo_url, brand_color). The slug is shown
+// read-only: it is part of every URL.
+//
+// The brand colour has a colour picker (brand_color_picker) next to its
+// text field; without JavaScript the two cannot follow each other, so the
+// form also sends the values they started with (brand_color_was,
+// brand_color_picker_was) and the handler takes whichever was changed.
 type SettingsProps struct {
-	Page    layout.Page
-	Name    string
-	Slug    string
-	CanEdit bool
-	Message string
-	Errors  map[string]string
+	Page        layout.Page
+	Name        string
+	Slug        string
+	Description string
+	WebsiteURL  string
+	LogoURL     string
+	// BrandColor is "" or a colour like "#3355ff".
+	BrandColor string
+	CanEdit    bool
+	Message    string
+	Errors     map[string]string
 }
