@@ -31,9 +31,14 @@ func TestTenantIsolation(t *testing.T) {
 		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/plans", victim, map[string]any{
 			"slug": "free", "name": "Free", "currency": "usd", "included_calls": 100, "versions": []string{"v1"}}), http.StatusCreated)
 
+		r = e.call("POST", "/api/v1/orgs/victim/apps", victim, map[string]any{"name": "Victim app"})
+		expectStatus(t, r, http.StatusCreated)
+		victimApp := r.json(t)["id"].(string)
+		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apps/"+victimApp+"/keys", victim, nil), http.StatusCreated)
+
 		fill := func(path, org string) string {
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
-				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1")
+				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1", ":app", victimApp)
 			return r.Replace(path)
 		}
 		// A valid body for each route, so only the tenant check can refuse.
@@ -58,6 +63,10 @@ func TestTenantIsolation(t *testing.T) {
 			case strings.HasSuffix(path, "/plans"):
 				return map[string]any{"slug": "evil", "name": "Evil", "currency": "usd", "included_calls": 1, "versions": []string{"v1"}}
 			case strings.HasSuffix(path, "/publish") || strings.HasSuffix(path, "/close"):
+				return nil
+			case strings.HasSuffix(path, "/apps"):
+				return map[string]any{"name": "Evil app"}
+			case strings.HasSuffix(path, "/keys"):
 				return nil
 			case strings.HasSuffix(path, "/apis"):
 				return map[string]any{"slug": "evil", "name": "Evil"}

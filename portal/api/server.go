@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ type Deps struct {
 	LoginAccountThrottle *throttle.Limiter
 	// SignupThrottle limits sign-ups per IP.
 	SignupThrottle *throttle.Limiter
+	// AppDeleted, when set, runs before an app is deleted (billing cancels
+	// its subscriptions).
+	AppDeleted func(ctx context.Context, orgID, appID string, a tenants.Actor) error
+	// KeysChanged, when set, is called after an AK/SK key is created or
+	// revoked, so the verifiers' key snapshot is rebuilt.
+	KeysChanged func(ctx context.Context)
 	// TokenTTL is the lifetime of tokens issued at sign-up and through
 	// POST /api/v1/tokens when the caller names none.
 	TokenTTL time.Duration
@@ -76,6 +83,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	org.GET("/audit", a.listAudit)
 	a.registerCatalog(org)
 	a.registerPlans(org)
+	a.registerApps(auth, org)
 
 	return a
 }
