@@ -1,6 +1,13 @@
-// Package billing holds what providers sell and partners buy: plans now, and
-// subscriptions, the usage ledger, invoices and the Stripe adapter as they
-// arrive.
+// Package billing holds what providers sell and partners buy: plans and
+// subscriptions now; the usage ledger, invoices and the Stripe adapter as
+// they arrive.
+//
+// A subscription ties a partner's app to a plan revision of a provider's API
+// version. Its status moves through an explicit state machine
+// (SubscriptionStatus, CheckSubscriptionTransition); every change is
+// recorded as a subscription event and in the audit log. Upgrades apply at
+// once, downgrades at the end of the monthly period (RollPeriods), and the
+// app — so its AK/SK keys — never changes with the plan.
 //
 // A plan is a slug on one API with numbered revisions. A published
 // revision's prices and limits never change, because subscribers keep the

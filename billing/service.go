@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,14 +32,21 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives operational logs.
 	Logger *slog.Logger
+	// Mailer emails organisations' owners and admins about subscription
+	// requests and the provider's decisions. Nil sends nothing.
+	Mailer tenants.Mailer
+	// BaseURL is the console's external URL, for links in those emails.
+	BaseURL string
 }
 
-// Service manages plans.
+// Service manages plans and subscriptions.
 type Service struct {
 	db       *gorm.DB
 	versions VersionLister
 	now      func() time.Time
 	log      *slog.Logger
+	mailer   tenants.Mailer
+	baseURL  string
 }
 
 // NewService returns a Service over db. It panics when opts.Versions is nil:
@@ -47,7 +55,8 @@ func NewService(db *gorm.DB, opts Options) *Service {
 	if opts.Versions == nil {
 		panic("billing: Options.Versions is required")
 	}
-	s := &Service{db: db, versions: opts.Versions, now: opts.Now, log: opts.Logger}
+	s := &Service{db: db, versions: opts.Versions, now: opts.Now, log: opts.Logger, mailer: opts.Mailer,
+		baseURL: strings.TrimRight(opts.BaseURL, "/")}
 	if s.now == nil {
 		s.now = time.Now
 	}
