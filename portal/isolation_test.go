@@ -36,7 +36,15 @@ func TestTenantIsolation(t *testing.T) {
 		victimApp := r.json(t)["id"].(string)
 		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apps/"+victimApp+"/keys", victim, nil), http.StatusCreated)
 
+		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/plans/free/publish", victim, nil), http.StatusOK)
+		r = e.call("POST", "/api/v1/orgs/victim/subscriptions", victim, map[string]any{"app": victimApp, "api": "victim/pets", "version": "v1", "plan": "free"})
+		expectStatus(t, r, http.StatusCreated)
+		victimSub := r.json(t)["id"].(string)
+
 		fill := func(path, org string) string {
+			if strings.Contains(path, "/subscriptions/:id") {
+				path = strings.Replace(path, ":id", victimSub, 1)
+			}
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
 				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1", ":app", victimApp)
 			return r.Replace(path)
@@ -63,6 +71,14 @@ func TestTenantIsolation(t *testing.T) {
 			case strings.HasSuffix(path, "/plans"):
 				return map[string]any{"slug": "evil", "name": "Evil", "currency": "usd", "included_calls": 1, "versions": []string{"v1"}}
 			case strings.HasSuffix(path, "/publish") || strings.HasSuffix(path, "/close"):
+				return nil
+			case strings.HasSuffix(path, "/subscriptions"):
+				return map[string]any{"app": victimApp, "api": "victim/pets", "version": "v1", "plan": "free"}
+			case strings.HasSuffix(path, "/reject") || strings.HasSuffix(path, "/suspend") || strings.HasSuffix(path, "/terminate"):
+				return map[string]any{"reason": "evil"}
+			case method == "PATCH" && strings.Contains(path, "/subscriptions/"):
+				return map[string]any{"plan": "free"}
+			case strings.HasSuffix(path, "/approve") || strings.HasSuffix(path, "/resume"):
 				return nil
 			case strings.HasSuffix(path, "/apps"):
 				return map[string]any{"name": "Evil app"}

@@ -123,6 +123,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	apiSrv := api.Register(r, api.Deps{
 		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
+		AppDeleted: func(ctx context.Context, orgID, appID string, a tenants.Actor) error {
+			if d.Plans == nil {
+				return nil
+			}
+			_, err := d.Plans.CancelForApp(ctx, orgID, appID, a)
+			return err
+		},
 	})
 	wd := web.Deps{
 		Tenants:  d.Tenants,

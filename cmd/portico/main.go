@@ -215,7 +215,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		log.Info("upstreams: SSRF guard on (public addresses only)")
 	}
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
 	mkt := market.NewService(db.DB, plans)
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
@@ -246,6 +246,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 			}
 		}(servers[i], ln)
 	}
+	go rollPeriods(ctx, plans, log)
 	portalURL := "http://" + portalLn.Addr().String()
 	fmt.Fprintf(stdout, "\nPortico %s is running.\n\n", version)
 	fmt.Fprintf(stdout, "  Console         %s/\n", portalURL)
@@ -274,6 +275,26 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// rollPeriods is the background worker that ends subscription periods:
+// scheduled downgrades take effect and cancellations end. It is idempotent,
+// so several nodes may run it.
+func rollPeriods(ctx context.Context, plans *billing.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := plans.RollPeriods(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Error("subscription periods", "err", err)
+		} else if n > 0 {
+			log.Info("subscription periods rolled", "subscriptions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func shutdown(servers []*http.Server, timeout time.Duration) error {

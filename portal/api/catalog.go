@@ -604,10 +604,22 @@ func (a *API) takeVersionOffline(c *gin.Context) {
 			return
 		}
 	}
-	v, err := a.Catalog.TakeOffline(c.Request.Context(), currentOrg(c).ID, c.Param("api"), c.Param("version"), a.actor(c))
+	ctx := c.Request.Context()
+	v, err := a.Catalog.TakeOffline(ctx, currentOrg(c).ID, c.Param("api"), c.Param("version"), a.actor(c))
 	if err != nil {
 		a.fail(c, err)
 		return
+	}
+	if a.Plans != nil {
+		x, err := a.Catalog.API(ctx, currentOrg(c).ID, c.Param("api"))
+		if err == nil {
+			_, err = a.Plans.EndForVersion(ctx, currentOrg(c).ID, x.ID, v.Version, a.actor(c))
+		}
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		a.subsChanged(c)
 	}
 	a.ok(c, http.StatusOK, viewVersion(v))
 }

@@ -42,6 +42,9 @@ type Deps struct {
 	// KeysChanged, when set, is called after an AK/SK key is created or
 	// revoked, so the verifiers' key snapshot is rebuilt.
 	KeysChanged func(ctx context.Context)
+	// SubscriptionsChanged, when set, is called after a subscription
+	// changes, so the gateway configuration is recompiled.
+	SubscriptionsChanged func(ctx context.Context)
 	// TokenTTL is the lifetime of tokens issued at sign-up and through
 	// POST /api/v1/tokens when the caller names none.
 	TokenTTL time.Duration
@@ -84,6 +87,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	a.registerCatalog(org)
 	a.registerPlans(org)
 	a.registerApps(auth, org)
+	a.registerSubscriptions(org)
 
 	return a
 }
