@@ -162,6 +162,34 @@ func TestBrowserCatalogJourney(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshots: %v", err)
 	}
+	// What was published from the uploaded spec is in the public market.
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(base+"/market?q=pet"),
+		chromedp.Click(css(`a[href="/market/acme/pets"]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(css(`main`)),
+		shot("market-api"),
+	)
+	if err != nil {
+		t.Fatalf("find the API in the market: %v", err)
+	}
+	market, err := chromedp.Run(ctx, chromedp.Text(css(`main`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/pets/{petId}", "List all pets"} {
+		if !strings.Contains(market, want) {
+			t.Fatalf("market page lacks %q:\n%s", want, market)
+		}
+	}
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/orgs/acme/apis/pets/versions/v1"),
+		chromedp.WaitVisible(css(`#operations`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The page fits a phone: only tables scroll sideways.
 	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth"))
 	if err != nil || overflow {

@@ -119,3 +119,32 @@ func TestAPISubscriptions(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanRevisionKeepsSubscriberTerms: republishing a plan with new terms
+// leaves existing subscribers on the revision they signed up for, while new
+// subscribers get the new one.
+func TestPlanRevisionKeepsSubscriberTerms(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		prov := provideWeather(t, e)
+		part, _ := e.signUp("Pat", "pat@example.com", "partner")
+		app1 := e.call("POST", "/api/v1/orgs/partner/apps", part, map[string]any{"name": "One"}).json(t)["id"].(string)
+		app2 := e.call("POST", "/api/v1/orgs/partner/apps", part, map[string]any{"name": "Two"}).json(t)["id"].(string)
+		r := e.call("POST", "/api/v1/orgs/partner/subscriptions", part, map[string]any{"app": app1, "api": "acme/weather", "version": "v1", "plan": "free"})
+		expectStatus(t, r, http.StatusCreated)
+		old := r.json(t)
+		expectStatus(t, e.call("PATCH", "/api/v1/orgs/acme/apis/weather/plans/free", prov, map[string]any{"included_calls": 500}), http.StatusOK)
+		expectStatus(t, e.call("POST", "/api/v1/orgs/acme/apis/weather/plans/free/publish", prov, nil), http.StatusOK)
+
+		r = e.call("GET", "/api/v1/orgs/partner/subscriptions/"+old["id"].(string), part, nil)
+		expectStatus(t, r, http.StatusOK)
+		cur := r.json(t)
+		if cur["plan_id"] != old["plan_id"] || cur["plan"].(map[string]any)["included_calls"] != float64(1000) {
+			t.Fatalf("existing subscriber's terms changed: %s", r.Body)
+		}
+		r = e.call("POST", "/api/v1/orgs/partner/subscriptions", part, map[string]any{"app": app2, "api": "acme/weather", "version": "v1", "plan": "free"})
+		expectStatus(t, r, http.StatusCreated)
+		if p := r.json(t)["plan"].(map[string]any); p["revision"] != float64(2) || p["included_calls"] != float64(500) {
+			t.Fatalf("new subscriber not on revision 2: %v", p)
+		}
+	})
+}
