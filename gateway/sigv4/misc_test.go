@@ -1,0 +1,247 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSigningKeyMACMatchesCryptoHMAC(t *testing.T) {
+	for _, msg := range []string{"", "a", strings.Repeat("x", 63), strings.Repeat("y", 64), strings.Repeat("z", 1000)} {
+		sk := newSigningKey([]byte(testSecret), "20260314", "local", "apigw")
+		got, _ := sk.mac([]byte(msg), nil)
+		h := hmac.New(sha256.New, deriveSigningKey([]byte(testSecret), "20260314", "local", "apigw"))
+		h.Write([]byte(msg))
+		if !hmac.Equal(got[:], h.Sum(nil)) {
+			t.Fatalf("mac(%d bytes) differs from crypto/hmac", len(msg))
+		}
+	}
+}
+
+func TestKeyCache(t *testing.T) {
+	t.Run("bounded", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
+		for i := range 1000 {
+			c.get(&Credential{AccessKey: fmt.Sprintf("PK%018d", i), Secret: []byte("s")}, "20260314")
+		}
+		if n := c.len(); n > 64 || n == 0 {
+			t.Fatalf("cache holds %d keys, want 1..64", n)
+		}
+	})
+	t.Run("hit-returns-same-key", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
+		cred := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
+		if c.get(cred, "20260314") != c.get(cred, "20260314") {
+			t.Fatal("second lookup derived a new key")
+		}
+		if c.get(cred, "20260314") == c.get(cred, "20260315") {
+			t.Fatal("different days share a key")
+		}
+	})
+	t.Run("secret-changed-under-same-access-key", func(t *testing.T) {
+		keys := mapKeys{testAK: {AccessKey: testAK, Secret: []byte(testSecret), Active: true}}
+		v := newTestVerifier(t, func(c *Config) { c.Keys = keys })
+		r := signedServerRequest(t, "GET", base+"/f", "", Signer{})
+		if _, err := v.Verify(context.Background(), r, "", VerifyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		keys[testAK] = Credential{AccessKey: testAK, Secret: []byte("another-secret"), Active: true}
+		_, err := v.Verify(context.Background(), signedServerRequest(t, "GET", base+"/f", "", Signer{}), "", VerifyOptions{})
+		wantProblem(t, err, TypeSignatureMismatch, 403)
+	})
+	t.Run("promotion-survives-generation-switch", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 32) // one entry per shard and generation
+		hot := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
+		first := c.get(hot, "20260314")
+		s := c.shard(testAK)
+		// Fill the hot key's shard with other keys, touching the hot key in between.
+		for i := 0; i < 200; i++ {
+			ak := fmt.Sprintf("PK%018d", i)
+			if c.shard(ak) != s {
+				continue
+			}
+			c.get(&Credential{AccessKey: ak, Secret: []byte("s")}, "20260314")
+			if c.get(hot, "20260314") != first {
+				t.Fatalf("hot key evicted after %d", i)
+			}
+		}
+	})
+}
+
+func TestHashBody(t *testing.T) {
+	t.Run("nil-and-empty", func(t *testing.T) {
+		for _, r := range []*http.Request{{}, {Body: http.NoBody}} {
+			if h, err := HashBody(r, 0); h != EmptySHA256 || err != nil {
+				t.Fatalf("HashBody = %q, %v", h, err)
+			}
+		}
+	})
+	t.Run("hashes-and-stays-readable", func(t *testing.T) {
+		r, _ := http.NewRequest("POST", base, io.NopCloser(strings.NewReader("hello"))) // unknown length
+		h, err := HashBody(r, 5)
+		if err != nil || h != sha256Hex("hello") {
+			t.Fatalf("HashBody = %q, %v", h, err)
+		}
+		for range 2 {
+			b, _ := io.ReadAll(r.Body)
+			if string(b) != "hello" {
+				t.Fatalf("body after HashBody = %q", b)
+			}
+			r.Body, _ = r.GetBody()
+		}
+	})
+	t.Run("over-limit-unknown-length", func(t *testing.T) {
+		r, _ := http.NewRequest("POST", base, io.NopCloser(strings.NewReader("hello!")))
+		_, err := HashBody(r, 5)
+		wantProblem(t, err, TypeBodyTooLarge, 413)
+		if b, _ := io.ReadAll(r.Body); string(b) != "hello!" {
+			t.Fatalf("body not restored: %q", b)
+		}
+	})
+	t.Run("over-limit-declared-length", func(t *testing.T) {
+		r, _ := http.NewRequest("POST", base, strings.NewReader("hello!"))
+		_, err := HashBody(r, 5)
+		wantProblem(t, err, TypeBodyTooLarge, 413)
+	})
+	t.Run("read-error", func(t *testing.T) {
+		r, _ := http.NewRequest("POST", base, io.NopCloser(errReader{}))
+		_, err := HashBody(r, 5)
+		var perr *Error
+		if err == nil || errors.As(err, &perr) {
+			t.Fatalf("err = %v, want a read error", err)
+		}
+	})
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// TestPresignedRawRetry: a presigning client that signs the query as sent
+// (unsorted) is accepted through the raw retry, which leaves out
+// X-Amz-Signature but keeps the order of everything else.
+func TestPresignedRawRetry(t *testing.T) {
+	amzDate := testTime.Format(amzDateFormat)
+	scope := amzDate[:8] + "/local/apigw/aws4_request"
+	query := "z=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + testAK + "%2F" + strings.ReplaceAll(scope, "/", "%2F") +
+		"&X-Amz-Date=" + amzDate + "&X-Amz-Expires=60&X-Amz-SignedHeaders=host&a=2"
+	cr := "GET\n/f\n" + query + "\nhost:127.0.0.1:8000\n\nhost\n" + EmptySHA256
+	sum := sha256.Sum256([]byte(cr))
+	sts := fmt.Sprintf("AWS4-HMAC-SHA256\n%s\n%s\n%x", amzDate, scope, sum)
+	k := refHMAC(refHMAC(refHMAC(refHMAC([]byte("AWS4"+testSecret), amzDate[:8]), "local"), "apigw"), "aws4_request")
+	sig := fmt.Sprintf("%x", refHMAC(k, sts))
+	v := newTestVerifier(t)
+	for _, tc := range []struct {
+		name, target string
+		ok           bool
+	}{
+		{"signature-last", "/f?" + query + "&X-Amz-Signature=" + sig, true},
+		{"signature-in-the-middle", "/f?z=1&X-Amz-Signature=" + sig + strings.TrimPrefix(query, "z=1"), true},
+		{"reordered", "/f?a=2&" + strings.TrimSuffix(query, "&a=2") + "&X-Amz-Signature=" + sig, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := serverRequest(t, "GET "+tc.target+" HTTP/1.1\nHost: 127.0.0.1:8000\n\n")
+			_, err := v.Verify(context.Background(), r, "", VerifyOptions{})
+			if tc.ok && err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				wantProblem(t, err, TypeSignatureMismatch, 403)
+			}
+		})
+	}
+}
+
+func TestSignerArguments(t *testing.T) {
+	r := func() *http.Request { return mustRequest("GET", base+"/f") }
+	var s Signer
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"empty-access-key", s.Sign(r(), "", testSecret, "", testTime)},
+		{"access-key-with-slash", s.Sign(r(), "PK/1", testSecret, "", testTime)},
+		{"empty-secret", s.Sign(r(), testAK, "", "", testTime)},
+		{"bad-payload-hash", s.Sign(r(), testAK, testSecret, "abc", testTime)},
+		{"presign-zero-expiry", func() error { _, err := s.Presign(r(), testAK, testSecret, "", testTime, 0); return err }()},
+		{"presign-fractional-expiry", func() error {
+			_, err := s.Presign(r(), testAK, testSecret, "", testTime, 1500*time.Millisecond)
+			return err
+		}()},
+		{"presign-already-presigned", func() error {
+			u, _ := s.Presign(r(), testAK, testSecret, "", testTime, time.Minute)
+			_, err := s.Presign(mustRequest("GET", u), testAK, testSecret, "", testTime, time.Minute)
+			return err
+		}()},
+	} {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+func TestSignerHashesBody(t *testing.T) {
+	v := newTestVerifier(t)
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"with-get-body", func() *http.Request { r, _ := http.NewRequest("POST", base+"/f", strings.NewReader("data")); return r }},
+		{"without-get-body", func() *http.Request {
+			r, _ := http.NewRequest("POST", base+"/f", io.NopCloser(strings.NewReader("data")))
+			r.ContentLength = 4
+			return r
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.req()
+			if err := (&Signer{}).Sign(r, testAK, testSecret, "", testTime); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(context.Background(), toServer(t, r), "", VerifyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestNewNonce(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		n := NewNonce()
+		if len(n) != 22 || !validNonce(n) || seen[n] {
+			t.Fatalf("nonce %q: bad length, characters or repeated", n)
+		}
+		seen[n] = true
+	}
+}
+
+func TestParseAmzDate(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"20260314T150926Z", true},
+		{"20240229T000000Z", true},
+		{"20250229T000000Z", false},
+		{"20260431T000000Z", false},
+		{"20261301T000000Z", false},
+		{"20260314T240000Z", false},
+		{"20260314T150960Z", false},
+		{"20260314 150926Z", false},
+		{"20260314T150926", false},
+		{"2026031AT150926Z", false},
+		{"", false},
+	} {
+		if _, ok := parseAmzDate(tc.in); ok != tc.ok {
+			t.Errorf("parseAmzDate(%q) ok = %v, want %v", tc.in, ok, tc.ok)
+		}
+	}
+}
