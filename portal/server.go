@@ -40,6 +40,8 @@ type Config struct {
 	OperatorToken string
 	// TokenTTL is the default lifetime of API tokens issued with a password.
 	TokenTTL time.Duration
+	// Region names the region in AK/SK credential scopes (default "local").
+	Region string
 	// AllowPrivateUpstreams lets the console's "Test connection" reach
 	// private, loopback and link-local addresses. Set it exactly when the
 	// catalog's UpstreamGuard allows private upstreams.
@@ -120,7 +122,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	})
 	r.GET("/static/*path", serveStatic)
 
+	verifier, err := api.NewSigV4Verifier(d.Tenants, cfg.Region, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sigv4 verifier: %w", err)
+	}
 	apiSrv := api.Register(r, api.Deps{
+		SigV4:   verifier,
 		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
 		AppDeleted: func(ctx context.Context, orgID, appID string, a tenants.Actor) error {

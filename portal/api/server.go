@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/market"
@@ -45,6 +46,9 @@ type Deps struct {
 	// SubscriptionsChanged, when set, is called after a subscription
 	// changes, so the gateway configuration is recompiled.
 	SubscriptionsChanged func(ctx context.Context)
+	// SigV4 verifies AK/SK-signed requests made with users' PU… keys; nil
+	// accepts bearer tokens only.
+	SigV4 *sigv4.Verifier
 	// TokenTTL is the lifetime of tokens issued at sign-up and through
 	// POST /api/v1/tokens when the caller names none.
 	TokenTTL time.Duration
@@ -121,12 +125,22 @@ func (a *API) actor(c *gin.Context) tenants.Actor {
 
 func currentOrg(c *gin.Context) tenants.Organization { return c.MustGet(ctxOrg).(tenants.Organization) }
 
-// authenticate requires a valid personal access token.
+// authenticate requires a valid personal access token or an AK/SK
+// signature made with one of the user's management-API keys.
 func (a *API) authenticate(c *gin.Context) {
+	if a.SigV4 != nil && signed(c.Request) {
+		u, ok := a.authenticateSigV4(c)
+		if !ok {
+			return
+		}
+		c.Set(ctxUser, u)
+		c.Next()
+		return
+	}
 	h := c.GetHeader("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if h == "" {
-		a.fail(c, tenants.Errorf(tenants.EUnauthorized, "Send a personal access token: Authorization: Bearer pat_…"))
+		a.fail(c, tenants.Errorf(tenants.EUnauthorized, "Send a personal access token (Authorization: Bearer pat_…) or sign the request with an AK/SK key (AWS4-HMAC-SHA256)."))
 		return
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
