@@ -58,6 +58,15 @@ func TestAPIAcceptsSigV4UserKeys(t *testing.T) {
 		if st != 403 || !strings.HasSuffix(m["type"].(string), "/signature-mismatch") || m["canonical_request"] == nil || strings.Contains(strings.Join([]string{m["canonical_request"].(string), m["string_to_sign"].(string)}, ""), sk) {
 			t.Fatalf("tampered request: %d %v", st, m)
 		}
+		// A body changed after signing a content hash is a signature mismatch.
+		st, m = do("POST", "/api/v1/orgs/acme/apis", ak, sk, []byte(`{"slug":"x2","name":"X"}`), func(r *http.Request) {
+			b := []byte(`{"slug":"x3","name":"X"}`)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.Header.Set("X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+		})
+		if st != 403 {
+			t.Fatalf("tampered body: %d %v", st, m)
+		}
 		if st, m := do("GET", "/api/v1/me", appAK, appSK, nil, nil); st != 403 || !strings.HasSuffix(m["type"].(string), "/invalid-access-key") {
 			t.Fatalf("app key on the management API: %d %v", st, m)
 		}
