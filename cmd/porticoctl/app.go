@@ -133,6 +133,7 @@ func (a *app) printError(err error) {
 			}
 			fmt.Fprintf(a.stderr, "  %s: %s\n", f.Field, f.Message)
 		}
+		a.printSignatureHints(e)
 		if e.StatusCode == 401 {
 			fmt.Fprintln(a.stderr, "  (log in with 'porticoctl login', or pass --token)")
 		}
@@ -142,6 +143,42 @@ func (a *app) printError(err error) {
 		return
 	}
 	fmt.Fprintf(a.stderr, "porticoctl: %s\n", err)
+}
+
+// printSignatureHints explains a rejected AK/SK signature with what the
+// server says it expected.
+func (a *app) printSignatureHints(e *client.Error) {
+	switch e.Code() {
+	case client.CodeInvalidScope:
+		if r := scopeRegion(e.ExpectedScope); r != "" {
+			fmt.Fprintf(a.stderr, "  the server's region is %s: log in again with --region %s, or set PORTICO_REGION\n", r, r)
+		}
+	case client.CodeRequestExpired:
+		if e.ServerTime != "" {
+			fmt.Fprintf(a.stderr, "  server time: %s; check this computer's clock\n", e.ServerTime)
+		}
+	case client.CodeInvalidAccessKey:
+		fmt.Fprintln(a.stderr, "  (create a key with 'porticoctl user-keys create' and log in with it, or log in with your password)")
+	case client.CodeSignatureMismatch:
+		if e.CanonicalRequest == "" {
+			fmt.Fprintln(a.stderr, "  check the secret key")
+			return
+		}
+		fmt.Fprintln(a.stderr, "  check the secret key. The server computed this canonical request:")
+		for _, l := range strings.Split(e.CanonicalRequest, "\n") {
+			fmt.Fprintf(a.stderr, "    %s\n", l)
+		}
+	}
+}
+
+// scopeRegion returns the region of a credential scope
+// (<date>/<region>/apigw/aws4_request), or "".
+func scopeRegion(scope string) string {
+	parts := strings.Split(scope, "/")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[1]
 }
 
 // dispatch walks the command tree: global flags may come before the
@@ -290,19 +327,52 @@ func (a *app) server() string {
 	return defaultServer
 }
 
-// token returns the token to send: --token, PORTICO_TOKEN, or the one
-// login stored for this same server (never another server's).
-func (a *app) token() string {
+// credentials is how requests authenticate: with a token, or signed with
+// an access key pair.
+type credentials struct {
+	token                        string
+	accessKey, secretKey, region string
+}
+
+// option returns the client option that sends the credentials.
+func (cr credentials) option() client.Option {
+	if cr.accessKey != "" {
+		return client.WithAccessKey(cr.accessKey, cr.secretKey, cr.region)
+	}
+	return client.WithToken(cr.token)
+}
+
+// credentials returns, in this order: --token, PORTICO_TOKEN,
+// PORTICO_ACCESS_KEY with PORTICO_SECRET_KEY, or what login stored for this
+// same server (never another server's).
+func (a *app) credentials() credentials {
 	switch {
 	case a.g.token.set:
-		return a.g.token.v
+		return credentials{token: a.g.token.v}
 	case a.getenv("PORTICO_TOKEN") != "":
-		return a.getenv("PORTICO_TOKEN")
+		return credentials{token: a.getenv("PORTICO_TOKEN")}
+	case a.getenv("PORTICO_ACCESS_KEY") != "":
+		return credentials{accessKey: a.getenv("PORTICO_ACCESS_KEY"), secretKey: a.getenv("PORTICO_SECRET_KEY"), region: a.region("")}
 	}
 	if cfg, err := a.config(); err == nil && sameServer(cfg.Server, a.server()) {
-		return cfg.Token
+		if cfg.AccessKey != "" {
+			return credentials{accessKey: cfg.AccessKey, secretKey: cfg.SecretKey, region: a.region(cfg.Region)}
+		}
+		return credentials{token: cfg.Token}
 	}
-	return ""
+	return credentials{}
+}
+
+// token returns the token to send, if requests are not signed instead.
+func (a *app) token() string { return a.credentials().token }
+
+// region returns PORTICO_REGION, else the region login stored ("" is the
+// server's default, local).
+func (a *app) region(stored string) string {
+	if r := a.getenv("PORTICO_REGION"); r != "" {
+		return r
+	}
+	return stored
 }
 
 func (a *app) config() (*Config, error) {
@@ -321,10 +391,10 @@ func (a *app) config() (*Config, error) {
 	return cfg, nil
 }
 
-// client returns the API client for the chosen server and token.
+// client returns the API client for the chosen server and credentials.
 func (a *app) client() *client.Client {
 	if a.c == nil {
-		a.c = client.New(a.server(), client.WithToken(a.token()), client.WithUserAgent("porticoctl/1"))
+		a.c = client.New(a.server(), a.credentials().option(), client.WithUserAgent("porticoctl/1"))
 	}
 	return a.c
 }

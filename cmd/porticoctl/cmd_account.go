@@ -66,6 +66,9 @@ func loginCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	name := fs.String("name", defaultTokenName(), "name of the token login creates")
 	days := fs.Int("expires-in-days", -1, "token lifetime in days, 0 for no expiry (default: the server's)")
+	accessKey := fs.String("access-key", "", "log in with a management API key (PU…) instead: requests are then signed with it")
+	skStdin := fs.Bool("secret-key-stdin", false, "read the secret key of --access-key from standard input")
+	region := fs.String("region", "", "the server's region, for signing with --access-key (env PORTICO_REGION; default: the one the server names)")
 	return func(ctx context.Context, args []string) error {
 		if err := need(cmd, args); err != nil {
 			return err
@@ -76,17 +79,41 @@ func loginCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 		}
 		server := a.server()
 		next := Config{Server: server}
-		if a.g.token.set {
+		var me *client.Me
+		switch {
+		case *accessKey != "":
+			if a.g.token.set || *pwStdin || *email != "" {
+				return usagef(cmd, "--access-key logs in with a key pair; it takes no --token, --email or --password-stdin")
+			}
+			if err := checkUserAccessKey(cmd, *accessKey); err != nil {
+				return err
+			}
+			sk, err := a.secretKey(cmd, *skStdin)
+			if err != nil {
+				return err
+			}
+			reg := *region
+			if reg == "" {
+				reg = a.getenv("PORTICO_REGION")
+			}
+			me, reg, err = a.checkAccessKey(ctx, server, *accessKey, sk, reg, reg == "")
+			if err != nil {
+				return err
+			}
+			next.AccessKey, next.SecretKey, next.Region, next.Email = *accessKey, sk, reg, me.User.Email
+		case *skStdin || *region != "":
+			return usagef(cmd, "--secret-key-stdin and --region go with --access-key")
+		case a.g.token.set:
 			if *pwStdin || *email != "" {
 				return usagef(cmd, "--token stores an existing token; it takes no --email or --password-stdin")
 			}
 			c := client.New(server, client.WithToken(a.g.token.v))
-			me, err := c.Me(ctx)
+			me, err = c.Me(ctx)
 			if err != nil {
 				return fmt.Errorf("check the token: %w", err)
 			}
 			next.Token, next.Email = a.g.token.v, me.User.Email
-		} else {
+		default:
 			em, err := a.email(cmd, *email, *pwStdin)
 			if err != nil {
 				return err
@@ -104,27 +131,99 @@ func loginCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 				return err
 			}
 			next.Token, next.TokenID, next.Email = tok.Token, tok.ID, em
+			me, err = client.New(server, client.WithToken(next.Token)).Me(ctx)
+			if err != nil {
+				return err
+			}
 		}
 		*cfg = next
 		if err := saveConfig(a.cfgPath, cfg); err != nil {
-			return err
-		}
-		a.g.token = trackedString{v: next.Token, set: true}
-		me, err := client.New(server, client.WithToken(next.Token)).Me(ctx)
-		if err != nil {
 			return err
 		}
 		var orgs []string
 		for _, m := range me.Memberships {
 			orgs = append(orgs, m.Organization.Slug)
 		}
-		fmt.Fprintf(a.stdout, "Logged in to %s as %s.", server, me.User.Email)
+		fmt.Fprintf(a.stdout, "Logged in to %s as %s", server, me.User.Email)
+		if next.AccessKey != "" {
+			fmt.Fprintf(a.stdout, " with access key %s (requests are signed; region %s)", next.AccessKey, regionName(next.Region))
+		}
+		fmt.Fprint(a.stdout, ".")
 		if len(orgs) > 0 {
 			fmt.Fprintf(a.stdout, " Organisations: %s.", strings.Join(orgs, ", "))
 		}
 		fmt.Fprintf(a.stdout, "\nSaved to %s.\n", a.cfgPath)
 		return nil
 	}
+}
+
+func regionName(r string) string {
+	if r == "" {
+		return "local"
+	}
+	return r
+}
+
+// checkUserAccessKey checks the shape of a management API access key id
+// (signing.md: PU and 18 upper-case letters or digits).
+func checkUserAccessKey(cmd *command, ak string) error {
+	if strings.HasPrefix(ak, "PK") {
+		return usagef(cmd, "--access-key %s is an app key, for calling APIs through the gateway; the management API takes a user key (PU…): create one with 'porticoctl user-keys create'", ak)
+	}
+	if len(ak) != 20 || !strings.HasPrefix(ak, "PU") || strings.IndexFunc(ak, func(r rune) bool { return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9') }) >= 0 {
+		return usagef(cmd, "--access-key %q: a management API key id is PU followed by 18 upper-case letters and digits", ak)
+	}
+	return nil
+}
+
+// secretKey reads a secret key: all of standard input with
+// --secret-key-stdin, else a prompt without echo on a terminal.
+func (a *app) secretKey(cmd *command, fromStdin bool) (string, error) {
+	var sk string
+	switch {
+	case fromStdin:
+		b, err := io.ReadAll(io.LimitReader(a.stdin, 4096))
+		if err != nil {
+			return "", fmt.Errorf("read secret key: %w", err)
+		}
+		sk = strings.TrimSpace(string(b))
+		if sk == "" {
+			return "", usagef(cmd, "--secret-key-stdin: standard input is empty")
+		}
+	case !a.stdinIsTerminal():
+		return "", usagef(cmd, "standard input is not a terminal: pipe the secret key with --secret-key-stdin")
+	default:
+		fmt.Fprint(a.stderr, "Secret key: ")
+		b, err := a.readPassword()
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read secret key: %w", err)
+		}
+		sk = strings.TrimSpace(string(b))
+	}
+	if len(sk) != 40 || strings.IndexFunc(sk, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '/' || r == '+')
+	}) >= 0 {
+		return "", usagef(cmd, "the secret key is 40 characters from A-Z, a-z, 0-9, / and + (as 'user-keys create' printed it)")
+	}
+	return sk, nil
+}
+
+// checkAccessKey signs a request for the caller's identity with the key
+// pair. When the region was not chosen and the server names another one in
+// its answer, it tries once more with that region, which it returns.
+func (a *app) checkAccessKey(ctx context.Context, server, ak, sk, region string, learnRegion bool) (*client.Me, string, error) {
+	me, err := client.New(server, client.WithAccessKey(ak, sk, region), client.WithUserAgent("porticoctl/1")).Me(ctx)
+	if e := client.AsError(err); learnRegion && e != nil && e.Code() == client.CodeInvalidScope {
+		if r := scopeRegion(e.ExpectedScope); r != "" && r != regionName(region) {
+			region = r
+			me, err = client.New(server, client.WithAccessKey(ak, sk, region), client.WithUserAgent("porticoctl/1")).Me(ctx)
+		}
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("check the access key: %w", err)
+	}
+	return me, region, nil
 }
 
 func logoutCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
@@ -136,7 +235,7 @@ func logoutCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 		if err != nil {
 			return err
 		}
-		if cfg.Token == "" {
+		if cfg.Token == "" && cfg.AccessKey == "" {
 			fmt.Fprintln(a.stdout, "Not logged in.")
 			return nil
 		}
@@ -146,12 +245,16 @@ func logoutCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 				fmt.Fprintf(a.stderr, "porticoctl: warning: could not revoke the token on the server: %v\n", err)
 			}
 		}
-		server := cfg.Server
-		cfg.Token, cfg.TokenID = "", ""
+		server, ak := cfg.Server, cfg.AccessKey
+		cfg.Token, cfg.TokenID, cfg.AccessKey, cfg.SecretKey, cfg.Region = "", "", "", "", ""
 		if err := saveConfig(a.cfgPath, cfg); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "Logged out of %s.\n", server)
+		if ak != "" {
+			// login did not create the key, so logout does not revoke it.
+			fmt.Fprintf(a.stdout, "The access key %s still works; revoke it with 'porticoctl user-keys revoke %s' if you no longer need it.\n", ak, ak)
+		}
 		return nil
 	}
 }
@@ -166,7 +269,11 @@ func whoamiCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 			return err
 		}
 		return a.output(me, func() {
-			fmt.Fprintf(a.stdout, "%s <%s> on %s\n\n", me.User.Name, me.User.Email, a.server())
+			fmt.Fprintf(a.stdout, "%s <%s> on %s", me.User.Name, me.User.Email, a.server())
+			if cr := a.credentials(); cr.accessKey != "" {
+				fmt.Fprintf(a.stdout, ", signing with access key %s", cr.accessKey)
+			}
+			fmt.Fprint(a.stdout, "\n\n")
 			rows := [][]string{}
 			for _, m := range me.Memberships {
 				rows = append(rows, []string{m.Organization.Slug, m.Organization.Name, string(m.Role)})

@@ -3,8 +3,8 @@ package main
 // commands returns the command tree.
 func commands() *command {
 	root := &command{name: "porticoctl", summary: "porticoctl manages Portico through its management API.", sub: []*command{
-		{name: "login", args: "[--email EMAIL] [--password-stdin | --token TOKEN]", summary: "Log in and store the server URL and a token in the config file.", setup: loginCmd},
-		{name: "logout", args: "", summary: "Revoke the stored token (when login created it) and forget it.", setup: logoutCmd},
+		{name: "login", args: "[--email EMAIL] [--password-stdin | --token TOKEN | --access-key PU… [--secret-key-stdin] [--region R]]", summary: "Log in and store the server URL and a token (or an access key pair) in the config file.", setup: loginCmd},
+		{name: "logout", args: "", summary: "Revoke the stored token (when login created it) and forget the credentials.", setup: logoutCmd},
 		{name: "whoami", args: "", summary: "Show the logged-in user and their organisations.", setup: whoamiCmd},
 		{name: "orgs", summary: "Organisations you belong to.", sub: []*command{
 			{name: "list", summary: "List your organisations.", setup: orgsListCmd},
@@ -20,6 +20,11 @@ func commands() *command {
 			{name: "list", summary: "List your tokens (never their values).", setup: tokensListCmd},
 			{name: "create", args: "[--name NAME] [--expires-in-days N] [--email EMAIL] [--password-stdin]", summary: "Create a token with your email and password; it is shown once.", setup: tokensCreateCmd},
 			{name: "revoke", args: "<token-id>", summary: "Revoke a token.", setup: tokensRevokeCmd},
+		}},
+		{name: "user-keys", summary: "Your AK/SK keys for the management API (PU…).", sub: []*command{
+			{name: "list", summary: "List your keys (never their secrets).", setup: userKeysListCmd},
+			{name: "create", args: "[--name NAME] [--expires DATE | --expires-in-days N]", summary: "Create a key pair; the secret key is shown once.", setup: userKeysCreateCmd},
+			{name: "revoke", args: "<access-key>", summary: "Revoke one of your keys.", setup: userKeysRevokeCmd},
 		}},
 		{name: "apis", summary: "The organisation's APIs.", sub: []*command{
 			{name: "list", summary: "List APIs.", setup: apisListCmd},
@@ -45,6 +50,38 @@ func commands() *command {
 			{name: "publish", args: "<api> <plan>", summary: "Put the plan's draft on sale.", setup: planActionCmd("publish")},
 			{name: "deprecate", args: "<api> <plan>", summary: "Stop new subscriptions to the plan.", setup: planActionCmd("deprecate")},
 			{name: "close", args: "<api> <plan>", summary: "End the plan for good.", setup: planActionCmd("close")},
+		}},
+		{name: "subscribers", summary: "Subscriptions to the organisation's APIs, as a provider.", sub: []*command{
+			{name: "list", args: "[--api API] [--status S] [--plan PLAN] [--q TEXT]", summary: "List subscribers.", setup: subscribersListCmd},
+			{name: "get", args: "<id> [--api API]", summary: "Show a subscriber.", setup: subscribersGetCmd},
+			{name: "approve", args: "<id> [--api API]", summary: "Approve a pending request.", setup: subscriberActionCmd("approve", false)},
+			{name: "reject", args: "<id> --reason TEXT [--api API]", summary: "Reject a pending request.", setup: subscriberActionCmd("reject", true)},
+			{name: "suspend", args: "<id> --reason TEXT [--api API]", summary: "Suspend a subscription (reversible).", setup: subscriberActionCmd("suspend", true)},
+			{name: "resume", args: "<id> [--api API]", summary: "Lift a suspension.", setup: subscriberActionCmd("resume", false)},
+			{name: "terminate", args: "<id> --reason TEXT [--api API]", summary: "End a subscription for good.", setup: subscriberActionCmd("terminate", true)},
+		}},
+		{name: "approvals", summary: "Subscription requests waiting for your decision, as a provider.", sub: []*command{
+			{name: "list", summary: "List the requests, oldest first.", setup: approvalsListCmd},
+		}},
+		{name: "apps", summary: "The organisation's apps, which call APIs as a partner.", sub: []*command{
+			{name: "list", summary: "List apps.", setup: appsListCmd},
+			{name: "get", args: "<app>", summary: "Show an app (by id or name).", setup: appsGetCmd},
+			{name: "create", args: "--name NAME [--description TEXT] [--env test|production]", summary: "Create an app.", setup: appsCreateCmd},
+			{name: "update", args: "<app> [--name NAME] [--description TEXT]", summary: "Rename or re-describe an app.", setup: appsUpdateCmd},
+			{name: "delete", args: "<app> --yes", summary: "Delete an app, revoking its keys and cancelling its subscriptions.", setup: appsDeleteCmd},
+		}},
+		{name: "keys", summary: "An app's AK/SK keys (PK…), for calling APIs through the gateway.", sub: []*command{
+			{name: "list", args: "--app APP", summary: "List the app's keys (never their secrets).", setup: keysListCmd},
+			{name: "create", args: "--app APP [--name NAME] [--expires DATE | --expires-in-days N]", summary: "Create a key pair; the secret key is shown once.", setup: keysCreateCmd},
+			{name: "revoke", args: "<access-key> --app APP", summary: "Revoke one of the app's keys.", setup: keysRevokeCmd},
+		}},
+		{name: "subscriptions", summary: "The organisation's subscriptions to APIs, as a partner.", sub: []*command{
+			{name: "list", args: "[--app APP] [--status S]", summary: "List subscriptions.", setup: subscriptionsListCmd},
+			{name: "get", args: "<id>", summary: "Show a subscription.", setup: subscriptionsGetCmd},
+			{name: "create", args: "--app APP --api PROVIDER/API --version V --plan PLAN [--message TEXT]", summary: "Subscribe an app to a plan.", setup: subscriptionsCreateCmd},
+			{name: "change-plan", args: "<id> <plan>", summary: "Move to another plan, keeping the app and its keys.", setup: subscriptionsChangePlanCmd},
+			{name: "cancel", args: "<id>", summary: "Cancel (free plans at once, paid ones at the end of the period).", setup: subscriptionsCancelCmd},
+			{name: "history", args: "<id>", summary: "Show what happened to a subscription.", setup: subscriptionsHistoryCmd},
 		}},
 		{name: "market", summary: "The public API market.", sub: []*command{
 			{name: "search", args: "[query] [--category C] [--sort name|newest]", summary: "Search the market.", setup: marketSearchCmd},

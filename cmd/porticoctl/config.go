@@ -12,12 +12,21 @@ import (
 
 // Config is what login stores between runs, in
 // $XDG_CONFIG_HOME/portico/config.json (~/.config/portico/config.json when
-// XDG_CONFIG_HOME is unset), readable by the owner only: it holds a token.
+// XDG_CONFIG_HOME is unset), readable by the owner only: it holds a token or
+// a secret key.
 type Config struct {
-	// Server is the Portico URL the token belongs to.
+	// Server is the Portico URL the credentials belong to.
 	Server string `json:"server"`
 	// Token is a personal access token; it is sent to Server only.
 	Token string `json:"token,omitempty"`
+	// AccessKey and SecretKey are a management API key pair (PU…), stored
+	// instead of a token by 'login --access-key': requests to Server are
+	// then signed with them (SigV4), and the secret is never sent.
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+	// Region is the server's region, part of the signature's credential
+	// scope; empty means "local".
+	Region string `json:"region,omitempty"`
 	// TokenID lets logout revoke the token it created.
 	TokenID string `json:"token_id,omitempty"`
 	// Email is the logged-in user's, the default for password prompts.

@@ -1,6 +1,7 @@
 // Command porticoctl manages Portico from the command line: log in,
-// organisations, members, tokens, APIs, versions, deployments, plans and
-// the market, and declarative apply/export of an API (docs/porticoctl.md).
+// organisations, members, tokens and AK/SK keys, APIs, versions,
+// deployments, plans, apps, subscriptions and subscribers, the market, and
+// declarative apply/export of an API (docs/porticoctl.md).
 package main
 
 import (

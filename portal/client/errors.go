@@ -25,6 +25,19 @@ const (
 	CodeInternal     = "internal"
 )
 
+// Problem type codes of a rejected AK/SK signature (WithAccessKey); see
+// ../shared/docs/signing.md.
+const (
+	CodeMissingSignature       = "missing-signature"
+	CodeMalformedAuthorization = "malformed-authorization"
+	CodeInvalidAccessKey       = "invalid-access-key"
+	CodeInvalidScope           = "invalid-scope"
+	CodeRequestExpired         = "request-expired"
+	CodeSignatureMismatch      = "signature-mismatch"
+	CodeReplayedNonce          = "replayed-nonce"
+	CodeNonceRequired          = "nonce-required"
+)
+
 // Error is a failed call: the RFC 9457 problem the server answered with.
 type Error struct {
 	// StatusCode is the HTTP status.
@@ -42,6 +55,17 @@ type Error struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Fields name the input fields that were wrong and why.
 	Fields []FieldError `json:"errors,omitempty"`
+	// CanonicalRequest and StringToSign are what the server computed for a
+	// signature it rejected (CodeSignatureMismatch), to compare with the
+	// client's own. They never hold a key.
+	CanonicalRequest string `json:"canonical_request,omitempty"`
+	StringToSign     string `json:"string_to_sign,omitempty"`
+	// ExpectedScope is the credential scope the server expects
+	// (CodeInvalidScope), like 20260314/local/apigw/aws4_request.
+	ExpectedScope string `json:"expected_scope,omitempty"`
+	// ServerTime is the server's clock in X-Amz-Date format
+	// (CodeRequestExpired).
+	ServerTime string `json:"server_time,omitempty"`
 	// RetryAfter is how long to wait before retrying, from Retry-After.
 	RetryAfter time.Duration `json:"-"`
 }
