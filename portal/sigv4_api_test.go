@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway/sigv4"
+	"github.com/portico-dev/portico/portal/client"
 )
 
 // TestAPIAcceptsSigV4UserKeys: the management API accepts requests signed
@@ -73,6 +75,31 @@ func TestAPIAcceptsSigV4UserKeys(t *testing.T) {
 		expectStatus(t, e.call("DELETE", "/api/v1/keys/"+ak, tok, nil), http.StatusNoContent)
 		if st, _ := do("GET", "/api/v1/me", ak, sk, nil, nil); st != 403 {
 			t.Fatalf("revoked key still works: %d", st)
+		}
+	})
+}
+
+// TestClientSignsWithAccessKey: the Go client's AK/SK mode (the same signer
+// porticoctl uses) works against the real server, bodies included.
+func TestClientSignsWithAccessKey(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		tok, _ := e.signUp("Ada", "ada@example.com", "acme")
+		r := e.call("POST", "/api/v1/keys", tok, map[string]any{"name": "ci"})
+		expectStatus(t, r, http.StatusCreated)
+		c := client.New(e.srv.URL, client.WithAccessKey(r.json(t)["access_key"].(string), r.json(t)["secret_key"].(string), "local"))
+		ctx := context.Background()
+		me, err := c.Me(ctx)
+		if err != nil || me.User.Email != "ada@example.com" {
+			t.Fatalf("signed Me: %v %+v", err, me)
+		}
+		slug, name := "signed-api", "Signed API"
+		if _, err := c.CreateAPI(ctx, "acme", client.APIRequest{Slug: &slug, Name: &name}); err != nil {
+			t.Fatalf("signed CreateAPI: %v", err)
+		}
+		bad := client.New(e.srv.URL, client.WithAccessKey(r.json(t)["access_key"].(string), strings.Repeat("x", 40), "local"))
+		_, err = bad.Me(ctx)
+		if ce := client.AsError(err); ce == nil || ce.StatusCode != 403 || ce.CanonicalRequest == "" {
+			t.Fatalf("wrong secret: %v", err)
 		}
 	})
 }
