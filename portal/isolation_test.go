@@ -42,7 +42,7 @@ func TestTenantIsolation(t *testing.T) {
 		victimSub := r.json(t)["id"].(string)
 
 		fill := func(path, org string) string {
-			if strings.Contains(path, "/subscriptions/:id") {
+			if strings.Contains(path, "/subscriptions/:id") || strings.Contains(path, "/subscribers/:id") {
 				path = strings.Replace(path, ":id", victimSub, 1)
 			}
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",

@@ -16,10 +16,10 @@ import (
 
 // TestBrowserMarketJourney is what a partner does in the market in a real
 // browser: find an API from the landing page, search, read its page in the
-// provider's colours, look at the deprecated version, pick a plan, sign
-// up and come back to it; then the provider previews a new plan. With
-// PORTICO_TEST_SCREENSHOTS set to a directory it saves a screenshot of
-// each page, including a phone-sized one.
+// provider's colours, look at the deprecated version, pick a plan, sign up
+// and come back to it, where the subscribe form waits; then the provider
+// previews a new plan. With PORTICO_TEST_SCREENSHOTS set to a directory it
+// saves a screenshot of each page, including a phone-sized one.
 func TestBrowserMarketJourney(t *testing.T) {
 	db := testdb.Open(t, migrations.SQLite)
 	e := newEnv(t, db)
@@ -117,7 +117,7 @@ func TestBrowserMarketJourney(t *testing.T) {
 		chromedp.SendKeys(css(`#org_name`), "Partner"),
 		chromedp.SendKeys(css(`#org_slug`), "partner"),
 		chromedp.Click(css(`form[action="/signup"] button[type=submit]`)),
-		chromedp.WaitVisible(css(`#plans .callout-info`)),
+		chromedp.WaitVisible(css(`#plans form.subscribe-form`)),
 		shot("api-chosen"),
 	)
 	if err != nil {

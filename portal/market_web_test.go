@@ -254,13 +254,13 @@ func TestConsoleMarketPages(t *testing.T) {
 		wantPage(t, "unknown org", visitor.get("/market/nobody/weather"), http.StatusNotFound)
 
 		// Subscribing: a visitor signs up and comes back to the plan, where
-		// the page says honestly that subscriptions are not open yet.
+		// the subscribe form waits (partner_web_test.go follows it through).
 		p = visitor.submit("/signup?next=/market/acme/weather%3Fplan=pro", "/signup", map[string]string{
 			"name": "Pat", "email": "pat@example.com", "password": "correct horse battery", "org_name": "Partner", "org_slug": "partner",
 			"next": "/market/acme/weather?plan=pro"})
 		wantRedirect(t, "sign up to subscribe", p, "/market/acme/weather?plan=pro")
 		p = visitor.get("/market/acme/weather?plan=pro")
-		wantPage(t, "chosen plan", p, http.StatusOK, "You picked Pro", "Subscriptions open soon: apps and keys arrive with the partner release.",
+		wantPage(t, "chosen plan", p, http.StatusOK, "Subscribe to Weather on plan Pro", `action="/market/acme/weather/subscribe"`,
 			`href="/market/acme/weather?plan=free#plans"`, `class="plan-head plan-chosen"`, "user-menu")
 		wantNot(t, "chosen plan", p, "/signup?next=")
 		wantPage(t, "signed-in market", visitor.get("/market"), http.StatusOK, "user-menu", `<div class="market">`)

@@ -42,6 +42,9 @@ type Config struct {
 	TokenTTL time.Duration
 	// Region names the region in AK/SK credential scopes (default "local").
 	Region string
+	// GatewayURL is the gateway's external URL, for examples shown to
+	// partners.
+	GatewayURL string
 	// AllowPrivateUpstreams lets the console's "Test connection" reach
 	// private, loopback and link-local addresses. Set it exactly when the
 	// catalog's UpstreamGuard allows private upstreams.
@@ -139,10 +142,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		},
 	})
 	wd := web.Deps{
-		Tenants:  d.Tenants,
-		Catalog:  d.Catalog,
-		Market:   d.Market,
-		Plans:    d.Plans,
+		Tenants: d.Tenants,
+		Catalog: d.Catalog,
+		Market:  d.Market,
+		Plans:   d.Plans,
+		Region:  cfg.Region, GatewayURL: cfg.GatewayURL,
 		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
 		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,
 		LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin, SignupThrottle: signup, ResetThrottle: reset,

@@ -103,6 +103,7 @@ func marketCases() []pageCase {
 	signedIn.Org = nil
 	chosen := weatherAPIPage(signedIn)
 	chosen.Chosen = "pro"
+	chosen.Subscribe = &subscribeForm
 	for i := range chosen.Plans {
 		chosen.Plans[i].SubscribeURL = "/market/acme/weather?plan=" + chosen.Plans[i].Slug + "#plans"
 	}
@@ -201,10 +202,10 @@ func marketCases() []pageCase {
 		{
 			name:    "API page signed in with a chosen plan",
 			c:       market.API(chosen),
-			actions: []string{"/logout"},
-			want: []string{"You picked Pro &lt;plus&gt;", "Subscriptions open soon: apps and keys arrive with the partner release.",
+			actions: []string{"/logout", "/market/acme/weather/subscribe"},
+			want: []string{"Subscribe to Weather &lt;beta&gt; on plan Pro &lt;plus&gt;",
 				`class="plan-head plan-chosen"`, `href="/market/acme/weather?plan=free#plans"`, "user-menu"},
-			notWant: []string{"/signup?next="},
+			notWant: []string{"/signup?next=", "Subscriptions open soon"},
 		},
 		{
 			name:    "API page without plans, spec or description",
@@ -249,7 +250,7 @@ func marketCases() []pageCase {
 				`<option value="usd" selected>`, `<option value="jpy">`, `value="49.00"`, `href="/orgs/acme/apis/weather"`,
 				`<link rel="stylesheet" href="/static/css/market.css?v=`,
 			},
-			notWant: []string{"Subscribe", "aria-invalid"},
+			notWant: []string{"Subscribe<span", "aria-invalid"},
 		},
 		{
 			name:    "plans form with errors",
@@ -289,7 +290,7 @@ func marketCases() []pageCase {
 				`formaction="/orgs/acme/apis/weather/plans/pro/preview#edit"`, `aria-label="Terms of Pro, revision 2"`,
 				"2026-11-01 09:05 UTC", `<label for="ep-name">`,
 			},
-			notWant: []string{`name="slug"`, "Subscribe"},
+			notWant: []string{`name="slug"`, "Subscribe<span"},
 		},
 		{
 			name:    "plan published",

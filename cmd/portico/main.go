@@ -219,7 +219,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	mkt := market.NewService(db.DB, plans)
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
-		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region,
+		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr,
 	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 func (w *Console) registerMarket(g *gin.RouterGroup) {
 	g.GET("/market", w.showMarket)
 	g.GET("/market/:org/:api", w.showMarketAPI)
+	g.POST("/market/:org/:api/subscribe", w.requireUser, w.subscribe)
 	g.GET("/o/:org", w.showProvider)
 	g.GET("/o/:org/brand.css", w.serveBrandCSS)
 }
@@ -112,7 +113,7 @@ func (w *Console) showMarket(c *gin.Context) {
 	if l.NextCursor != "" {
 		p.NextURL = marketURL(q, category, sort, l.NextCursor)
 	}
-	p.Page = w.page(c, "", "")
+	p.Page = w.page(c, "", "market")
 	w.render(c, http.StatusOK, market.Search(p))
 }
 
@@ -124,16 +125,34 @@ func listingOf(l portalmarket.Listing) market.Listing {
 }
 
 // showMarketAPI shows a market API: ?version= picks the version (the
-// newest published one by default); ?plan= marks the plan a visitor chose.
+// newest published one by default); ?plan= marks the plan a visitor chose,
+// and for a signed-in user opens the subscribe form, for the organisation
+// ?partner= (a slug) when they may subscribe for several.
 func (w *Console) showMarketAPI(c *gin.Context) {
-	ctx := c.Request.Context()
-	d, err := w.Market.API(ctx, c.Param("org"), c.Param("api"))
+	d, err := w.Market.API(c.Request.Context(), c.Param("org"), c.Param("api"))
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
+	p, err := w.marketAPIPage(c, d, c.Query("version"), c.Query("plan"))
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	if p.Chosen != "" && p.Page.User != nil {
+		if p.Subscribe, err = w.subscribeForm(c, d, p, c.Query("partner")); err != nil {
+			w.fail(c, err)
+			return
+		}
+	}
+	w.render(c, http.StatusOK, market.API(p))
+}
+
+// marketAPIPage builds a market API's page for a version ("" for the
+// default one) and a chosen plan ("" for none).
+func (w *Console) marketAPIPage(c *gin.Context, d portalmarket.Detail, explicit, chosen string) (market.APIProps, error) {
+	ctx := c.Request.Context()
 	cur := defaultVersion(d.Versions)
-	explicit := c.Query("version")
 	if explicit != "" {
 		cur = -1
 		for i, v := range d.Versions {
@@ -142,8 +161,7 @@ func (w *Console) showMarketAPI(c *gin.Context) {
 			}
 		}
 		if cur < 0 {
-			w.fail(c, tenants.Errorf(tenants.ENotFound, "No version %s.", explicit))
-			return
+			return market.APIProps{}, tenants.Errorf(tenants.ENotFound, "No version %s.", explicit)
 		}
 	}
 	base := market.APIPath(d.Org.Slug, d.API.Slug)
@@ -152,10 +170,10 @@ func (w *Console) showMarketAPI(c *gin.Context) {
 		Slug:     d.API.Slug, Name: d.API.Name, Summary: d.API.Summary, Description: d.API.Description,
 		Category: d.API.Category, Tags: d.API.Tags, ContactURL: d.API.ContactURL, TermsURL: d.API.TermsURL,
 	}
+	var err error
 	p.Provider.Linked, err = w.providerVisible(ctx, c, d.Org.Slug)
 	if err != nil {
-		w.fail(c, err)
-		return
+		return market.APIProps{}, err
 	}
 	for i, v := range d.Versions {
 		p.Versions = append(p.Versions, market.VersionTab{
@@ -172,16 +190,12 @@ func (w *Console) showMarketAPI(c *gin.Context) {
 			}
 		}
 	}
-	chosen := c.Query("plan")
-	signedIn := false
-	if _, ok := c.Get(ctxUser); ok {
-		signedIn = true
-	}
+	_, signedIn := c.Get(ctxUser)
 	for _, pl := range d.Plans {
 		t := planTerms(pl)
 		if signedIn {
-			// Signed in: the same page notes that subscriptions are not
-			// open yet; the version shown stays.
+			// Signed in: the same page opens the subscribe form; the
+			// version shown stays.
 			u := components.WithQuery(base, "plan", pl.Slug)
 			if explicit != "" {
 				u = components.WithQuery(u, "version", explicit)
@@ -195,8 +209,8 @@ func (w *Console) showMarketAPI(c *gin.Context) {
 			p.Chosen = chosen
 		}
 	}
-	p.Page = w.page(c, d.API.Name, "")
-	w.render(c, http.StatusOK, market.API(p))
+	p.Page = w.page(c, d.API.Name, "market")
+	return p, nil
 }
 
 // defaultVersion is the version an API page shows without ?version=: the

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/templates/pages/orgs"
 	"github.com/portico-dev/portico/tenants"
 )
@@ -42,8 +43,70 @@ func (w *Console) showDashboard(c *gin.Context) {
 			p.RecentActivity = append(p.RecentActivity, orgs.ActivityRow{When: formatTime(e.CreatedAt), Actor: e.ActorEmail, Action: e.Action, Object: e.ObjectType + " " + e.ObjectID})
 		}
 	}
+	if err := w.partnerSummary(c, &p); err != nil {
+		w.fail(c, err)
+		return
+	}
 	p.Page = w.page(c, org.Name, "dashboard")
 	w.render(c, http.StatusOK, orgs.Dashboard(p))
+}
+
+// summaryLimit is how far the dashboard counts; beyond it, it shows
+// "100+".
+const summaryLimit = 100
+
+// countList counts a list fetched with limit summaryLimit: n, or -1 when
+// there are more.
+func countList[T any](l tenants.List[T]) int {
+	if l.NextCursor != "" {
+		return -1
+	}
+	return len(l.Items)
+}
+
+// partnerSummary adds the organisation's apps and subscriptions to the
+// dashboard and, when it provides APIs, the requests waiting for its
+// decision.
+func (w *Console) partnerSummary(c *gin.Context, p *orgs.DashboardProps) error {
+	ctx := c.Request.Context()
+	org := currentOrg(c)
+	page := tenants.Page{Limit: summaryLimit}
+	as, err := w.Tenants.ListApps(ctx, org.ID, page)
+	if err != nil {
+		return err
+	}
+	p.Apps = countList(as)
+	if w.Plans == nil {
+		return nil
+	}
+	active, err := w.Plans.ListSubscriptions(ctx, org.ID, billing.SubscriptionFilter{Status: billing.SubActive}, page)
+	if err != nil {
+		return err
+	}
+	p.ActiveSubscriptions = countList(active)
+	for _, st := range []billing.SubscriptionStatus{billing.SubPendingApproval, billing.SubPendingPayment} {
+		l, err := w.Plans.ListSubscriptions(ctx, org.ID, billing.SubscriptionFilter{Status: st}, page)
+		if err != nil {
+			return err
+		}
+		if n := countList(l); n < 0 || p.PendingSubscriptions < 0 {
+			p.PendingSubscriptions = -1
+		} else {
+			p.PendingSubscriptions += n
+		}
+	}
+	apis, err := w.Catalog.ListAPIs(ctx, org.ID, tenants.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if p.Provider = len(apis.Items) > 0; p.Provider {
+		q, err := w.Plans.ApprovalQueue(ctx, org.ID, page)
+		if err != nil {
+			return err
+		}
+		p.PendingApprovals = countList(q)
+	}
+	return nil
 }
 
 // showNewOrg shows the form to create another organisation.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -54,6 +55,21 @@ type Deps struct {
 	LoginAccountThrottle *throttle.Limiter
 	SignupThrottle       *throttle.Limiter
 	ResetThrottle        *throttle.Limiter
+
+	// KeysChanged, when set, is called after an app's AK/SK key is created
+	// or revoked (and after an app is deleted, which revokes its keys), so
+	// the verifiers' key snapshot is rebuilt.
+	KeysChanged func(ctx context.Context)
+	// SubscriptionsChanged, when set, is called after a subscription is
+	// created or changes, so the gateway configuration is recompiled.
+	SubscriptionsChanged func(ctx context.Context)
+	// Region is the deployment's signing region (PORTICO_REGION), shown in
+	// the example request of a new key; "" means "local".
+	Region string
+	// GatewayURL is the gateway's external URL, like
+	// "https://gw.example.com", for the example request of a new key; ""
+	// shows a placeholder.
+	GatewayURL string
 }
 
 // Console serves the web console.
@@ -107,6 +123,8 @@ func Register(r *gin.Engine, d Deps) *Console {
 
 	o := u.Group("/orgs/:org", w.loadOrg)
 	w.registerPlans(o)
+	w.registerPartner(o)
+	w.registerProvider(o)
 	o.GET("", w.showDashboard)
 	o.GET("/members", w.showMembers)
 	o.POST("/invitations", w.createInvitation)

@@ -17,8 +17,9 @@ type Page struct {
 	// Org is the organisation the page belongs to, or nil for pages outside
 	// an organisation (account, tokens).
 	Org *Org
-	// Active names the navigation item to highlight: "dashboard", "members",
-	// "audit", "settings", "account", "tokens".
+	// Active names the navigation item to highlight: "dashboard", "apis",
+	// "subscribers", "apps", "subscriptions", "members", "audit",
+	// "settings", "account", "tokens" or "market".
 	Active string
 	// Flashes are one-time messages carried over a redirect.
 	Flashes []Flash

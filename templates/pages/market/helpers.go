@@ -107,16 +107,6 @@ func anySubscribe(ps []PlanTerms) bool {
 	return false
 }
 
-// chosenName is the name of the chosen plan.
-func (p APIProps) chosenName() string {
-	for _, pl := range p.Plans {
-		if pl.Slug == p.Chosen {
-			return pl.Name
-		}
-	}
-	return ""
-}
-
 // contactURL and termsURL are the provider's links when they are safe to
 // follow, else "".
 func (p APIProps) contactURL() string { return safeOr(p.ContactURL) }

@@ -9,7 +9,10 @@
 // Content-Security-Policy forbids inline styles.
 package market
 
-import "github.com/portico-dev/portico/templates/layout"
+import (
+	"github.com/portico-dev/portico/templates/components"
+	"github.com/portico-dev/portico/templates/layout"
+)
 
 // SearchProps drive GET /market?q=&category=&sort=&cursor=: a search form
 // (GET, no CSRF token), category chips, the results as cards and
@@ -76,6 +79,52 @@ type APIProps struct {
 	// Chosen is the slug of the plan the visitor picked (?plan=), if it is
 	// one of Plans.
 	Chosen string
+	// Subscribe is the subscribe form for the chosen plan, shown to a
+	// signed-in user; nil for visitors.
+	Subscribe *SubscribeForm
+}
+
+// NewApp is the app choice that creates an app with the subscription.
+const NewApp = "new"
+
+// SubscribeForm is the form that subscribes an app to the chosen plan
+// (POST {Action}, fields org, plan, app — an app id or NewApp — app_name,
+// app_environment, version and message). With several organisations to
+// subscribe for, a GET form (SwitchURL, fields partner, plan and version)
+// reloads the page with another one's apps.
+type SubscribeForm struct {
+	Action    string
+	SwitchURL string
+	Plan      string
+	PlanName  string
+	PlanPrice string
+	// Manual plans need the provider's approval: the form offers a
+	// message. Paid plans wait for payment.
+	Manual bool
+	Paid   bool
+	// ShownVersion is the ?version= the page shows, kept by the switch.
+	ShownVersion string
+	// Orgs are the organisations the user may subscribe for (owner, admin
+	// or developer); Org (a slug) is the one the form is for.
+	Orgs    []components.Option
+	Org     string
+	OrgName string
+	// Apps are Org's apps, then NewApp; App is the one selected.
+	Apps           []components.Option
+	App            string
+	AppName        string
+	AppEnvironment string
+	// Versions are the published versions the plan grants.
+	Versions []components.Option
+	Version  string
+	Message  string
+	// FormMessage and Errors report a failed subscription.
+	FormMessage string
+	Errors      map[string]string
+	// NoOrg is set when the user may subscribe for none of their
+	// organisations; NewOrgURL creates one.
+	NoOrg     bool
+	NewOrgURL string
 }
 
 // APIProvider is the organisation behind an API, as the API page shows it.

@@ -1,6 +1,7 @@
 package orgs
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/portico-dev/portico/templates/components"
@@ -78,3 +79,11 @@ func (p SettingsProps) pickerColor() string {
 
 // providerURL is the organisation's public provider page.
 func providerURL(slug string) string { return components.Path("o", slug) }
+
+// count shows a dashboard count; -1 is "100+".
+func count(n int) string {
+	if n < 0 {
+		return "100+"
+	}
+	return strconv.Itoa(n)
+}

@@ -5,15 +5,26 @@ package orgs
 import "github.com/portico-dev/portico/templates/layout"
 
 // DashboardProps drive GET /orgs/{org}: a summary of the organisation —
-// member count, pending invitations, the user's role, a nudge to verify the
-// email address when unverified, and (for owners/admins) recent activity
-// with a link to the audit log.
+// member count, pending invitations, the user's role, its apps and
+// subscriptions, for providers the requests waiting for approval, a nudge
+// to verify the email address when unverified, and (for owners/admins)
+// recent activity with a link to the audit log.
 type DashboardProps struct {
 	Page               layout.Page
 	MemberCount        int
 	PendingInvitations int
 	CanReadAudit       bool
 	RecentActivity     []ActivityRow
+
+	// The partner summary: apps, active subscriptions and subscriptions
+	// pending (approval or payment). -1 stands for "100 or more".
+	Apps                 int
+	ActiveSubscriptions  int
+	PendingSubscriptions int
+	// Provider is set when the organisation has APIs; PendingApprovals
+	// then counts the requests waiting for its decision (-1: 100 or more).
+	Provider         bool
+	PendingApprovals int
 }
 
 // ActivityRow is one recent audit event, already formatted.
