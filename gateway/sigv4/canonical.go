@@ -382,3 +382,12 @@ func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) (
 	}
 	return dst, ""
 }
+
+// AppendCanonicalQuery appends the SigV4 canonical form of a raw query
+// string (decoded and re-encoded per RFC 3986, pairs sorted by name then
+// value). The backend signature uses the same rules, so a provider can
+// canonicalise the query its backend receives exactly as the gateway did.
+func AppendCanonicalQuery(dst []byte, rawQuery string) []byte {
+	var sc scratch
+	return appendCanonicalQuery(dst, rawQuery, false, &sc)
+}

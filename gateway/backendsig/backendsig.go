@@ -1,0 +1,134 @@
+// Package backendsig is the backend signature of signing.md: on every
+// request it forwards, the gateway tells the provider's backend who is
+// calling (consumer organisation, app, plan, request id) and proves it with
+// an HMAC-SHA256 over those facts, the method, the path as forwarded, the
+// canonical query and the body's digest, under one of the version's backend
+// signing keys. Backends verify with Verify (or the snippets in the docs) and
+// reject timestamps older than five minutes.
+package backendsig
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
+)
+
+// The headers the gateway adds to every forwarded request.
+const (
+	HeaderRequestID = "X-Portico-Request-Id"
+	HeaderConsumer  = "X-Portico-Consumer"
+	HeaderApp       = "X-Portico-App"
+	HeaderPlan      = "X-Portico-Plan"
+	HeaderTimestamp = "X-Portico-Timestamp"
+	HeaderSignature = "X-Portico-Signature"
+)
+
+// MaxAge is how old a signed timestamp a backend should accept.
+const MaxAge = 5 * time.Minute
+
+// Facts are what the signature binds besides the request itself.
+type Facts struct {
+	Consumer  string // partner organisation id
+	App       string // app id
+	Plan      string // plan (revision) id
+	RequestID string
+	// BodySHA256 is the hex SHA-256 of the forwarded body.
+	BodySHA256 string
+	Timestamp  time.Time
+}
+
+// StringToSign returns the lines timestamp, METHOD, path, canonical query,
+// consumer, app, plan, request-id and body digest joined by "\n".
+func StringToSign(method, path, rawQuery string, f Facts) []byte {
+	b := make([]byte, 0, 256+len(path)+len(rawQuery))
+	b = strconv.AppendInt(b, f.Timestamp.Unix(), 10)
+	b = append(b, '\n')
+	b = append(b, strings.ToUpper(method)...)
+	b = append(b, '\n')
+	b = append(b, path...)
+	b = append(b, '\n')
+	b = sigv4.AppendCanonicalQuery(b, rawQuery)
+	for _, s := range []string{f.Consumer, f.App, f.Plan, f.RequestID, f.BodySHA256} {
+		b = append(b, '\n')
+		b = append(b, s...)
+	}
+	return b
+}
+
+// Sign computes the v1 signature value (lower-case hex).
+func Sign(secret []byte, sts []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(sts)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Apply sets the backend-signature headers on a request about to be
+// forwarded (r.URL.Path and RawQuery as the backend will see them).
+func Apply(r *http.Request, keyID string, secret []byte, f Facts) {
+	path := r.URL.EscapedPath()
+	sig := Sign(secret, StringToSign(r.Method, path, r.URL.RawQuery, f))
+	h := r.Header
+	h.Set(HeaderRequestID, f.RequestID)
+	h.Set(HeaderConsumer, f.Consumer)
+	h.Set(HeaderApp, f.App)
+	h.Set(HeaderPlan, f.Plan)
+	h.Set(HeaderTimestamp, strconv.FormatInt(f.Timestamp.Unix(), 10))
+	h.Set(HeaderSignature, "keyId="+keyID+", v1="+sig)
+}
+
+// Errors Verify returns.
+var (
+	ErrMissing  = errors.New("backendsig: missing or malformed X-Portico-Signature or X-Portico-Timestamp")
+	ErrStale    = errors.New("backendsig: timestamp outside the allowed window")
+	ErrUnknown  = errors.New("backendsig: unknown key id")
+	ErrMismatch = errors.New("backendsig: signature mismatch")
+)
+
+// Verify checks a received request's backend signature, as a provider's
+// backend would: secrets maps key ids to secrets (both active keys during a
+// rotation), bodySHA256 is the hex digest of the received body, now the
+// backend's clock.
+func Verify(r *http.Request, secrets map[string][]byte, bodySHA256 string, now time.Time) (keyID string, err error) {
+	ts, err := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
+	if err != nil {
+		return "", ErrMissing
+	}
+	t := time.Unix(ts, 0)
+	if d := now.Sub(t); d > MaxAge || d < -MaxAge {
+		return "", ErrStale
+	}
+	var v1 string
+	for _, part := range strings.Split(r.Header.Get(HeaderSignature), ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return "", ErrMissing
+		}
+		switch k {
+		case "keyId":
+			keyID = v
+		case "v1":
+			v1 = v
+		}
+	}
+	if keyID == "" || v1 == "" {
+		return "", ErrMissing
+	}
+	secret, ok := secrets[keyID]
+	if !ok {
+		return keyID, ErrUnknown
+	}
+	f := Facts{Consumer: r.Header.Get(HeaderConsumer), App: r.Header.Get(HeaderApp), Plan: r.Header.Get(HeaderPlan),
+		RequestID: r.Header.Get(HeaderRequestID), BodySHA256: bodySHA256, Timestamp: t}
+	want := Sign(secret, StringToSign(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, f))
+	if !hmac.Equal([]byte(want), []byte(v1)) {
+		return keyID, ErrMismatch
+	}
+	return keyID, nil
+}
