@@ -59,15 +59,11 @@ func newBrowser(t *testing.T) context.Context {
 	return tctx
 }
 
-// TestBrowserJourney is what a new provider does first: sign up, log out,
-// log back in and invite a colleague — in a real browser, with real forms,
-// CSRF tokens, cookies and redirects.
-func TestBrowserJourney(t *testing.T) {
-	db := testdb.Open(t, migrations.SQLite)
-	e := newEnv(t, db)
-	ctx := newBrowser(t)
-	base := e.srv.URL
-	shot := func(name string) chromedp.Action[chromedp.Void] {
+// screenshot returns an action that saves a full-page PNG named
+// prefix+name when PORTICO_TEST_SCREENSHOTS names a directory, and does
+// nothing otherwise.
+func screenshot(prefix string) func(name string) chromedp.Action[chromedp.Void] {
+	return func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			dir := os.Getenv("PORTICO_TEST_SCREENSHOTS")
 			if dir == "" {
@@ -77,9 +73,20 @@ func TestBrowserJourney(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+			return os.WriteFile(filepath.Join(dir, prefix+name+".png"), buf, 0o644)
 		})
 	}
+}
+
+// TestBrowserJourney is what a new provider does first: sign up, log out,
+// log back in and invite a colleague — in a real browser, with real forms,
+// CSRF tokens, cookies and redirects.
+func TestBrowserJourney(t *testing.T) {
+	db := testdb.Open(t, migrations.SQLite)
+	e := newEnv(t, db)
+	ctx := newBrowser(t)
+	base := e.srv.URL
+	shot := screenshot("")
 	location := func() string {
 		t.Helper()
 		loc, err := chromedp.Run(ctx, chromedp.Location())

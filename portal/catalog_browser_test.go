@@ -1,8 +1,6 @@
 package portal_test
 
 import (
-	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,19 +24,7 @@ func TestBrowserCatalogJourney(t *testing.T) {
 	ctx := newBrowser(t)
 	base := e.srv.URL
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			dir := os.Getenv("PORTICO_TEST_SCREENSHOTS")
-			if dir == "" {
-				return nil
-			}
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, "catalog-"+name+".png"), buf, 0o644)
-		})
-	}
+	shot := screenshot("catalog-")
 	focused := func(want string) {
 		t.Helper()
 		id, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.activeElement && document.activeElement.id"))

@@ -1,10 +1,7 @@
 package portal_test
 
 import (
-	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,19 +32,7 @@ func TestBrowserMarketJourney(t *testing.T) {
 	ctx := newBrowser(t)
 	base := e.srv.URL
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			dir := os.Getenv("PORTICO_TEST_SCREENSHOTS")
-			if dir == "" {
-				return nil
-			}
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, "market-"+name+".png"), buf, 0o644)
-		})
-	}
+	shot := screenshot("market-")
 	eval := func(js string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
