@@ -1,0 +1,485 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Stages (environments) an API version can be deployed to. Requests go to
+// production unless they carry StageHeader: test.
+const (
+	StageProduction = "production"
+	StageTest       = "test"
+)
+
+// StageHeader selects the environment a request is routed to.
+const StageHeader = "X-Portico-Stage"
+
+// VersionState is an API version's lifecycle state as the gateway sees it.
+type VersionState string
+
+// Lifecycle states. Draft versions can only be deployed to test; offline
+// versions answer 410 Gone on every path.
+const (
+	StateDraft      VersionState = "draft"
+	StatePublished  VersionState = "published"
+	StateDeprecated VersionState = "deprecated"
+	StateOffline    VersionState = "offline"
+)
+
+// SubscriptionStatus says whether a subscription may call.
+type SubscriptionStatus string
+
+// Subscription statuses the gateway knows. Only active subscriptions may
+// call; the others are present so the gateway can say why a call is refused.
+const (
+	SubPendingApproval SubscriptionStatus = "pending_approval"
+	SubPendingPayment  SubscriptionStatus = "pending_payment"
+	SubActive          SubscriptionStatus = "active"
+	SubSuspended       SubscriptionStatus = "suspended"
+)
+
+// Config is the gateway's whole configuration: a self-contained value the
+// control plane compiles from its database and hands over. The gateway never
+// reads the database; it serves from a Snapshot compiled from a Config.
+//
+// A Config handed to Compile belongs to the resulting Snapshot and must not be
+// changed afterwards.
+type Config struct {
+	// Version increases with every configuration the control plane
+	// produces; nodes report it so operators can see who is behind.
+	Version uint64 `json:"version"`
+	// GeneratedAt is when the control plane built the configuration.
+	GeneratedAt time.Time `json:"generated_at"`
+	// Domain is PORTICO_GATEWAY_DOMAIN. When set, a request to
+	// {org}.{Domain}/{api}/{version}/… is routed to organisation {org}.
+	// Empty disables host-based routing; path-based routing
+	// /{org}/{api}/{version}/… always works.
+	Domain string `json:"domain,omitempty"`
+	// CustomDomains maps a provider's own host name (no port) to its
+	// organisation slug; requests to it are routed like {org}.{Domain}.
+	CustomDomains map[string]string `json:"custom_domains,omitempty"`
+	// APIs lists every deployed API version, one entry per environment.
+	APIs []APIVersion `json:"apis"`
+	// Keys holds the active partner app keys by access key id. Revoked keys
+	// are left out; expired ones may be present and carry ExpiresAt.
+	Keys map[string]Key `json:"keys"`
+	// Subscriptions lists the live subscriptions with their plan's terms.
+	Subscriptions []Subscription `json:"subscriptions"`
+}
+
+// APIVersion is one version of one API as deployed to one environment: what
+// the control plane stores as a revision's snapshot.
+type APIVersion struct {
+	OrgID     string `json:"org_id"`
+	OrgSlug   string `json:"org_slug"`
+	APIID     string `json:"api_id"`
+	APISlug   string `json:"api_slug"`
+	APIName   string `json:"api_name"`
+	VersionID string `json:"version_id"`
+	// Version is the path segment that names the version, such as "v1".
+	Version string `json:"version"`
+	// Stage is StageProduction or StageTest.
+	Stage string       `json:"stage"`
+	State VersionState `json:"state"`
+	// SunsetAt is set on deprecated versions; the gateway sends it in the
+	// Sunset header.
+	SunsetAt *time.Time `json:"sunset_at,omitempty"`
+	// Mock versions answer from their operations' mock responses and have
+	// no upstream.
+	Mock     bool     `json:"mock"`
+	Upstream Upstream `json:"upstream"`
+	Settings Settings `json:"settings"`
+	// Operations are matched against the path after /{org}/{api}/{version}.
+	Operations []Operation `json:"operations"`
+	// BackendKeys sign requests forwarded to the backend; the first one
+	// signs, and up to two are active during a rotation.
+	BackendKeys []BackendKey `json:"backend_keys"`
+}
+
+// Upstream is where a version's calls are forwarded.
+type Upstream struct {
+	Targets []Target `json:"targets"`
+	// ConnectTimeout bounds connecting to a target; zero means the
+	// gateway's default.
+	ConnectTimeout time.Duration `json:"connect_timeout"`
+	// Timeout bounds the whole upstream response; zero means the gateway's
+	// default. An operation's own Timeout overrides it.
+	Timeout time.Duration `json:"timeout"`
+	// Retries is how often an idempotent request is retried on another
+	// target after a connection failure (0–5).
+	Retries int `json:"retries"`
+	// HealthCheckPath, when set, is probed on each target to take failing
+	// ones out of rotation.
+	HealthCheckPath string `json:"health_check_path,omitempty"`
+}
+
+// Target is one upstream base URL with a load-balancing weight. Weight 0
+// drains the target: it receives no new calls.
+type Target struct {
+	URL    string `json:"url"`
+	Weight int    `json:"weight"`
+}
+
+// Settings are version-wide request policies.
+type Settings struct {
+	// MaxBodyBytes caps request bodies; zero means the gateway's default.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// RequireNonce makes X-Portico-Nonce mandatory on every call.
+	RequireNonce bool `json:"require_nonce"`
+	// AllowAppCode lets clients that cannot sign authenticate with
+	// X-Portico-App-Code.
+	AllowAppCode bool `json:"allow_app_code"`
+}
+
+// Operation is one (method, path template) a version serves.
+type Operation struct {
+	// ID is the OpenAPI operationId, unique within the version when set.
+	ID string `json:"id"`
+	// Method is an HTTP method in upper case, or "*" for any method.
+	Method string `json:"method"`
+	// Path is a template relative to the version: "/pets", "/pets/{id}",
+	// "/files/*". A {name} parameter fills exactly one non-empty segment;
+	// a final "/*" matches the rest of the path, including nothing.
+	Path string `json:"path"`
+	// Timeout overrides the upstream timeout when non-zero.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxBodyBytes overrides the version's limit when non-zero.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// Billable calls count against quotas and are metered for billing.
+	Billable bool `json:"billable"`
+	// Mock is the canned answer of a mock version's operation.
+	Mock *MockResponse `json:"mock,omitempty"`
+}
+
+// MockResponse is a canned answer.
+type MockResponse struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type,omitempty"`
+	Body        []byte `json:"body,omitempty"`
+}
+
+// BackendKey is a backend signing key with its secret, unsealed by the
+// control plane for the gateway.
+type BackendKey struct {
+	ID     string `json:"id"`
+	Secret []byte `json:"-"`
+}
+
+// String implements fmt.Stringer without the secret.
+func (k BackendKey) String() string { return "backend key " + k.ID }
+
+// GoString implements fmt.GoStringer without the secret.
+func (k BackendKey) GoString() string { return "gateway.BackendKey{" + k.ID + "}" }
+
+// Key is a partner app's access key.
+type Key struct {
+	AccessKey string `json:"access_key"`
+	// Secret is the plain secret key; it never appears in JSON or in
+	// String/GoString output.
+	Secret []byte `json:"-"`
+	AppID  string `json:"app_id"`
+	// OrgID is the partner organisation that owns the app.
+	OrgID string `json:"org_id"`
+	// Stage is the app's environment when the key is limited to one; empty
+	// means any.
+	Stage string `json:"stage,omitempty"`
+	// ExpiresAt, when non-zero, is the instant the key stops working.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Active reports whether the key may sign a request at now.
+func (k *Key) Active(now time.Time) bool { return k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) }
+
+// String implements fmt.Stringer without the secret.
+func (k Key) String() string { return "access key " + k.AccessKey }
+
+// GoString implements fmt.GoStringer without the secret.
+func (k Key) GoString() string { return "gateway.Key{" + k.AccessKey + "}" }
+
+// Subscription lets one app call some versions of one API on a plan's terms.
+type Subscription struct {
+	ID    string `json:"id"`
+	AppID string `json:"app_id"`
+	// OrgID is the partner organisation.
+	OrgID         string             `json:"org_id"`
+	ProviderOrgID string             `json:"provider_org_id"`
+	APIID         string             `json:"api_id"`
+	PlanID        string             `json:"plan_id"`
+	Status        SubscriptionStatus `json:"status"`
+	// Versions are the API versions the plan grants.
+	Versions []string `json:"versions"`
+	Limits   Limits   `json:"limits"`
+	// PeriodStart and PeriodEnd bound the period included calls and the
+	// month quota count in.
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+}
+
+// Grants reports whether the subscription covers the API version.
+func (s *Subscription) Grants(version string) bool {
+	for _, v := range s.Versions {
+		if v == version {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits are a plan's enforcement terms.
+type Limits struct {
+	// RequestsPerSecond is the sustained rate; zero means no rate limit.
+	RequestsPerSecond int `json:"requests_per_second"`
+	// Burst is how many requests may arrive at once; zero means
+	// RequestsPerSecond.
+	Burst int `json:"burst"`
+	// DayQuota and MonthQuota cap calls per UTC day and per period; zero
+	// means no cap.
+	DayQuota   int64 `json:"day_quota"`
+	MonthQuota int64 `json:"month_quota"`
+	// IncludedCalls are the calls a period's price covers.
+	IncludedCalls int64 `json:"included_calls"`
+	// HardLimit refuses calls beyond IncludedCalls; otherwise they are
+	// billed at OverageCentsPer1000.
+	HardLimit           bool  `json:"hard_limit"`
+	OverageCentsPer1000 int64 `json:"overage_cents_per_1000"`
+}
+
+// Snapshot is a compiled, immutable configuration: lookup tables built once
+// by Compile and read concurrently by every request without locks.
+type Snapshot struct {
+	cfg    *Config
+	router *Router
+	keys   map[string]*Key
+	subs   map[subKey][]*Subscription
+}
+
+type subKey struct{ app, api string }
+
+// Version is the configuration's version.
+func (s *Snapshot) Version() uint64 { return s.cfg.Version }
+
+// GeneratedAt is when the control plane built the configuration.
+func (s *Snapshot) GeneratedAt() time.Time { return s.cfg.GeneratedAt }
+
+// Config returns the configuration the snapshot was compiled from; it must
+// be treated as read-only.
+func (s *Snapshot) Config() *Config { return s.cfg }
+
+// Router returns the snapshot's router.
+func (s *Snapshot) Router() *Router { return s.router }
+
+// Key returns the access key, if the configuration has it.
+func (s *Snapshot) Key(accessKey string) (*Key, bool) {
+	k, ok := s.keys[accessKey]
+	return k, ok
+}
+
+// Subscription returns the app's subscription to the API: its active one
+// when it has one, else the first live one (so the caller can say why the
+// call is refused).
+func (s *Snapshot) Subscription(appID, apiID string) (*Subscription, bool) {
+	l := s.subs[subKey{appID, apiID}]
+	for _, sub := range l {
+		if sub.Status == SubActive {
+			return sub, true
+		}
+	}
+	if len(l) > 0 {
+		return l[0], true
+	}
+	return nil, false
+}
+
+// Store holds the current snapshot behind an atomic pointer: requests Load
+// it without locks while a reloader Swaps in a new one.
+type Store struct {
+	p atomic.Pointer[Snapshot]
+}
+
+// NewStore returns a store holding s (which may be nil).
+func NewStore(s *Snapshot) *Store {
+	st := &Store{}
+	st.p.Store(s)
+	return st
+}
+
+// Load returns the current snapshot, or nil before the first Swap.
+func (st *Store) Load() *Snapshot { return st.p.Load() }
+
+// Swap installs s and returns the snapshot it replaces. Requests that already
+// loaded the old snapshot finish on it.
+func (st *Store) Swap(s *Snapshot) *Snapshot { return st.p.Swap(s) }
+
+// maxErrors bounds how many problems one Compile reports.
+const maxErrors = 20
+
+// Compile validates cfg and builds its lookup structures. The error lists
+// every problem found (up to a limit), each naming the entry at fault.
+func Compile(cfg *Config) (*Snapshot, error) {
+	if cfg == nil {
+		return nil, errors.New("compile config: no configuration")
+	}
+	c := &compiler{}
+	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: map[subKey][]*Subscription{}}
+	s.router = c.router(cfg)
+	c.keys(cfg, s)
+	c.subscriptions(cfg, s)
+	if len(c.errs) > 0 {
+		if len(c.errs) > maxErrors {
+			n := len(c.errs) - maxErrors
+			c.errs = append(c.errs[:maxErrors], fmt.Errorf("and %d more problems", n))
+		}
+		return nil, fmt.Errorf("compile config %d: %w", cfg.Version, errors.Join(c.errs...))
+	}
+	return s, nil
+}
+
+type compiler struct{ errs []error }
+
+func (c *compiler) errorf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+
+func (c *compiler) keys(cfg *Config, s *Snapshot) {
+	ids := sortedKeys(cfg.Keys)
+	for _, id := range ids {
+		k := cfg.Keys[id]
+		switch {
+		case id == "":
+			c.errorf("key with empty access key id")
+			continue
+		case k.AccessKey != id:
+			c.errorf("key %s: listed under %q but its access key is %q", id, id, k.AccessKey)
+			continue
+		case len(k.Secret) == 0:
+			c.errorf("key %s: no secret", id)
+		case k.AppID == "":
+			c.errorf("key %s: no app id", id)
+		case k.Stage != "" && k.Stage != StageProduction && k.Stage != StageTest:
+			c.errorf("key %s: unknown stage %q", id, k.Stage)
+		}
+		s.keys[id] = &k
+	}
+}
+
+func (c *compiler) subscriptions(cfg *Config, s *Snapshot) {
+	seen := make(map[string]bool, len(cfg.Subscriptions))
+	for i := range cfg.Subscriptions {
+		sub := &cfg.Subscriptions[i]
+		at := fmt.Sprintf("subscription %s", sub.ID)
+		if sub.ID == "" {
+			at = fmt.Sprintf("subscription #%d", i)
+			c.errorf("%s: no id", at)
+		} else if seen[sub.ID] {
+			c.errorf("%s: listed twice", at)
+		}
+		seen[sub.ID] = true
+		if sub.AppID == "" || sub.APIID == "" {
+			c.errorf("%s: app id and api id are required", at)
+		}
+		switch sub.Status {
+		case SubActive, SubSuspended, SubPendingApproval, SubPendingPayment:
+		default:
+			c.errorf("%s: unknown status %q", at, sub.Status)
+		}
+		l := sub.Limits
+		if l.RequestsPerSecond < 0 || l.Burst < 0 || l.DayQuota < 0 || l.MonthQuota < 0 || l.IncludedCalls < 0 || l.OverageCentsPer1000 < 0 {
+			c.errorf("%s: limits must not be negative", at)
+		}
+		if l.Burst > 0 && l.Burst < l.RequestsPerSecond {
+			c.errorf("%s: burst %d is below the rate %d per second", at, l.Burst, l.RequestsPerSecond)
+		}
+		if !sub.PeriodStart.IsZero() && !sub.PeriodEnd.After(sub.PeriodStart) {
+			c.errorf("%s: period ends (%s) before it starts (%s)", at, sub.PeriodEnd.Format(time.RFC3339), sub.PeriodStart.Format(time.RFC3339))
+		}
+		k := subKey{sub.AppID, sub.APIID}
+		s.subs[k] = append(s.subs[k], sub)
+	}
+}
+
+// validateVersion checks an API version entry's own fields (not its
+// operations' paths, which the router checks).
+func (c *compiler) validateVersion(at string, v *APIVersion) {
+	switch v.State {
+	case StateDraft, StatePublished, StateDeprecated, StateOffline:
+	default:
+		c.errorf("%s: unknown state %q", at, v.State)
+	}
+	if v.Settings.MaxBodyBytes < 0 {
+		c.errorf("%s: max body must not be negative", at)
+	}
+	seenKey := map[string]bool{}
+	for _, k := range v.BackendKeys {
+		if k.ID == "" || len(k.Secret) == 0 {
+			c.errorf("%s: backend key %q needs an id and a secret", at, k.ID)
+		}
+		if seenKey[k.ID] {
+			c.errorf("%s: backend key %q listed twice", at, k.ID)
+		}
+		seenKey[k.ID] = true
+	}
+	if v.State == StateOffline {
+		return // serves nothing but 410; the rest does not matter
+	}
+	if !v.Mock {
+		u := v.Upstream
+		if len(u.Targets) == 0 {
+			c.errorf("%s: no upstream targets and not a mock", at)
+		}
+		weight := 0
+		for _, t := range u.Targets {
+			pu, err := url.Parse(t.URL)
+			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				c.errorf("%s: upstream target %q is not an absolute http(s) URL", at, t.URL)
+			}
+			if t.Weight < 0 {
+				c.errorf("%s: upstream target %q has negative weight %d", at, t.URL, t.Weight)
+			}
+			weight += max(t.Weight, 0)
+		}
+		if len(u.Targets) > 0 && weight == 0 {
+			c.errorf("%s: every upstream target has weight 0", at)
+		}
+		if u.Timeout < 0 || u.ConnectTimeout < 0 {
+			c.errorf("%s: upstream timeouts must not be negative", at)
+		}
+		if u.Retries < 0 || u.Retries > 5 {
+			c.errorf("%s: upstream retries %d outside 0–5", at, u.Retries)
+		}
+	}
+	seenOp := map[string]bool{}
+	for _, op := range v.Operations {
+		oat := fmt.Sprintf("%s: operation %s %s", at, op.Method, op.Path)
+		if op.ID != "" {
+			if seenOp[op.ID] {
+				c.errorf("%s: operation id %q used twice", oat, op.ID)
+			}
+			seenOp[op.ID] = true
+		}
+		if op.Timeout < 0 || op.MaxBodyBytes < 0 {
+			c.errorf("%s: timeout and max body must not be negative", oat)
+		}
+		if op.Mock != nil && (op.Mock.Status < 100 || op.Mock.Status > 599) {
+			c.errorf("%s: mock status %d is not an HTTP status", oat, op.Mock.Status)
+		}
+	}
+}
+
+func validSlug(s string) bool {
+	return s != "" && !strings.ContainsAny(s, "/?#{}* ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

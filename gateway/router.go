@@ -1,0 +1,521 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// MaxParams is the most {name} parameters one path template may have.
+const MaxParams = 8
+
+// WildcardParam is the name under which a final "/*" match is reported.
+const WildcardParam = "*"
+
+// Param is one path parameter of a match.
+type Param struct {
+	Name, Value string
+}
+
+// Params are a match's path parameters, held inline so a lookup does not
+// allocate. A "/*" match is the last entry, named WildcardParam.
+type Params struct {
+	n int
+	p [MaxParams + 1]Param
+}
+
+// Len is the number of parameters.
+func (ps *Params) Len() int { return ps.n }
+
+// At returns the i-th parameter, in template order.
+func (ps *Params) At(i int) Param { return ps.p[i] }
+
+// Get returns the parameter's value.
+func (ps *Params) Get(name string) (string, bool) {
+	for i := 0; i < ps.n; i++ {
+		if ps.p[i].Name == name {
+			return ps.p[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Match is a routed request.
+type Match struct {
+	API       *APIVersion
+	Operation *Operation
+	// Stage is the environment the request was routed to.
+	Stage string
+	// Path is the request path relative to the version, as matched against
+	// the operation's template ("/" when empty).
+	Path   string
+	Params Params
+}
+
+// Route error codes, the last segment of the problem type.
+const (
+	CodeNoRoute          = "no-route"
+	CodeGone             = "gone"
+	CodeMethodNotAllowed = "method-not-allowed"
+	CodeNoOperation      = "no-operation"
+	CodeInvalidStage     = "invalid-stage"
+)
+
+// RouteError is a request the router could not route, with the HTTP status
+// and problem code to answer it with.
+type RouteError struct {
+	Status int
+	Code   string
+	Detail string
+	// Allow lists the methods the path accepts, for a 405's Allow header.
+	Allow string
+	// API is the version the request reached, when it reached one.
+	API *APIVersion
+}
+
+func (e *RouteError) Error() string { return e.Code + ": " + e.Detail }
+
+// Router maps requests to API versions and operations. It is built by
+// Compile and read-only afterwards, so any number of goroutines may use it.
+type Router struct {
+	domain  string // lower case, without leading dot
+	custom  map[string]string
+	orgs    map[string]map[string]map[string]*versionEntry // org → api → version
+	nRoutes int
+}
+
+// versionEntry holds a version's deployments, indexed by stage.
+type versionEntry struct {
+	production, test *deployed
+}
+
+type deployed struct {
+	api  *APIVersion
+	root *node
+}
+
+// node is a segment-tree node. Static children beat the parameter child,
+// which beats a "/*" ending here; the search backtracks in that order.
+type node struct {
+	static map[string]*node
+	param  *node
+	end    *leaf // a template ends at this node
+	rest   *leaf // a template ends with "/*" at this node
+}
+
+type leaf struct {
+	routes []route // sorted by method
+	any    *route  // method "*"
+	allow  []string
+}
+
+type route struct {
+	method string
+	op     *Operation
+	names  []string // parameter names in order; WildcardParam last for "/*"
+}
+
+// find returns the route for method: an exact match, then GET for HEAD, then
+// a "*" route.
+func (l *leaf) find(method string) *route {
+	for i := range l.routes {
+		if l.routes[i].method == method {
+			return &l.routes[i]
+		}
+	}
+	if method == http.MethodHead {
+		for i := range l.routes {
+			if l.routes[i].method == http.MethodGet {
+				return &l.routes[i]
+			}
+		}
+	}
+	return l.any
+}
+
+// Routes is the number of (version, stage, operation) routes compiled.
+func (r *Router) Routes() int { return r.nRoutes }
+
+// LookupRequest routes an HTTP request by its Host, URL.Path, method and
+// X-Portico-Stage header.
+func (r *Router) LookupRequest(req *http.Request) (Match, error) {
+	return r.Lookup(req.Host, req.URL.Path, req.Method, req.Header.Get(StageHeader))
+}
+
+// Lookup routes a request. host may carry a port; path is the decoded URL
+// path; stage is the X-Portico-Stage header value ("" for production). A
+// miss is a *RouteError.
+func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
+	var m Match
+	switch {
+	case stage == "" || stage == StageProduction:
+		m.Stage = StageProduction
+	case stage == StageTest:
+		m.Stage = StageTest
+	case strings.EqualFold(stage, StageProduction):
+		m.Stage = StageProduction
+	case strings.EqualFold(stage, StageTest):
+		m.Stage = StageTest
+	default:
+		return m, &RouteError{Status: http.StatusBadRequest, Code: CodeInvalidStage,
+			Detail: fmt.Sprintf("Unknown stage %q in %s; use production or test.", clip(stage), StageHeader)}
+	}
+	org, ok := r.hostOrg(host)
+	rest := path
+	if !ok {
+		org, rest, ok = cutSegment(rest)
+		if !ok {
+			return m, noRoute(path)
+		}
+	}
+	api, rest, ok := cutSegment(rest)
+	if !ok {
+		return m, noRoute(path)
+	}
+	ver, rest, ok := cutSegment(rest)
+	if !ok {
+		return m, noRoute(path)
+	}
+	ve := r.orgs[org][api][ver]
+	if ve == nil {
+		return m, noRoute(path)
+	}
+	d := ve.production
+	if m.Stage == StageTest {
+		d = ve.test
+	}
+	if d == nil {
+		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
+			Detail: fmt.Sprintf("%s/%s/%s is not deployed to %s.", org, api, ver, m.Stage)}
+	}
+	m.API = d.api
+	if d.api.State == StateOffline {
+		return m, &RouteError{Status: http.StatusGone, Code: CodeGone, API: d.api,
+			Detail: fmt.Sprintf("%s/%s/%s has been taken offline.", org, api, ver)}
+	}
+	if rest == "/" {
+		rest = ""
+	}
+	var vals [MaxParams + 1]string
+	rt, n := d.root.find(rest, method, &vals, 0, nil)
+	if rest == "" {
+		m.Path = "/"
+	} else {
+		m.Path = rest
+	}
+	if rt != nil {
+		m.Operation = rt.op
+		m.Params.n = n
+		for i := 0; i < n; i++ {
+			m.Params.p[i] = Param{Name: rt.names[i], Value: vals[i]}
+		}
+		return m, nil
+	}
+	// A miss: collect every leaf the path reaches to build the Allow list.
+	var leaves []*leaf
+	d.root.find(rest, method, &vals, 0, &leaves)
+	if len(leaves) == 0 {
+		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoOperation, API: d.api,
+			Detail: fmt.Sprintf("%s/%s/%s has no operation at %s.", org, api, ver, clip(m.Path))}
+	}
+	set := map[string]bool{}
+	for _, l := range leaves {
+		for _, a := range l.allow {
+			set[a] = true
+		}
+	}
+	allow := sortedKeys(set)
+	return m, &RouteError{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, API: d.api,
+		Allow:  strings.Join(allow, ", "),
+		Detail: fmt.Sprintf("%s %s is not allowed; use %s.", clip(method), clip(m.Path), strings.Join(allow, ", "))}
+}
+
+func noRoute(path string) *RouteError {
+	return &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
+		Detail: fmt.Sprintf("No API is published at %s.", clip(path))}
+}
+
+// clip bounds echoed request data in error details.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+// hostOrg returns the organisation a host name selects, if any.
+func (r *Router) hostOrg(host string) (string, bool) {
+	if host == "" || (r.domain == "" && len(r.custom) == 0) {
+		return "", false
+	}
+	if strings.HasPrefix(host, "[") {
+		return "", false // an IP literal selects nothing
+	}
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, ".")) // no allocation when already lower case
+	if org, ok := r.custom[host]; ok {
+		return org, true
+	}
+	d := r.domain
+	if d != "" && len(host) > len(d)+1 && strings.HasSuffix(host, d) && host[len(host)-len(d)-1] == '.' {
+		label := host[:len(host)-len(d)-1]
+		if !strings.Contains(label, ".") {
+			return label, true
+		}
+	}
+	return "", false
+}
+
+// cutSegment splits "/seg/rest" into "seg" and "/rest". It fails on a path
+// not starting with "/" or an empty segment.
+func cutSegment(p string) (seg, rest string, ok bool) {
+	if len(p) < 2 || p[0] != '/' {
+		return "", "", false
+	}
+	p = p[1:]
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		seg, rest = p[:i], p[i:]
+	} else {
+		seg = p
+	}
+	return seg, rest, seg != ""
+}
+
+// find searches the tree in precedence order for a route accepting method.
+// path is "" or starts with "/". With all non-nil it instead appends every
+// leaf the path reaches and returns nil.
+func (n *node) find(path, method string, vals *[MaxParams + 1]string, nv int, all *[]*leaf) (*route, int) {
+	if path == "" {
+		if n.end != nil {
+			if all != nil {
+				*all = append(*all, n.end)
+			} else if rt := n.end.find(method); rt != nil {
+				return rt, nv
+			}
+		}
+		if n.rest != nil {
+			if all != nil {
+				*all = append(*all, n.rest)
+			} else if rt := n.rest.find(method); rt != nil {
+				vals[nv] = ""
+				return rt, nv + 1
+			}
+		}
+		return nil, 0
+	}
+	p := path[1:]
+	seg, tail := p, ""
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		seg, tail = p[:i], p[i:]
+	}
+	if c := n.static[seg]; c != nil {
+		if rt, k := c.find(tail, method, vals, nv, all); rt != nil {
+			return rt, k
+		}
+	}
+	if n.param != nil && seg != "" && nv < MaxParams {
+		vals[nv] = seg
+		if rt, k := n.param.find(tail, method, vals, nv+1, all); rt != nil {
+			return rt, k
+		}
+	}
+	if n.rest != nil {
+		if all != nil {
+			*all = append(*all, n.rest)
+		} else if rt := n.rest.find(method); rt != nil {
+			vals[nv] = p
+			return rt, nv + 1
+		}
+	}
+	return nil, 0
+}
+
+// router builds the routing tables, recording problems in c.
+func (c *compiler) router(cfg *Config) *Router {
+	r := &Router{
+		domain: strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(cfg.Domain, "."), ".")),
+		custom: make(map[string]string, len(cfg.CustomDomains)),
+		orgs:   map[string]map[string]map[string]*versionEntry{},
+	}
+	if r.domain != "" && (strings.ContainsAny(r.domain, "/:[] ") || !strings.Contains(r.domain, ".") && r.domain != "localhost") {
+		c.errorf("domain %q is not a host name", cfg.Domain)
+	}
+	for _, h := range sortedKeys(cfg.CustomDomains) {
+		org := cfg.CustomDomains[h]
+		lh := strings.ToLower(strings.TrimSuffix(h, "."))
+		if lh == "" || strings.ContainsAny(lh, "/:[] ") {
+			c.errorf("custom domain %q is not a host name", h)
+			continue
+		}
+		if !validSlug(org) {
+			c.errorf("custom domain %s: bad organisation slug %q", h, org)
+			continue
+		}
+		if prev, dup := r.custom[lh]; dup && prev != org {
+			c.errorf("custom domain %s is mapped to both %s and %s", lh, prev, org)
+		}
+		r.custom[lh] = org
+	}
+	for i := range cfg.APIs {
+		v := &cfg.APIs[i]
+		at := fmt.Sprintf("api %s/%s/%s (%s)", v.OrgSlug, v.APISlug, v.Version, v.Stage)
+		if !validSlug(v.OrgSlug) || !validSlug(v.APISlug) || !validSlug(v.Version) {
+			c.errorf("%s: organisation, api and version must be non-empty path segments", at)
+			continue
+		}
+		if v.Stage != StageProduction && v.Stage != StageTest {
+			c.errorf("%s: unknown stage %q; use production or test", at, v.Stage)
+			continue
+		}
+		c.validateVersion(at, v)
+		apis := r.orgs[v.OrgSlug]
+		if apis == nil {
+			apis = map[string]map[string]*versionEntry{}
+			r.orgs[v.OrgSlug] = apis
+		}
+		vers := apis[v.APISlug]
+		if vers == nil {
+			vers = map[string]*versionEntry{}
+			apis[v.APISlug] = vers
+		}
+		ve := vers[v.Version]
+		if ve == nil {
+			ve = &versionEntry{}
+			vers[v.Version] = ve
+		}
+		slot := &ve.production
+		if v.Stage == StageTest {
+			slot = &ve.test
+		}
+		if *slot != nil {
+			c.errorf("%s: deployed twice", at)
+			continue
+		}
+		d := &deployed{api: v, root: &node{}}
+		*slot = d
+		if v.State == StateOffline {
+			continue
+		}
+		for j := range v.Operations {
+			op := &v.Operations[j]
+			if err := d.root.add(op); err != nil {
+				c.errorf("%s: operation %s %s: %v", at, op.Method, op.Path, err)
+				continue
+			}
+			r.nRoutes++
+		}
+		d.root.finish()
+	}
+	return r
+}
+
+// add inserts an operation's template into the tree.
+func (n *node) add(op *Operation) error {
+	method := op.Method
+	if method != "*" && (method == "" || strings.ToUpper(method) != method || strings.ContainsAny(method, " \t/()<>@,;:\\\"[]?={}")) {
+		return fmt.Errorf("method %q must be an upper-case HTTP method or \"*\"", method)
+	}
+	p := op.Path
+	if p == "" || p[0] != '/' {
+		return fmt.Errorf("path template must start with \"/\"")
+	}
+	var names []string
+	cur := n
+	wild := false
+	if p != "/" {
+		segs := strings.Split(p[1:], "/")
+		for i, s := range segs {
+			switch {
+			case s == "":
+				return fmt.Errorf("empty segment %d in path template", i+1)
+			case s == "*":
+				if i != len(segs)-1 {
+					return fmt.Errorf("\"*\" is only allowed as the last segment")
+				}
+				wild = true
+			case s[0] == '{' && s[len(s)-1] == '}':
+				name := s[1 : len(s)-1]
+				if name == "" || strings.ContainsAny(name, "{}*") {
+					return fmt.Errorf("bad parameter %q", s)
+				}
+				for _, prev := range names {
+					if prev == name {
+						return fmt.Errorf("parameter {%s} appears twice", name)
+					}
+				}
+				if len(names) == MaxParams {
+					return fmt.Errorf("more than %d parameters", MaxParams)
+				}
+				names = append(names, name)
+				if cur.param == nil {
+					cur.param = &node{}
+				}
+				cur = cur.param
+			case strings.ContainsAny(s, "{}*"):
+				return fmt.Errorf("segment %q mixes text with a parameter or \"*\"; a parameter must fill a whole segment", s)
+			default:
+				if cur.static == nil {
+					cur.static = map[string]*node{}
+				}
+				c := cur.static[s]
+				if c == nil {
+					c = &node{}
+					cur.static[s] = c
+				}
+				cur = c
+			}
+		}
+	}
+	lp := &cur.end
+	if wild {
+		names = append(names, WildcardParam)
+		lp = &cur.rest
+	}
+	if *lp == nil {
+		*lp = &leaf{}
+	}
+	l := *lp
+	if method == "*" {
+		if l.any != nil {
+			return fmt.Errorf("duplicates operation %s %s", l.any.method, l.any.op.Path)
+		}
+		l.any = &route{method: method, op: op, names: names}
+		return nil
+	}
+	for _, rt := range l.routes {
+		if rt.method == method {
+			return fmt.Errorf("duplicates operation %s %s", rt.method, rt.op.Path)
+		}
+	}
+	l.routes = append(l.routes, route{method: method, op: op, names: names})
+	return nil
+}
+
+// finish sorts each leaf's routes and precomputes its Allow list.
+func (n *node) finish() {
+	for _, l := range []*leaf{n.end, n.rest} {
+		if l == nil {
+			continue
+		}
+		sort.Slice(l.routes, func(i, j int) bool { return l.routes[i].method < l.routes[j].method })
+		get, head := false, false
+		for _, rt := range l.routes {
+			l.allow = append(l.allow, rt.method)
+			get = get || rt.method == http.MethodGet
+			head = head || rt.method == http.MethodHead
+		}
+		if get && !head {
+			l.allow = append(l.allow, http.MethodHead)
+		}
+		sort.Strings(l.allow)
+	}
+	for _, c := range n.static {
+		c.finish()
+	}
+	if n.param != nil {
+		n.param.finish()
+	}
+}
