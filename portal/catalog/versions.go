@@ -513,3 +513,24 @@ func (s *Service) BackendSecret(k BackendKey) (string, error) {
 	}
 	return string(b), nil
 }
+
+// BackendSecrets opens the secrets of the named backend keys, for compiling
+// the gateway's configuration (the snapshots name keys by reference).
+func (s *Service) BackendSecrets(ctx context.Context, keyIDs []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keyIDs))
+	if len(keyIDs) == 0 {
+		return out, nil
+	}
+	var ks []BackendKey
+	if err := s.db.WithContext(ctx).Where("key_id IN ?", keyIDs).Find(&ks).Error; err != nil {
+		return nil, fmt.Errorf("backend secrets: %w", err)
+	}
+	for _, k := range ks {
+		sec, err := s.BackendSecret(k)
+		if err != nil {
+			return nil, err
+		}
+		out[k.KeyID] = []byte(sec)
+	}
+	return out, nil
+}

@@ -1,0 +1,137 @@
+// Package gwconfig is the compiler from the control plane's database to the
+// gateway's self-contained configuration: the live revision snapshot of every
+// deployed version, every active partner key with its secret, and every
+// subscription the gateway must know, with its plan's limits. The gateway
+// never reads the database; it only ever sees the value Build returns.
+package gwconfig
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/tenants"
+)
+
+// Sources are the services Build reads.
+type Sources struct {
+	Catalog *catalog.Service
+	Plans   *billing.Service
+	Tenants *tenants.Service
+	// Domain is PORTICO_GATEWAY_DOMAIN for host-based routing ("" = none).
+	Domain string
+	// Now stamps the configuration; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Build reads the live state and returns the gateway configuration,
+// already checked by gateway.Compile.
+func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *gateway.Snapshot, error) {
+	now := time.Now
+	if src.Now != nil {
+		now = src.Now
+	}
+	snaps, err := src.Catalog.LiveSnapshots(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	var keyIDs []string
+	for _, s := range snaps {
+		keyIDs = append(keyIDs, s.BackendKeyIDs...)
+	}
+	secrets, err := src.Catalog.BackendSecrets(ctx, keyIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: map[string]gateway.Key{}}
+	for _, s := range snaps {
+		cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
+	}
+	keys, err := src.Tenants.ActiveKeys(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	for _, k := range keys {
+		if k.Kind != tenants.KindApp {
+			continue
+		}
+		gk := gateway.Key{AccessKey: k.AccessKey, Secret: []byte(k.SecretKey), AppID: k.AppID, OrgID: k.OrgID, Stage: k.Environment}
+		if k.ExpiresAt != nil {
+			gk.ExpiresAt = *k.ExpiresAt
+		}
+		cfg.Keys[k.AccessKey] = gk
+	}
+	subs, err := src.Plans.LiveSubscriptions(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	for _, s := range subs {
+		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
+	}
+	snap, err := gateway.Compile(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	return cfg, snap, nil
+}
+
+func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersion {
+	v := gateway.APIVersion{
+		OrgID: s.OrgID, OrgSlug: s.OrgSlug, APIID: s.APIID, APISlug: s.APISlug, APIName: s.APIName,
+		VersionID: s.VersionID, Version: s.Version, Stage: s.Environment, State: gateway.VersionState(s.State),
+		SunsetAt: s.SunsetAt, Mock: s.Mock,
+		Settings: gateway.Settings{MaxBodyBytes: s.Settings.MaxBodyBytes, RequireNonce: s.Settings.RequireNonce, AllowAppCode: s.Settings.AllowAppCode},
+	}
+	if s.Upstream != nil {
+		for _, t := range s.Upstream.Targets {
+			v.Upstream.Targets = append(v.Upstream.Targets, gateway.Target{URL: t.URL, Weight: t.Weight})
+		}
+		v.Upstream.ConnectTimeout = time.Duration(s.Upstream.ConnectTimeoutMS) * time.Millisecond
+		v.Upstream.Timeout = time.Duration(s.Upstream.TimeoutMS) * time.Millisecond
+		v.Upstream.Retries = s.Upstream.Retries
+		v.Upstream.HealthCheckPath = s.Upstream.HealthCheckPath
+	}
+	for _, o := range s.Operations {
+		op := gateway.Operation{ID: o.OperationID, Method: o.Method, Path: o.Path, Billable: o.Billable}
+		if o.TimeoutMS != nil {
+			op.Timeout = time.Duration(*o.TimeoutMS) * time.Millisecond
+		}
+		if o.MaxBodyBytes != nil {
+			op.MaxBodyBytes = *o.MaxBodyBytes
+		}
+		if o.Mock != nil {
+			op.Mock = &gateway.MockResponse{Status: o.Mock.Status, ContentType: o.Mock.ContentType, Body: []byte(o.Mock.Body)}
+		}
+		v.Operations = append(v.Operations, op)
+	}
+	for _, id := range s.BackendKeyIDs {
+		if sec, ok := secrets[id]; ok {
+			v.BackendKeys = append(v.BackendKeys, gateway.BackendKey{ID: id, Secret: sec})
+		}
+	}
+	return v
+}
+
+func subscription(s billing.GatewaySubscription) gateway.Subscription {
+	g := gateway.Subscription{ID: s.ID, AppID: s.AppID, OrgID: s.OrgID, ProviderOrgID: s.ProviderOrgID, APIID: s.APIID, PlanID: s.PlanID,
+		Status: gateway.SubscriptionStatus(s.Status), Versions: s.Versions, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd}
+	g.Limits.IncludedCalls = s.IncludedCalls
+	if s.OverageCentsPer1000 == nil {
+		g.Limits.HardLimit = true
+	} else {
+		g.Limits.OverageCentsPer1000 = *s.OverageCentsPer1000
+	}
+	if s.RateLimit != nil {
+		g.Limits.RequestsPerSecond, g.Limits.Burst = s.RateLimit.RequestsPerSecond, s.RateLimit.Burst
+	}
+	if s.Quota.Day != nil {
+		g.Limits.DayQuota = *s.Quota.Day
+	}
+	if s.Quota.Month != nil {
+		g.Limits.MonthQuota = *s.Quota.Month
+	}
+	return g
+}
