@@ -1,20 +1,113 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/backendsig"
+	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
 // RequestIDHeader is echoed on every gateway response.
 const RequestIDHeader = "X-Portico-Request-Id"
 
-// Handler is the gateway's HTTP entry point.
-type Handler struct{}
+// Defaults when a version or operation sets none.
+const (
+	DefaultMaxBodyBytes   = 10 << 20
+	DefaultTimeout        = 30 * time.Second
+	DefaultConnectTimeout = 2 * time.Second
+)
 
-// NewHandler returns the gateway handler.
-func NewHandler() *Handler { return &Handler{} }
+// Options configure a Handler.
+type Options struct {
+	// Region is the SigV4 region of credential scopes.
+	Region string
+	// Nonces remembers X-Portico-Nonce values; nil keeps them in memory.
+	Nonces sigv4.NonceStore
+	// Transport forwards to upstreams; nil uses a tuned http.Transport.
+	Transport http.RoundTripper
+	// Logger receives access and error logs.
+	Logger *slog.Logger
+	// Now returns the current time; tests override it.
+	Now func() time.Time
+}
+
+// Handler is the gateway's HTTP entry point: route, authenticate, check
+// the subscription, then answer from a mock or forward with the backend
+// signature. Everything it needs is in the Store's current snapshot; it
+// never reads a database.
+type Handler struct {
+	store    *Store
+	verifier *sigv4.Verifier
+	proxy    *httputil.ReverseProxy
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// snapKeys serves the verifier's key lookups from the current snapshot.
+type snapKeys struct{ store *Store }
+
+// Lookup implements sigv4.KeyStore.
+func (k snapKeys) Lookup(_ context.Context, accessKey string) (sigv4.Credential, bool) {
+	s := k.store.Load()
+	if s == nil {
+		return sigv4.Credential{}, false
+	}
+	key, ok := s.Key(accessKey)
+	if !ok {
+		return sigv4.Credential{}, false
+	}
+	return sigv4.Credential{AccessKey: key.AccessKey, Secret: key.Secret, Owner: key, Active: true, ExpiresAt: key.ExpiresAt}, true
+}
+
+// NewHandler returns a gateway handler serving the store's snapshots.
+func NewHandler(store *Store, opts Options) (*Handler, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Nonces == nil {
+		opts.Nonces = sigv4.NewMemoryNonces(1 << 20)
+	}
+	v, err := sigv4.New(sigv4.Config{Region: opts.Region, Keys: snapKeys{store}, Nonces: opts.Nonces, Now: opts.Now, MaxBodyBytes: DefaultMaxBodyBytes})
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now}
+	tr := opts.Transport
+	if tr == nil {
+		tr = &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: DefaultConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}
+	}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:      func(*httputil.ProxyRequest) {}, // the request is prepared before ServeHTTP
+		Transport:    tr,
+		ErrorHandler: h.upstreamError,
+	}
+	return h, nil
+}
 
 type problem struct {
 	Type      string `json:"type"`
@@ -24,26 +117,287 @@ type problem struct {
 	RequestID string `json:"request_id"`
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func newRequestID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
-	id := hex.EncodeToString(b)
+	return hex.EncodeToString(b)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ext map[string]string) {
+	body := map[string]any{
+		"type": "https://portico.dev/problems/" + code, "title": http.StatusText(status), "status": status,
+		"detail": detail, "request_id": id,
+	}
+	for k, v := range ext {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+type ctxKey int
+
+const routeKey ctxKey = 1
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := newRequestID()
 	w.Header().Set(RequestIDHeader, id)
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 		return
 	}
-	writeProblem(w, problem{
-		Type: "https://portico.dev/problems/no-route", Title: "Not Found", Status: http.StatusNotFound,
-		Detail: "No API is published at " + r.URL.Path + ".", RequestID: id,
-	})
+	snap := h.store.Load()
+	if snap == nil {
+		writeProblem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
+		return
+	}
+	m, err := snap.Router().LookupRequest(r)
+	if err != nil {
+		var re *RouteError
+		if errors.As(err, &re) {
+			if re.Allow != "" {
+				w.Header().Set("Allow", re.Allow)
+			}
+			writeProblem(w, re.Status, re.Code, re.Detail, id, nil)
+			return
+		}
+		writeProblem(w, http.StatusInternalServerError, "internal", "Internal error.", id, nil)
+		return
+	}
+	api, op := m.API, m.Operation
+
+	// Authentication: the body is hashed within the route's limit first.
+	maxBody := api.Settings.MaxBodyBytes
+	if op.MaxBodyBytes > 0 {
+		maxBody = op.MaxBodyBytes
+	}
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > maxBody {
+		writeProblem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
+		return
+	}
+	bodyHash, err := sigv4.HashBody(r, maxBody)
+	var cred sigv4.Credential
+	if err == nil {
+		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce})
+	}
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			writeProblem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
+			return
+		}
+		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
+		return
+	}
+	key := cred.Owner.(*Key)
+	if key.Stage != "" && key.Stage != m.Stage {
+		writeProblem(w, http.StatusForbidden, "wrong-stage", "This key belongs to a "+key.Stage+" app; it cannot call the "+m.Stage+" environment.", id, nil)
+		return
+	}
+
+	// Subscription.
+	sub, ok := snap.Subscription(key.AppID, api.APIID)
+	switch {
+	case !ok:
+		writeProblem(w, http.StatusForbidden, "no-subscription", "The app has no subscription to "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
+		return
+	case sub.Status == SubPendingApproval || sub.Status == SubPendingPayment:
+		writeProblem(w, http.StatusForbidden, "subscription-pending", "The app's subscription is "+strings.ReplaceAll(string(sub.Status), "_", " ")+".", id, nil)
+		return
+	case sub.Status == SubSuspended:
+		writeProblem(w, http.StatusForbidden, "subscription-suspended", "The provider suspended this subscription.", id, nil)
+		return
+	case !sub.Grants(api.Version):
+		writeProblem(w, http.StatusForbidden, "no-subscription", "The app's plan does not include "+api.Version+".", id, nil)
+		return
+	}
+
+	if api.State == StateDeprecated {
+		w.Header().Set("Deprecation", "true")
+		if api.SunsetAt != nil {
+			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.SunsetAt.Unix(), 10))
+			w.Header().Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
+		}
+	}
+	if api.Mock {
+		h.serveMock(w, op)
+		return
+	}
+	h.forward(w, r, m, key, sub, id, bodyHash)
 }
 
-func writeProblem(w http.ResponseWriter, p problem) {
-	w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(p.Status)
-	json.NewEncoder(w).Encode(p)
+func (h *Handler) serveMock(w http.ResponseWriter, op *Operation) {
+	if op.Mock == nil || op.Mock.Status == 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("{}\n"))
+		return
+	}
+	if op.Mock.ContentType != "" {
+		w.Header().Set("Content-Type", op.Mock.ContentType)
+	}
+	w.WriteHeader(op.Mock.Status)
+	w.Write(op.Mock.Body)
+}
+
+// pickTarget chooses an upstream target by weight.
+func pickTarget(ts []Target) *Target {
+	total := 0
+	for _, t := range ts {
+		total += t.Weight
+	}
+	if total <= 0 {
+		return nil
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(total)))
+	x := int(n.Int64())
+	for i := range ts {
+		if x < ts[i].Weight {
+			return &ts[i]
+		}
+		x -= ts[i].Weight
+	}
+	return &ts[len(ts)-1]
+}
+
+// credentialHeaders are the partner's credentials, never forwarded.
+var credentialHeaders = []string{"Authorization", "X-Portico-Nonce", "X-Portico-App-Code"}
+
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *Key, sub *Subscription, id, bodyHash string) {
+	api := m.API
+	t := pickTarget(api.Upstream.Targets)
+	if t == nil {
+		writeProblem(w, http.StatusBadGateway, "no-upstream", "The API has no upstream target.", id, nil)
+		return
+	}
+	target, err := url.Parse(t.URL)
+	if err != nil {
+		writeProblem(w, http.StatusBadGateway, "bad-upstream", "The API's upstream URL is invalid.", id, nil)
+		return
+	}
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	rel := relativeEscapedPath(r, m.Path)
+	out.URL = &url.URL{Scheme: target.Scheme, Host: target.Host, RawQuery: stripSigQuery(r.URL.RawQuery)}
+	out.URL.RawPath = strings.TrimRight(target.EscapedPath(), "/") + rel
+	if p, err := url.PathUnescape(out.URL.RawPath); err == nil {
+		out.URL.Path = p
+	}
+	out.Host = target.Host
+	for _, hname := range credentialHeaders {
+		out.Header.Del(hname)
+	}
+	for name := range out.Header {
+		if strings.HasPrefix(strings.ToLower(name), "x-amz-") {
+			out.Header.Del(name)
+		}
+	}
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	if r.TLS != nil {
+		out.Header.Set("X-Forwarded-Proto", "https")
+	} else {
+		out.Header.Set("X-Forwarded-Proto", "http")
+	}
+	if len(api.BackendKeys) > 0 {
+		bk := api.BackendKeys[0]
+		if bodyHash == "" || bodyHash == sigv4.UnsignedPayload {
+			bodyHash = emptyOrHash(out)
+		}
+		backendsig.Apply(out, bk.ID, bk.Secret, backendsig.Facts{
+			Consumer: key.OrgID, App: key.AppID, Plan: sub.PlanID, RequestID: id, BodySHA256: bodyHash, Timestamp: h.now(),
+		})
+	}
+	timeout := api.Upstream.Timeout
+	if m.Operation.Timeout > 0 {
+		timeout = m.Operation.Timeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(out.Context(), timeout)
+	defer cancel()
+	h.proxy.ServeHTTP(w, out.WithContext(context.WithValue(ctx, routeKey, id)))
+}
+
+// emptyOrHash hashes a buffered body (HashBody made it re-readable).
+func emptyOrHash(r *http.Request) string {
+	if r.GetBody == nil {
+		sum := sha256.Sum256(nil)
+		return hex.EncodeToString(sum[:])
+	}
+	rc, err := r.GetBody()
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	hsh := sha256.New()
+	io.Copy(hsh, rc)
+	return hex.EncodeToString(hsh.Sum(nil))
+}
+
+// relativeEscapedPath returns the request's escaped path after the
+// /{org}/{api}/{version} (or host-routed /{api}/{version}) prefix.
+func relativeEscapedPath(r *http.Request, matched string) string {
+	decoded := r.URL.Path
+	prefix := decoded
+	if matched != "/" && strings.HasSuffix(decoded, matched) {
+		prefix = decoded[:len(decoded)-len(matched)]
+	} else if matched == "/" {
+		prefix = strings.TrimRight(decoded, "/")
+	}
+	n := strings.Count(prefix, "/")
+	esc := r.URL.EscapedPath()
+	i := 0
+	for seen := 0; i < len(esc); i++ {
+		if esc[i] == '/' {
+			if seen == n {
+				break
+			}
+			seen++
+		}
+	}
+	rel := esc[i:]
+	if rel == "" {
+		return ""
+	}
+	return rel
+}
+
+// stripSigQuery removes presigned-URL parameters before forwarding.
+func stripSigQuery(raw string) string {
+	if !strings.Contains(raw, "X-Amz-") {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !strings.HasPrefix(p, "X-Amz-") {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// upstreamError maps upstream failures deliberately: a timeout is 504, a
+// refused or reset connection 502, a client that went away 499 in logs.
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	id, _ := r.Context().Value(routeKey).(string)
+	switch {
+	case errors.Is(err, context.Canceled):
+		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
+		w.WriteHeader(499)
+	case errors.Is(err, context.DeadlineExceeded):
+		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)
+	default:
+		h.log.WarnContext(r.Context(), "upstream failed", "request_id", id, "err", err)
+		writeProblem(w, http.StatusBadGateway, "upstream-unavailable", "The API's backend could not be reached.", id, nil)
+	}
 }

@@ -62,10 +62,13 @@ type Deps struct {
 	Catalog *catalog.Service
 	Plans   *billing.Service
 	Market  *market.Service
-	DB      Pinger
-	Keyring *keyring.Keyring
-	Outbox  *mail.Outbox // nil when SMTP is configured
-	Logger  *slog.Logger
+	// GatewayChanged, when set, is called after a change the gateway must
+	// see (keys, subscriptions), so its configuration is rebuilt.
+	GatewayChanged func(ctx context.Context)
+	DB             Pinger
+	Keyring        *keyring.Keyring
+	Outbox         *mail.Outbox // nil when SMTP is configured
+	Logger         *slog.Logger
 }
 
 // Server is the portal's HTTP handler and the routes it serves.
@@ -133,6 +136,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		SigV4:   verifier,
 		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
+		KeysChanged: d.GatewayChanged, SubscriptionsChanged: d.GatewayChanged,
 		AppDeleted: func(ctx context.Context, orgID, appID string, a tenants.Actor) error {
 			if d.Plans == nil {
 				return nil

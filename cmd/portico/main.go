@@ -31,6 +31,7 @@ import (
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/tenants"
@@ -214,13 +215,25 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	} else {
 		log.Info("upstreams: SSRF guard on (public addresses only)")
 	}
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log})
+	gwStore := gateway.NewStore(nil)
+	reloader := gwconfig.NewReloader(gwStore, 5*time.Second)
+	reloader.Logger = log
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: reloader.Trigger})
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
 	mkt := market.NewService(db.DB, plans)
+	reloader.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
+	if err := reloader.Reload(ctx); err != nil {
+		return fmt.Errorf("gateway configuration: %w", err)
+	}
+	go reloader.Run(ctx)
+	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -236,7 +249,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
-		{Handler: gateway.NewHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
 	}
 	errc := make(chan error, len(servers))
 	for i, ln := range []net.Listener{portalLn, gatewayLn} {

@@ -135,3 +135,60 @@ func subscription(s billing.GatewaySubscription) gateway.Subscription {
 	}
 	return g
 }
+
+// Reloader keeps a gateway Store current: it rebuilds the configuration when
+// Trigger is called (after a deployment, a key or subscription change) and
+// every Interval as a safety net, and swaps it in. A failed build keeps the
+// previous snapshot serving and is logged.
+type Reloader struct {
+	Sources  Sources
+	Store    *gateway.Store
+	Interval time.Duration
+	Logger   interface {
+		Error(msg string, args ...any)
+		Info(msg string, args ...any)
+	}
+	kick    chan struct{}
+	version uint64
+}
+
+// NewReloader returns a Reloader; Run starts it.
+func NewReloader(store *gateway.Store, interval time.Duration) *Reloader {
+	return &Reloader{Store: store, Interval: interval, kick: make(chan struct{}, 1)}
+}
+
+// Trigger asks for a rebuild soon; it never blocks.
+func (r *Reloader) Trigger(context.Context) {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Reload rebuilds and swaps the configuration now.
+func (r *Reloader) Reload(ctx context.Context) error {
+	r.version++
+	_, snap, err := Build(ctx, r.Sources, r.version)
+	if err != nil {
+		return err
+	}
+	r.Store.Swap(snap)
+	return nil
+}
+
+// Run reloads on Trigger and every Interval until ctx ends.
+func (r *Reloader) Run(ctx context.Context) {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-t.C:
+		}
+		if err := r.Reload(ctx); err != nil && ctx.Err() == nil && r.Logger != nil {
+			r.Logger.Error("gateway configuration reload failed; the previous one keeps serving", "err", err)
+		}
+	}
+}
