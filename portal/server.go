@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -45,6 +46,9 @@ type Config struct {
 	// GatewayURL is the gateway's external URL, for examples shown to
 	// partners.
 	GatewayURL string
+	// DemoEcho serves the demo's echo backend at /_demo/echo/ (portico
+	// serve --demo only).
+	DemoEcho bool
 	// AllowPrivateUpstreams lets the console's "Test connection" reach
 	// private, loopback and link-local addresses. Set it exactly when the
 	// catalog's UpstreamGuard allows private upstreams.
@@ -127,6 +131,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		httpx.WriteJSON(c.Writer, http.StatusOK, gin.H{"status": "ok", "database": "ok"}, "")
 	})
 	r.GET("/static/*path", serveStatic)
+	if cfg.DemoEcho {
+		r.Any("/_demo/echo/*path", echo)
+	}
 
 	verifier, err := api.NewSigV4Verifier(d.Tenants, cfg.Region, nil)
 	if err != nil {
@@ -179,6 +186,20 @@ func New(cfg Config, d Deps) (*Server, error) {
 		srv.Routes = append(srv.Routes, Route{Method: ri.Method, Path: ri.Path})
 	}
 	return srv, nil
+}
+
+// echo is the demo's backend: it answers with the request it received,
+// as JSON, so a caller sees exactly what the gateway forwarded.
+func echo(c *gin.Context) {
+	body, _ := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	headers := map[string]string{}
+	for k, v := range c.Request.Header {
+		headers[k] = strings.Join(v, ", ")
+	}
+	httpx.WriteJSON(c.Writer, http.StatusOK, gin.H{
+		"method": c.Request.Method, "path": strings.TrimPrefix(c.Request.URL.EscapedPath(), "/_demo/echo"),
+		"query": c.Request.URL.RawQuery, "headers": headers, "body": string(body),
+	}, "")
 }
 
 // serveStatic serves embedded assets; versioned URLs (?v=hash) are cached

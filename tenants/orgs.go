@@ -204,3 +204,13 @@ func (s *Service) requireRole(ctx context.Context, orgID string, a Actor, allowe
 	}
 	return nil
 }
+
+// CountOrganizations returns how many organisations exist (the demo seeds
+// an empty database only).
+func (s *Service) CountOrganizations(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Organization{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count organizations: %w", err)
+	}
+	return n, nil
+}

@@ -29,6 +29,9 @@ type Config struct {
 	// AllowPrivateUpstreams lets upstream URLs point at private, loopback
 	// and link-local addresses; nil means "on for SQLite, off for PostgreSQL".
 	AllowPrivateUpstreams *bool
+	// Demo seeds an empty database with a ready-to-call API and writes
+	// demo.json.
+	Demo bool
 }
 
 // option is one setting: its flag, its variable, its default and its help —
@@ -37,6 +40,9 @@ type option struct {
 	flag, env, def, help string
 	set                  func(c *Config, v string) error
 }
+
+// booleanFlags are set by a bare --flag.
+var booleanFlags = map[string]bool{"demo": true}
 
 func options() []option {
 	str := func(p func(*Config) *string) func(*Config, string) error {
@@ -90,6 +96,17 @@ func options() []option {
 			}
 			return nil
 		}},
+		{"demo", "PORTICO_DEMO", "false", "seed an empty database with a provider, a published echo API, a free plan and a subscribed partner app; write demo.json to the data dir and print a ready curl command", func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "true", "1", "yes", "on":
+				c.Demo = true
+			case "false", "0", "no", "off", "":
+				c.Demo = false
+			default:
+				return fmt.Errorf("%q: use true or false", v)
+			}
+			return nil
+		}},
 		{"region", "PORTICO_REGION", "local", "region name in AK/SK credential scopes", str(func(c *Config) *string { return &c.Region })},
 	}
 }
@@ -115,7 +132,12 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 	var flagErr error
 	for _, o := range opts {
 		o := o
-		fs.Func(o.flag, fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def), func(v string) error {
+		usage := fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def)
+		if booleanFlags[o.flag] {
+			fs.BoolFunc(o.flag, usage, func(v string) error { return o.set(c, v) })
+			continue
+		}
+		fs.Func(o.flag, usage, func(v string) error {
 			if err := o.set(c, v); err != nil {
 				flagErr = fmt.Errorf("--%s: %w", o.flag, err)
 				return flagErr

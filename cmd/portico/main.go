@@ -232,7 +232,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
-		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr,
+		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
 	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
@@ -261,6 +261,17 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	go rollPeriods(ctx, plans, log)
 	portalURL := "http://" + portalLn.Addr().String()
+	var demo *demoFile
+	if cfg.Demo {
+		if demo, err = seedDemo(ctx, cfg, svc, cat, plans, portalURL, "http://"+gatewayLn.Addr().String()); err != nil {
+			shutdown(servers, time.Second)
+			return err
+		}
+		if err := reloader.Reload(ctx); err != nil {
+			shutdown(servers, time.Second)
+			return fmt.Errorf("gateway configuration: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "\nPortico %s is running.\n\n", version)
 	fmt.Fprintf(stdout, "  Console         %s/\n", portalURL)
 	fmt.Fprintf(stdout, "  Management API  %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", portalURL, portalURL)
@@ -271,6 +282,11 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 			where = opPath
 		}
 		fmt.Fprintf(stdout, "  Email outbox    %s/operator/outbox  (operator token in %s)\n", portalURL, where)
+	}
+	if demo != nil {
+		fmt.Fprintf(stdout, "\nDemo: %s holds the accounts and keys. Call the echo API with:\n\n", filepath.Join(cfg.DataDir, "demo.json"))
+		fmt.Fprintf(stdout, "  curl --aws-sigv4 \"aws:amz:%s:apigw\" --user \"%s:%s\" \"%s%s\"\n",
+			demo.Region, demo.Partner.AccessKey, demo.Partner.SecretKey, demo.API.BaseURL, demo.API.ExamplePath)
 	}
 	fmt.Fprintf(stdout, "\nPress Ctrl+C to stop.\n\n")
 	log.Info("listening", "portal", portalLn.Addr().String(), "gateway", gatewayLn.Addr().String())
