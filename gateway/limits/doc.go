@@ -1,0 +1,49 @@
+// Package limits enforces a plan's rate limits and quotas in the gateway and
+// describes them to clients.
+//
+// Everything here is built once from configuration (constructors validate
+// and return errors) and then run per request without database access and,
+// for keys already seen, without allocation. Callers pass the current time
+// in, so behaviour is a function of its inputs and tests use a fake clock.
+//
+//   - GCRA limits requests per second with a burst: per key one theoretical
+//     arrival time in a lock-striped, size-bounded map (idle keys are
+//     dropped first).
+//   - Quotas counts usage per key per UTC day (Day) or per billing period
+//     whose bounds the caller supplies (Period); check and increment happen
+//     under one lock, so a hard quota is never exceeded in one process.
+//   - WriteHeaders, WriteRetryAfter and WriteRefusal describe limits to
+//     clients with the RateLimit-Policy and RateLimit fields of
+//     draft-ietf-httpapi-ratelimit-headers-09 (RFC 9651 structured-field
+//     lists: `"day";q=1000;w=86400` and `"day";r=990;t=3600`), Retry-After,
+//     and a 429 RFC 9457 problem of type rate-limited or quota-exceeded.
+//   - Leaser and Lease share a quota across gateway nodes through Redis
+//     (used when PORTICO_REDIS_URL is set). A node reserves a block of
+//     units from a Redis counter per key and window with a Lua script that
+//     never grants past the limit, admits locally from the block, requests
+//     the next block in the background when a quarter is left, and returns
+//     unused units when idle (Leaser.Sweep) or released. Blocks are sized
+//     from the rate seen since the last grant (LeaseConfig.Horizon), so
+//     Redis sees one round trip per many requests. Because every admitted
+//     unit was reserved first, the nodes together never exceed a hard
+//     quota. When Redis errors or exceeds LeaseConfig.Timeout the lease
+//     reports it through LeaseConfig.OnError (logs, metrics) and for
+//     LeaseConfig.Backoff serves from its remaining block, then either from
+//     an in-process quota (FailOpen) or not at all (FailClosed).
+//
+// Not yet done (TODO):
+//   - Sharing the GCRA request rate across nodes. Quotas are leased; rates
+//     are still per node, so N nodes admit up to N times the configured
+//     rate. The plan is the same leasing scheme on GCRA time: each node
+//     leases a share of the emission schedule sized from its recent traffic
+//     so the cluster stays within 10% of the configured rate.
+//   - A janitor goroutine calling GCRA.Sweep, Quotas.Sweep and
+//     Leaser.Sweep, and the metrics behind OnError/OnRecover: the wiring
+//     belongs to the gateway's policy chain, which does not exist yet.
+//   - Lease.Take reports only allow/refuse; the remaining count a RateLimit
+//     header needs for a shared quota (from the used count Redis returns
+//     with each block) is not exposed yet.
+//   - OnRecover is not covered by a test (it needs a Redis that fails and
+//     comes back, e.g. behind a toggled proxy).
+//   - Wiring into the gateway's route policies and plan configuration.
+package limits

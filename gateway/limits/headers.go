@@ -1,0 +1,154 @@
+package limits
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Header names from draft-ietf-httpapi-ratelimit-headers-09.
+const (
+	HeaderPolicy     = "RateLimit-Policy"
+	HeaderRateLimit  = "RateLimit"
+	HeaderRetryAfter = "Retry-After"
+)
+
+// Policy describes one limit for the RateLimit-Policy and RateLimit headers
+// of draft-ietf-httpapi-ratelimit-headers-09: both are RFC 9651 structured
+// field lists whose items are the policy name (an sf-string) with parameters
+// q (quota) and w (window, seconds) for the policy, and r (remaining) and t
+// (seconds until the quota resets) for the current state.
+type Policy struct {
+	// Name identifies the policy, e.g. "burst", "day", "period".
+	Name string
+	// Quota is the number of units the policy allows per Window.
+	Quota int64
+	// Window is the policy's time window; sent rounded up to seconds.
+	Window time.Duration
+	// Remaining is the number of units left now; negative values send 0.
+	Remaining int64
+	// Reset is the time until the quota is restored; sent rounded up to
+	// seconds.
+	Reset time.Duration
+}
+
+// WriteHeaders sets RateLimit-Policy and RateLimit describing policies, in
+// the order given, e.g.
+//
+//	RateLimit-Policy: "burst";q=10;w=1, "day";q=1000;w=86400
+//	RateLimit: "burst";r=7;t=1, "day";r=990;t=3600
+func WriteHeaders(h http.Header, policies ...Policy) {
+	if len(policies) == 0 {
+		return
+	}
+	var buf [256]byte
+	b := buf[:0]
+	for i, p := range policies {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendSFString(b, p.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, max(0, p.Quota), 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, ceilSeconds(p.Window), 10)
+	}
+	setHeader(h, canonicalPolicy, string(b))
+	b = buf[:0]
+	for i, p := range policies {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendSFString(b, p.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, max(0, p.Remaining), 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
+	}
+	setHeader(h, canonicalRateLimit, string(b))
+}
+
+// Canonical forms of the header names (as http.Header keys them), so that
+// writing needs no canonicalisation per request.
+const (
+	canonicalPolicy    = "Ratelimit-Policy"
+	canonicalRateLimit = "Ratelimit"
+)
+
+// setHeader is h.Set for a canonical key, reusing the value slice when the
+// header is already present.
+func setHeader(h http.Header, key, v string) {
+	if old := h[key]; len(old) == 1 {
+		old[0] = v
+		return
+	}
+	h[key] = []string{v}
+}
+
+// WriteRetryAfter sets Retry-After to d in whole seconds, rounded up and at
+// least 1 so that a client never retries immediately into a refusal.
+func WriteRetryAfter(h http.Header, d time.Duration) {
+	h.Set(HeaderRetryAfter, strconv.FormatInt(max(1, ceilSeconds(d)), 10))
+}
+
+// Reason says why a request was refused; it selects the problem type.
+type Reason string
+
+// Refusal reasons.
+const (
+	RateLimited   Reason = "rate-limited"
+	QuotaExceeded Reason = "quota-exceeded"
+)
+
+// ProblemBase prefixes problem type URIs.
+const ProblemBase = "https://portico.dev/problems/"
+
+// WriteRefusal answers 429 Too Many Requests with Retry-After, the RateLimit
+// headers for policies and an RFC 9457 problem body whose type is
+// ProblemBase + reason.
+func WriteRefusal(w http.ResponseWriter, reason Reason, retryAfter time.Duration, requestID string, policies ...Policy) {
+	h := w.Header()
+	WriteHeaders(h, policies...)
+	WriteRetryAfter(h, retryAfter)
+	title, detail := "Too Many Requests", "The request rate limit was exceeded; retry after the number of seconds in Retry-After."
+	if reason == QuotaExceeded {
+		title, detail = "Quota Exceeded", "The usage quota for this window is spent; it resets after the number of seconds in Retry-After."
+	}
+	h.Set("Content-Type", "application/problem+json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(struct {
+		Type      string `json:"type"`
+		Title     string `json:"title"`
+		Status    int    `json:"status"`
+		Detail    string `json:"detail"`
+		RequestID string `json:"request_id,omitempty"`
+	}{ProblemBase + string(reason), title, http.StatusTooManyRequests, detail, requestID})
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// appendSFString appends s as an RFC 9651 sf-string: quoted, with '"' and
+// '\' escaped; characters outside printable ASCII are not allowed there and
+// are replaced by '?'.
+func appendSFString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c > 0x7e:
+			b = append(b, '?')
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

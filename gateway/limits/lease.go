@@ -1,0 +1,420 @@
+package limits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// FailMode says what a Lease does while Redis is unreachable.
+type FailMode int
+
+const (
+	// FailOpen keeps serving: leased units first, then a per-node in-process
+	// quota with the same limit. Admissions on that fallback are not charged
+	// to Redis afterwards, so during an outage N nodes may admit up to N
+	// times the limit on top of what Redis counted; choose FailClosed where
+	// a quota must never be exceeded.
+	FailOpen FailMode = iota
+	// FailClosed admits only units already leased and refuses the rest until
+	// Redis answers again; the hard quota holds even through an outage.
+	FailClosed
+)
+
+// String names the mode for logs and metric labels.
+func (m FailMode) String() string {
+	if m == FailClosed {
+		return "fail-closed"
+	}
+	return "fail-open"
+}
+
+// DefaultLeasePrefix prefixes Redis keys when LeaseConfig.Prefix is empty.
+const DefaultLeasePrefix = "portico:quota:"
+
+// LeaseConfig configures a Leaser. Zero durations and sizes take the
+// defaults noted on each field.
+type LeaseConfig struct {
+	// Client is the Redis shared by every gateway node. Required. A
+	// *redis.Client or *redis.ClusterClient must have ContextTimeoutEnabled
+	// set, or go-redis ignores Timeout and waits its ReadTimeout instead.
+	Client redis.UniversalClient
+	// Prefix prefixes every Redis key (DefaultLeasePrefix).
+	Prefix string
+	// Timeout bounds each Redis round trip (50ms). A late answer counts as
+	// an error; units it may have reserved are lost to this window, which
+	// errs on the side of admitting less, never more.
+	Timeout time.Duration
+	// Mode is the behaviour while Redis fails (FailOpen).
+	Mode FailMode
+	// MinBlock and MaxBlock bound the units asked for per round trip
+	// (10 and 10000).
+	MinBlock, MaxBlock int64
+	// Horizon is how much of the recently observed rate one block should
+	// cover (2s); the next block is requested in the background once a
+	// quarter of the block is left.
+	Horizon time.Duration
+	// Backoff is how long a node stays on its fallback after a Redis error
+	// before trying Redis again (1s), and how long it refuses locally after
+	// Redis said the quota is spent before asking again, in case other
+	// nodes returned units.
+	Backoff time.Duration
+	// IdleAfter is how long a lease may go unused before Sweep returns its
+	// units to Redis (10s).
+	IdleAfter time.Duration
+	// OnError, if set, is told about every failed Redis call and the mode
+	// the node falls back to; wire it to logs and a metric. It may be called
+	// from several goroutines at once and should not block.
+	OnError func(key string, mode FailMode, err error)
+	// OnRecover, if set, is told when a key's lease reaches Redis again
+	// after an error.
+	OnRecover func(key string)
+}
+
+// Leaser hands out Leases: per key, budget reserved in blocks from a Redis
+// counter shared by all nodes, so that the request path touches Redis once
+// per block rather than once per request.
+type Leaser struct {
+	cfg      LeaseConfig
+	fallback *Quotas
+	leases   sync.Map // leaseID -> *Lease
+}
+
+type leaseID struct {
+	key   string
+	limit int64
+	kind  windowKind
+}
+
+// reserveScript grants up to ARGV[1] units of a counter capped at ARGV[2],
+// setting the key to expire in ARGV[3] ms. The expiry is relative so that it
+// depends on the node's clock only through the window's remaining length,
+// not on Redis and the node agreeing on the time. It returns {granted, used}.
+// Check and increment run atomically in Redis, so the units granted to all
+// nodes together never exceed the limit.
+var reserveScript = redis.NewScript(`
+local want = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(want, limit - used)
+if grant <= 0 then
+  return {0, used}
+end
+used = redis.call('INCRBY', KEYS[1], grant)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {grant, used}
+`)
+
+// releaseScript returns up to ARGV[1] unused units, never taking the counter
+// below zero, and returns the new count.
+var releaseScript = redis.NewScript(`
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used <= 0 then
+  return 0
+end
+local back = math.min(tonumber(ARGV[1]), used)
+return redis.call('DECRBY', KEYS[1], back)
+`)
+
+// NewLeaser validates cfg and returns a Leaser.
+func NewLeaser(cfg LeaseConfig) (*Leaser, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("limits: lease config needs a Redis client")
+	}
+	switch c := cfg.Client.(type) {
+	case *redis.Client:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
+		}
+	case *redis.ClusterClient:
+		if !c.Options().ContextTimeoutEnabled {
+			return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
+		}
+	}
+	if cfg.Mode != FailOpen && cfg.Mode != FailClosed {
+		return nil, errors.New("limits: unknown fail mode")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultLeasePrefix
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Timeout, 50*time.Millisecond)
+	def(&cfg.Horizon, 2*time.Second)
+	def(&cfg.Backoff, time.Second)
+	def(&cfg.IdleAfter, 10*time.Second)
+	if cfg.MinBlock == 0 {
+		cfg.MinBlock = 10
+	}
+	if cfg.MaxBlock == 0 {
+		cfg.MaxBlock = 10000
+	}
+	if cfg.Timeout < 0 || cfg.Horizon < 0 || cfg.Backoff < 0 || cfg.IdleAfter < 0 {
+		return nil, errors.New("limits: lease durations must not be negative")
+	}
+	if cfg.MinBlock < 1 || cfg.MaxBlock < cfg.MinBlock {
+		return nil, errors.New("limits: lease blocks need 1 <= MinBlock <= MaxBlock")
+	}
+	fb, err := NewQuotas()
+	if err != nil {
+		return nil, err
+	}
+	return &Leaser{cfg: cfg, fallback: fb}, nil
+}
+
+// Lease returns the lease for key's quota of limit units per window of w's
+// kind, creating it on first use. For an existing lease it does not allocate.
+func (l *Leaser) Lease(key string, limit int64, w Window) *Lease {
+	id := leaseID{key: key, limit: limit, kind: w.kind}
+	if v, ok := l.leases.Load(id); ok {
+		return v.(*Lease)
+	}
+	v, _ := l.leases.LoadOrStore(id, &Lease{l: l, key: key, limit: limit, name: w.Name()})
+	return v.(*Lease)
+}
+
+// Sweep returns the units of every lease idle for IdleAfter to Redis, and
+// forgets leases whose window has ended. A janitor calls it periodically.
+func (l *Leaser) Sweep(ctx context.Context, now time.Time) {
+	l.leases.Range(func(k, v any) bool {
+		ls := v.(*Lease)
+		ls.mu.Lock()
+		idle := now.UnixNano()-ls.lastUse >= int64(l.cfg.IdleAfter)
+		ended := ls.winEnd != 0 && now.UnixNano() >= ls.winEnd
+		ls.mu.Unlock()
+		if idle || ended {
+			ls.Release(ctx)
+		}
+		if ended {
+			l.leases.CompareAndDelete(k, v)
+		}
+		return true
+	})
+	l.fallback.Sweep(now)
+}
+
+// Lease admits requests against one key's shared quota from units reserved
+// in Redis. It is safe for concurrent use.
+type Lease struct {
+	l     *Leaser
+	key   string
+	limit int64
+	name  string // window kind in Redis keys
+
+	mu              sync.Mutex
+	winStart        int64 // unix ns; 0 before first use
+	winEnd          int64
+	local           int64 // units granted and not yet admitted
+	block           int64 // size of the last request to Redis
+	consumed        int64 // admitted since grantAt
+	grantAt         int64
+	lastUse         int64
+	fetching        chan struct{} // closed when the in-flight fetch ends
+	degradedUntil   int64         // on fallback until then
+	degraded        bool
+	exhaustedUntil  int64 // Redis said the quota is spent; ask again then
+	exhaustedWindow int64
+}
+
+// Take admits one request at now in window w (which must be of the kind the
+// lease was made for), reporting whether it may proceed. It reaches Redis
+// only when the lease is empty; a background fetch normally refills it
+// first.
+func (ls *Lease) Take(ctx context.Context, w Window, now time.Time) bool {
+	start, end, ok := w.Bounds(now)
+	if !ok {
+		return false
+	}
+	s, n := start.UnixNano(), now.UnixNano()
+	ls.mu.Lock()
+	switch {
+	case s < ls.winStart:
+		ls.mu.Unlock()
+		return false
+	case s > ls.winStart:
+		// A new window: units leased for the old one are void; its Redis
+		// key expires on its own.
+		ls.winStart, ls.winEnd = s, end.UnixNano()
+		ls.local, ls.consumed, ls.grantAt = 0, 0, n
+	}
+	ls.lastUse = n
+	for {
+		if ls.local > 0 {
+			ls.local--
+			ls.consumed++
+			if ls.local <= ls.block/4 && ls.fetching == nil && n >= ls.degradedUntil && !ls.exhausted(n) {
+				done := ls.startFetch()
+				go ls.fetch(context.WithoutCancel(ctx), done, s, n)
+			}
+			ls.mu.Unlock()
+			return true
+		}
+		if n < ls.degradedUntil {
+			ls.mu.Unlock()
+			if ls.l.cfg.Mode == FailClosed {
+				return false
+			}
+			allowed, _, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now)
+			return allowed
+		}
+		if ls.exhausted(n) {
+			ls.mu.Unlock()
+			return false
+		}
+		if ch := ls.fetching; ch != nil {
+			ls.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return false
+			}
+			ls.mu.Lock()
+			if ls.winStart != s {
+				ls.mu.Unlock()
+				return false
+			}
+			continue
+		}
+		done := ls.startFetch()
+		ls.mu.Unlock()
+		ls.fetch(context.WithoutCancel(ctx), done, s, n)
+		ls.mu.Lock()
+		if ls.winStart != s {
+			ls.mu.Unlock()
+			return false
+		}
+	}
+}
+
+func (ls *Lease) exhausted(n int64) bool {
+	return ls.exhaustedWindow == ls.winStart && n < ls.exhaustedUntil
+}
+
+// startFetch marks a fetch in flight; called with mu held.
+func (ls *Lease) startFetch() chan struct{} {
+	ch := make(chan struct{})
+	ls.fetching = ch
+	return ch
+}
+
+// blockSize sizes the next request from the rate seen since the last grant;
+// called with mu held.
+func (ls *Lease) blockSize(n int64) int64 {
+	c := &ls.l.cfg
+	want := c.MinBlock
+	if el := n - ls.grantAt; el > 0 && ls.consumed > 0 {
+		want = int64(float64(ls.consumed) * float64(c.Horizon) / float64(el))
+	} else if ls.block > 0 {
+		want = ls.block * 2 // a burst within one instant: grow
+	}
+	return min(max(want, c.MinBlock), c.MaxBlock)
+}
+
+// fetch reserves the next block for window s and adds it to the lease.
+func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
+	c := &ls.l.cfg
+	ls.mu.Lock()
+	want := ls.blockSize(n)
+	ls.block = want
+	// Keep the counter an hour past the window's end so that late releases
+	// still find it.
+	ttl := time.Duration(ls.winEnd-n) + time.Hour
+	ttlMs := max(1, ttl.Milliseconds())
+	ls.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs).Int64Slice()
+	cancel()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected reply %v", res)
+	}
+
+	ls.mu.Lock()
+	close(done)
+	ls.fetching = nil
+	recovered := false
+	if err != nil {
+		ls.degradedUntil = n + int64(c.Backoff)
+		ls.degraded = true
+	} else {
+		recovered = ls.degraded
+		ls.degraded = false
+		if ls.winStart == s {
+			ls.local += res[0]
+			ls.consumed, ls.grantAt = 0, n
+			if res[0] == 0 {
+				ls.exhaustedWindow, ls.exhaustedUntil = s, n+int64(c.Backoff)
+			}
+		}
+	}
+	ls.mu.Unlock()
+	if err != nil && c.OnError != nil {
+		c.OnError(ls.key, c.Mode, fmt.Errorf("limits: reserve quota: %w", err))
+	}
+	if recovered && c.OnRecover != nil {
+		c.OnRecover(ls.key)
+	}
+}
+
+// Release waits for any fetch in flight and returns the lease's unused
+// units to Redis, so that other nodes may use them.
+func (ls *Lease) Release(ctx context.Context) error {
+	ls.mu.Lock()
+	for ls.fetching != nil {
+		ch := ls.fetching
+		ls.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		ls.mu.Lock()
+	}
+	back, s := ls.local, ls.winStart
+	ls.local = 0
+	ls.mu.Unlock()
+	if back <= 0 {
+		return nil
+	}
+	c := &ls.l.cfg
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	if err := releaseScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, back).Err(); err != nil {
+		// The units stay reserved until the key expires: fewer admissions,
+		// never more.
+		err = fmt.Errorf("limits: release quota: %w", err)
+		if c.OnError != nil {
+			c.OnError(ls.key, c.Mode, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Local reports how many leased units the lease holds.
+func (ls *Lease) Local() int64 {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.local
+}
+
+// redisKey names the counter for the window starting at s; the key's
+// length prefix keeps it unambiguous whatever the key contains.
+func (ls *Lease) redisKey(s int64) string {
+	return ls.l.cfg.Prefix + strconv.Itoa(len(ls.key)) + ":" + ls.key + ":" + ls.name + ":" + strconv.FormatInt(s/int64(time.Second), 10)
+}
+
+// RedisKey is the Redis key holding the usage counter of key's quota in the
+// window w current at now; exposed for tests and operators.
+func (l *Leaser) RedisKey(key string, w Window, now time.Time) string {
+	start, _, _ := w.Bounds(now)
+	return l.cfg.Prefix + strconv.Itoa(len(key)) + ":" + key + ":" + w.Name() + ":" + strconv.FormatInt(start.Unix(), 10)
+}

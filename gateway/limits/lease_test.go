@@ -1,0 +1,360 @@
+package limits
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// testRedis connects to PORTICO_TEST_REDIS_URL. Without it the test is
+// skipped, except under PORTICO_TEST_STRICT=1, where that is a failure.
+func testRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	u := os.Getenv("PORTICO_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
+			t.Fatal("PORTICO_TEST_REDIS_URL is not set and PORTICO_TEST_STRICT=1")
+		}
+		t.Skip("PORTICO_TEST_REDIS_URL not set")
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("PORTICO_TEST_REDIS_URL: %v", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis ping: %v", err)
+	}
+	return rdb
+}
+
+// testPrefix keeps concurrent test runs on one Redis apart and deletes the
+// test's keys when it ends.
+func testPrefix(t *testing.T, rdb *redis.Client) string {
+	t.Helper()
+	p := "portico:test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, p+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("clean up test keys: %v", err)
+		}
+	})
+	return p
+}
+
+func mustLeaser(t *testing.T, cfg LeaseConfig) *Leaser {
+	t.Helper()
+	l, err := NewLeaser(cfg)
+	if err != nil {
+		t.Fatalf("NewLeaser: %v", err)
+	}
+	// Release every lease when the test ends, before its keys are deleted:
+	// this waits for background fetches, so none outlives the test and
+	// recreates a key after clean-up.
+	t.Cleanup(func() {
+		l.leases.Range(func(_, v any) bool {
+			if err := v.(*Lease).Release(context.Background()); err != nil {
+				t.Errorf("release lease: %v", err)
+			}
+			return true
+		})
+	})
+	return l
+}
+
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func TestNewLeaserValidates(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	plain := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer plain.Close()
+	cases := []struct {
+		name string
+		cfg  LeaseConfig
+		ok   bool
+	}{
+		{"defaults", LeaseConfig{Client: rdb}, true},
+		{"client ignoring context deadlines", LeaseConfig{Client: plain}, false},
+		{"no client", LeaseConfig{}, false},
+		{"bad mode", LeaseConfig{Client: rdb, Mode: 7}, false},
+		{"negative timeout", LeaseConfig{Client: rdb, Timeout: -1}, false},
+		{"max below min", LeaseConfig{Client: rdb, MinBlock: 10, MaxBlock: 5}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := NewLeaser(c.cfg); (err == nil) != c.ok {
+				t.Fatalf("err = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+}
+
+// hangingRedis accepts connections and never answers, like a Redis that is
+// overloaded or partitioned away.
+func hangingRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// TestLeaseRedisDown covers a Redis nothing listens on (calls fail at once)
+// and one that never answers (calls end at the lease Timeout). Assertions
+// are on counts only.
+func TestLeaseRedisDown(t *testing.T) {
+	hanging := hangingRedis(t)
+	cases := []struct {
+		name string
+		addr string
+		mode FailMode
+		want int64 // admitted out of 2*limit attempts
+	}{
+		{"refused, fail open serves the local quota", "127.0.0.1:1", FailOpen, 5},
+		{"refused, fail closed refuses", "127.0.0.1:1", FailClosed, 0},
+		{"hanging, fail open serves the local quota", hanging, FailOpen, 5},
+		{"hanging, fail closed refuses", hanging, FailClosed, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb := redis.NewClient(&redis.Options{Addr: c.addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+			defer rdb.Close()
+			var errs atomic.Int64
+			var gotMode FailMode = -1
+			l := mustLeaser(t, LeaseConfig{Client: rdb, Mode: c.mode, Backoff: time.Minute, Timeout: 20 * time.Millisecond,
+				OnError: func(key string, m FailMode, err error) { errs.Add(1); gotMode = m }})
+			ls := l.Lease("k", 5, Day())
+			var admitted int64
+			for i := range 10 {
+				if ls.Take(context.Background(), Day(), t0.Add(time.Duration(i)*time.Second)) {
+					admitted++
+				}
+			}
+			if admitted != c.want {
+				t.Fatalf("admitted %d, want %d", admitted, c.want)
+			}
+			// One failed call, then the backoff keeps Redis off the path.
+			if errs.Load() != 1 || gotMode != c.mode {
+				t.Fatalf("OnError called %d times with mode %v, want once with %v", errs.Load(), gotMode, c.mode)
+			}
+		})
+	}
+}
+
+func TestLeaseRedisSingleNode(t *testing.T) {
+	rdb := testRedis(t)
+	hook := &countHook{}
+	rdb.AddHook(hook)
+	ctx := context.Background()
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second})
+	const limit = 1000
+	ls := l.Lease("tenant-1", limit, Day())
+	var admitted int64
+	now := t0
+	for range 3 * limit {
+		if ls.Take(ctx, Day(), now) {
+			admitted++
+		}
+		now = now.Add(time.Millisecond)
+	}
+	if admitted != limit {
+		t.Fatalf("admitted %d, want exactly %d", admitted, limit)
+	}
+	if calls := hook.n.Load(); calls > admitted/10 {
+		t.Fatalf("%d Redis calls for %d admissions; want at most one per 10", calls, admitted)
+	}
+	used, err := rdb.Get(ctx, l.RedisKey("tenant-1", Day(), t0)).Int64()
+	if err != nil || used != limit {
+		t.Fatalf("redis counter = %d (%v), want %d", used, err, limit)
+	}
+	ttl := rdb.PTTL(ctx, l.RedisKey("tenant-1", Day(), t0)).Val()
+	if ttl <= 0 {
+		t.Fatalf("counter has no expiry (PTTL %v)", ttl)
+	}
+}
+
+func TestLeaseRedisReleaseReturnsUnits(t *testing.T) {
+	rdb := testRedis(t)
+	ctx := context.Background()
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second,
+		MinBlock: 50, MaxBlock: 50, IdleAfter: 10 * time.Second})
+	ls := l.Lease("k", 100, Day())
+	for i := range 3 {
+		if !ls.Take(ctx, Day(), t0) {
+			t.Fatalf("take %d refused", i)
+		}
+	}
+	// Let any background fetch land, then sweep while still busy: nothing
+	// is returned.
+	key := l.RedisKey("k", Day(), t0)
+	l.Sweep(ctx, t0.Add(time.Second))
+	if ls.Local() == 0 {
+		t.Fatal("a busy lease was emptied by Sweep")
+	}
+	l.Sweep(ctx, t0.Add(11*time.Second))
+	if ls.Local() != 0 {
+		t.Fatalf("idle lease still holds %d units", ls.Local())
+	}
+	if used, _ := rdb.Get(ctx, key).Int64(); used != 3 {
+		t.Fatalf("after release the counter is %d, want the 3 admitted", used)
+	}
+}
+
+func TestLeaseRedisTwoNodesNeverExceed(t *testing.T) {
+	cases := []struct {
+		name       string
+		limit      int64
+		goroutines int
+		attempts   int
+		minBlock   int64
+	}{
+		{"small limit", 100, 8, 50, 10},
+		{"large limit", 5000, 16, 1000, 10},
+		{"blocks larger than limit", 30, 4, 40, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb := testRedis(t)
+			ctx := context.Background()
+			prefix := testPrefix(t, rdb)
+			// Two nodes: separate Leasers and separate Redis clients.
+			var nodes [2]*Lease
+			var leasers [2]*Leaser
+			for i := range nodes {
+				cl := redis.NewClient(rdb.Options())
+				t.Cleanup(func() { cl.Close() })
+				leasers[i] = mustLeaser(t, LeaseConfig{Client: cl, Prefix: prefix, Timeout: 5 * time.Second,
+					MinBlock: c.minBlock, Mode: FailClosed})
+				nodes[i] = leasers[i].Lease("shared", c.limit, Day())
+			}
+			var admitted atomic.Int64
+			var wg sync.WaitGroup
+			for g := range c.goroutines {
+				wg.Go(func() {
+					ls := nodes[g%2]
+					for i := range c.attempts {
+						if ls.Take(ctx, Day(), t0.Add(time.Duration(i)*time.Millisecond)) {
+							admitted.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if got := admitted.Load(); got > c.limit {
+				t.Fatalf("two nodes admitted %d, over the limit %d", got, c.limit)
+			}
+			// Drain both nodes: every unit is either admitted or still
+			// leased, so once both refuse the total is exactly the limit.
+			late := t0.Add(time.Hour)
+			for _, ls := range nodes {
+				for ls.Take(ctx, Day(), late) {
+					admitted.Add(1)
+				}
+			}
+			if got := admitted.Load(); got != c.limit {
+				t.Fatalf("after draining, admitted %d, want exactly %d", got, c.limit)
+			}
+			used, err := rdb.Get(ctx, leasers[0].RedisKey("shared", Day(), t0)).Int64()
+			if err != nil || used != c.limit {
+				t.Fatalf("redis counter = %d (%v), want %d", used, err, c.limit)
+			}
+		})
+	}
+}
+
+func TestLeaseRedisWindowRollover(t *testing.T) {
+	rdb := testRedis(t)
+	ctx := context.Background()
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second})
+	ls := l.Lease("k", 3, Day())
+	midnight := time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"day one 1", midnight.Add(-time.Hour), true},
+		{"day one 2", midnight.Add(-time.Hour), true},
+		{"day one 3", midnight.Add(-time.Hour), true},
+		{"day one spent", midnight.Add(-time.Nanosecond), false},
+		{"day two starts afresh", midnight, true},
+		{"stale day one call refused", midnight.Add(-time.Second), false},
+	}
+	for _, c := range cases {
+		if got := ls.Take(ctx, Day(), c.at); got != c.want {
+			t.Fatalf("%s: Take = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func BenchmarkLeaseTake(b *testing.B) {
+	u := os.Getenv("PORTICO_TEST_REDIS_URL")
+	if u == "" {
+		b.Skip("PORTICO_TEST_REDIS_URL not set")
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	l, err := NewLeaser(LeaseConfig{Client: rdb, Prefix: "portico:bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	ls := l.Lease("bench", 1<<60, Day())
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Microsecond)
+		ls.Take(ctx, Day(), now)
+	}
+}
