@@ -56,6 +56,7 @@ type Handler struct {
 	proxy    *httputil.ReverseProxy
 	log      *slog.Logger
 	now      func() time.Time
+	limits   *enforcer
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -89,7 +90,11 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now}
+	enf, err := newEnforcer()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf}
 	tr := opts.Transport
 	if tr == nil {
 		tr = &http.Transport{
@@ -220,6 +225,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if !h.limits.admit(w, sub, op.Billable, h.now(), id) {
+		return
+	}
 	if api.State == StateDeprecated {
 		w.Header().Set("Deprecation", "true")
 		if api.SunsetAt != nil {

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
+)
+
+// demoConfig is one mock API with a billable and a free operation, one key
+// and one subscription with the given limits and status.
+func demoConfig(limits Limits, status SubscriptionStatus, now time.Time) *Config {
+	return &Config{
+		Version: 1,
+		APIs: []APIVersion{{
+			OrgID: "o1", OrgSlug: "acme", APIID: "a1", APISlug: "echo", APIName: "Echo", VersionID: "v1id", Version: "v1",
+			Stage: StageProduction, State: StatePublished, Mock: true,
+			Operations: []Operation{
+				{ID: "get", Method: "GET", Path: "/things/{id}", Billable: true, Mock: &MockResponse{Status: 200, ContentType: "application/json", Body: []byte(`{"ok":true}`)}},
+				{ID: "ping", Method: "GET", Path: "/ping", Billable: false},
+			},
+		}},
+		Keys: map[string]Key{"PKTESTTESTTESTTEST01": {AccessKey: "PKTESTTESTTESTTEST01", Secret: []byte("secretsecretsecretsecretsecretsecret1234"), AppID: "app1", OrgID: "p1"}},
+		Subscriptions: []Subscription{{ID: "s1", AppID: "app1", OrgID: "p1", ProviderOrgID: "o1", APIID: "a1", PlanID: "plan1",
+			Status: status, Versions: []string{"v1"}, Limits: limits, PeriodStart: now.Add(-24 * time.Hour), PeriodEnd: now.Add(29 * 24 * time.Hour)}},
+	}
+}
+
+func newTestGateway(t *testing.T, cfg *Config, now time.Time) *httptest.Server {
+	t.Helper()
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func signedGet(t *testing.T, url string, now time.Time) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", now); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	json.NewDecoder(res.Body).Decode(&m)
+	return res, m
+}
+
+// With a frozen clock the burst is admitted exactly and the next call is
+// refused with the rate-limit headers and Retry-After.
+func TestGatewayRateLimitBurst(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	srv := newTestGateway(t, demoConfig(Limits{RequestsPerSecond: 5, Burst: 10}, SubActive, now), now)
+	for i := 0; i < 10; i++ {
+		res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+		if res.StatusCode != 200 || m["ok"] != true {
+			t.Fatalf("call %d: %d %v", i+1, res.StatusCode, m)
+		}
+		if !strings.Contains(res.Header.Get("RateLimit-Policy"), `"burst";q=10;w=1`) || res.Header.Get("RateLimit") == "" {
+			t.Fatalf("call %d lacks RateLimit headers: %v", i+1, res.Header)
+		}
+	}
+	res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+	if res.StatusCode != 429 || !strings.HasSuffix(m["type"].(string), "/rate-limited") || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("11th call: %d %v %v", res.StatusCode, m, res.Header)
+	}
+}
+
+// A day quota admits exactly its size; non-billable operations pass without
+// spending it.
+func TestGatewayDayQuota(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	srv := newTestGateway(t, demoConfig(Limits{DayQuota: 3}, SubActive, now), now)
+	for i := 0; i < 3; i++ {
+		if res, _ := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now); res.StatusCode != 200 {
+			t.Fatalf("call %d: %d", i+1, res.StatusCode)
+		}
+	}
+	if res, _ := signedGet(t, srv.URL+"/acme/echo/v1/ping", now); res.StatusCode != 200 {
+		t.Fatalf("non-billable call after the quota: %d", res.StatusCode)
+	}
+	res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+	if res.StatusCode != 429 || !strings.HasSuffix(m["type"].(string), "/quota-exceeded") {
+		t.Fatalf("4th billable call: %d %v", res.StatusCode, m)
+	}
+	if ra := res.Header.Get("Retry-After"); ra != "43200" {
+		t.Fatalf("Retry-After = %q, want the seconds to UTC midnight", ra)
+	}
+}
+
+func TestGatewaySubscriptionStates(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for status, want := range map[SubscriptionStatus]string{SubPendingApproval: "subscription-pending", SubPendingPayment: "subscription-pending", SubSuspended: "subscription-suspended"} {
+		t.Run(string(status), func(t *testing.T) {
+			srv := newTestGateway(t, demoConfig(Limits{}, status, now), now)
+			res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+			if res.StatusCode != 403 || !strings.HasSuffix(m["type"].(string), "/"+want) {
+				t.Fatalf("%d %v", res.StatusCode, m)
+			}
+		})
+	}
+}
