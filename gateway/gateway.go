@@ -44,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; tests override it.
 	Now func() time.Time
+	// Meter receives a usage event for every call that passed the
+	// subscription check; nil meters nothing.
+	Meter Meter
 }
 
 // Handler is the gateway's HTTP entry point: route, authenticate, check
@@ -57,6 +60,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	limits   *enforcer
+	meter    Meter
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -94,7 +98,7 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf}
+	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf, meter: opts.Meter}
 	tr := opts.Transport
 	if tr == nil {
 		tr = &http.Transport{
@@ -227,6 +231,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if !h.limits.admit(w, sub, op.Billable, h.now(), id) {
 		return
+	}
+	// From here on the call counts: it is metered whatever the answer.
+	if h.meter != nil {
+		start := h.now()
+		mw := &meteredWriter{ResponseWriter: w}
+		w = mw
+		defer func() {
+			st := mw.status
+			if st == 0 {
+				st = 499
+			}
+			h.meter.Record(UsageEvent{Time: start, ProviderOrgID: api.OrgID, APIID: api.APIID, Version: api.Version, OperationID: op.ID,
+				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: st,
+				Latency: h.now().Sub(start), BytesIn: r.ContentLength, BytesOut: mw.bytes, Billable: op.Billable})
+		}()
 	}
 	if api.State == StateDeprecated {
 		w.Header().Set("Deprecation", "true")

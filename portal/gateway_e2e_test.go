@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/backendsig"
 	"github.com/portico-dev/portico/gateway/sigv4"
@@ -65,7 +66,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 		if err := rl.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
-		h, err := gateway.NewHandler(store, gateway.Options{Region: "local"})
+		ledger := billing.NewLedger(e.db.DB, time.Hour, nil, e.svc.TouchKeys)
+		h, err := gateway.NewHandler(store, gateway.Options{Region: "local", Meter: ledger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +113,18 @@ func TestGatewayEndToEnd(t *testing.T) {
 		}
 		if s := <-got; s.path != "/base/reports/r%201" || s.verr != nil {
 			t.Fatalf("upstream saw %+v", s)
+		}
+		// Both answered calls are in the ledger, for the partner and the
+		// provider alike.
+		if err := ledger.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, who := range []struct{ org, tok string }{{"partner", part}, {"acme", prov}} {
+			r := e.call("GET", "/api/v1/orgs/"+who.org+"/subscriptions/"+sub+"/usage", who.tok, nil)
+			expectStatus(t, r, http.StatusOK)
+			if u := r.json(t); u["calls"] != float64(2) || u["billable"] != float64(2) || len(u["by_day"].([]any)) != 1 {
+				t.Fatalf("%s usage = %s", who.org, r.Body)
+			}
 		}
 		if st, m := call("DELETE", "/acme/weather/v1/forecast", ""); st != 405 {
 			t.Fatalf("wrong method: %d %v", st, m)

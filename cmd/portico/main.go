@@ -226,7 +226,8 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		return fmt.Errorf("gateway configuration: %w", err)
 	}
 	go reloader.Run(ctx)
-	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log})
+	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
+	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -297,10 +298,17 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	case err := <-errc:
 		log.Error("server failed", "err", err)
 		shutdown(servers, cfg.ShutdownTimeout)
+		ledger.Close(context.Background())
 		return err
 	}
 	if err := shutdown(servers, cfg.ShutdownTimeout); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// In-flight calls have finished: write the last usage to the ledger.
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ledger.Close(fctx); err != nil {
+		return fmt.Errorf("usage ledger: %w", err)
 	}
 	log.Info("stopped")
 	return nil

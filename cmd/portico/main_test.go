@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway/sigv4"
+	"github.com/portico-dev/portico/migrations"
 )
 
 func TestParseConfigPrecedence(t *testing.T) {
@@ -235,5 +236,35 @@ func TestServeDemo(t *testing.T) {
 	// Unsigned calls are refused.
 	if res, err := http.Get(d.API.BaseURL + "/hello"); err != nil || res.StatusCode != 401 {
 		t.Fatalf("unsigned call: %v %v", err, res.StatusCode)
+	}
+	// Two more signed calls, then a graceful stop: the ledger holds exactly
+	// the three answered calls, flushed on shutdown.
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest("POST", d.API.BaseURL+"/items", strings.NewReader(`{"n":1}`))
+		(&sigv4.Signer{Region: d.Region}).Sign(req, d.Partner.AccessKey, d.Partner.SecretKey, "", time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("call %d: %v %v", i, err, res)
+		}
+		res.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	db, err := migrations.Open(context.Background(), migrations.Config{SQLitePath: filepath.Join(dir, "portico.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var calls, billable int64
+	db.Raw("SELECT COALESCE(SUM(calls),0), COALESCE(SUM(billable),0) FROM usage_ledger").Row().Scan(&calls, &billable)
+	if calls != 3 || billable != 3 {
+		t.Fatalf("ledger has %d calls (%d billable), want 3", calls, billable)
+	}
+	var lastUsed *time.Time
+	db.Raw("SELECT last_used_at FROM access_keys WHERE access_key = ?", d.Partner.AccessKey).Row().Scan(&lastUsed)
+	if lastUsed == nil {
+		t.Fatal("the key's last-used time was not recorded")
 	}
 }

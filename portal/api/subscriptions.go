@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,6 +18,7 @@ func (a *API) registerSubscriptions(org *gin.RouterGroup) {
 	org.POST("/subscriptions", partner, a.createSubscription)
 	org.GET("/subscriptions/:id", a.showSubscription)
 	org.GET("/subscriptions/:id/history", a.showSubscriptionHistory)
+	org.GET("/subscriptions/:id/usage", a.showSubscriptionUsage)
 	org.PATCH("/subscriptions/:id", partner, a.changeSubscriptionPlan)
 	org.DELETE("/subscriptions/:id", partner, a.cancelSubscription)
 
@@ -274,4 +276,28 @@ func (a *API) terminateSubscriber(c *gin.Context) {
 	a.decide(c, true, func(orgID, id string, actor tenants.Actor, reason string) (billing.Subscription, error) {
 		return a.Plans.Terminate(c.Request.Context(), orgID, id, actor, reason)
 	})
+}
+
+// showSubscriptionUsage sums the usage ledger for a subscription, for its
+// partner or its provider: ?from= and ?to= are dates or RFC 3339 times
+// (default: the last 30 days).
+func (a *API) showSubscriptionUsage(c *gin.Context) {
+	now := time.Now().UTC()
+	to, from := now, now.AddDate(0, 0, -30)
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if v := c.Query(name); v != "" {
+			t, err := parseDate(v)
+			if err != nil {
+				a.fail(c, tenants.FieldError(name, name+" must be a date (2026-11-01) or an RFC 3339 time."))
+				return
+			}
+			*dst = t
+		}
+	}
+	u, err := a.Plans.SubscriptionUsage(c.Request.Context(), currentOrg(c).ID, c.Param("id"), from, to)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.ok(c, http.StatusOK, u)
 }

@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+)
+
+// UsageEvent is one answered call, as metering records it.
+type UsageEvent struct {
+	Time           time.Time
+	ProviderOrgID  string
+	APIID          string
+	Version        string
+	OperationID    string
+	PartnerOrgID   string
+	AppID          string
+	SubscriptionID string
+	AccessKey      string
+	Status         int
+	Latency        time.Duration
+	BytesIn        int64
+	BytesOut       int64
+	Billable       bool
+}
+
+// Meter receives usage events. Billing implements it; Record must not
+// block (it aggregates in memory and flushes in the background).
+type Meter interface {
+	Record(UsageEvent)
+}
+
+// meteredWriter remembers the status and size of an answer.
+type meteredWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *meteredWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *meteredWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *meteredWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes flushes through for streamed answers.
+func (w *meteredWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
