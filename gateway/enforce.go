@@ -50,7 +50,7 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 // admit decides one call. On refusal it has written the 429 and returns
 // false; on success it has set the RateLimit headers. Non-billable calls
 // pass the quotas without spending them.
-func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool, now time.Time, requestID string) bool {
+func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool, now time.Time, requestID string) (bool, string) {
 	var policies []limits.Policy
 	l := sub.Limits
 	if l.RequestsPerSecond > 0 {
@@ -59,7 +59,7 @@ func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool
 			p := limits.Policy{Name: "burst", Quota: int64(g.Burst()), Window: time.Second, Remaining: int64(d.Remaining), Reset: d.ResetAfter}
 			if !d.Allowed {
 				limits.WriteRefusal(w, limits.RateLimited, d.RetryAfter, requestID, p)
-				return false
+				return false, string(limits.RateLimited)
 			}
 			policies = append(policies, p)
 		}
@@ -91,7 +91,7 @@ func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool
 					e.quotas.Release(sub.ID+":"+y.name, 1, y.window, now)
 				}
 				limits.WriteRefusal(w, limits.QuotaExceeded, reset.Sub(now), requestID, append(policies, p)...)
-				return false
+				return false, string(limits.QuotaExceeded)
 			}
 			policies = append(policies, p)
 		}
@@ -99,5 +99,5 @@ func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool
 	if len(policies) > 0 {
 		limits.WriteHeaders(w.Header(), policies...)
 	}
-	return true
+	return true, ""
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portico-dev/portico/gateway/backendsig"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
@@ -47,6 +49,8 @@ type Options struct {
 	// Meter receives a usage event for every call that passed the
 	// subscription check; nil meters nothing.
 	Meter Meter
+	// Registry receives the gateway's Prometheus metrics; nil records none.
+	Registry prometheus.Registerer
 }
 
 // Handler is the gateway's HTTP entry point: route, authenticate, check
@@ -61,6 +65,7 @@ type Handler struct {
 	now      func() time.Time
 	limits   *enforcer
 	meter    Meter
+	metrics  *metrics
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -99,6 +104,11 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf, meter: opts.Meter}
+	if opts.Registry != nil {
+		if h.metrics, err = newMetrics(opts.Registry, store, opts.Now); err != nil {
+			return nil, err
+		}
+	}
 	tr := opts.Transport
 	if tr == nil {
 		tr = &http.Transport{
@@ -132,6 +142,14 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
+// problem writes a rejection and notes its reason for the metrics.
+func (h *Handler) problem(w http.ResponseWriter, status int, code, detail, id string, ext map[string]string) {
+	if mw, ok := w.(*meteredWriter); ok {
+		mw.reason = code
+	}
+	writeProblem(w, status, code, detail, id, ext)
+}
+
 func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ext map[string]string) {
 	body := map[string]any{
 		"type": "https://portico.dev/problems/" + code, "title": http.StatusText(status), "status": status,
@@ -148,12 +166,32 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 
 type ctxKey int
 
-const routeKey ctxKey = 1
+const (
+	routeKey  ctxKey = 1
+	labelsKey ctxKey = 2
+)
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
 	w.Header().Set(RequestIDHeader, id)
+	if h.metrics != nil {
+		start := h.now()
+		mw := &meteredWriter{ResponseWriter: w}
+		w = mw
+		provider, apiName := "-", "-"
+		r = r.WithContext(context.WithValue(r.Context(), labelsKey, &[2]*string{&provider, &apiName}))
+		defer func() {
+			st := mw.status
+			if st == 0 {
+				st = 499
+			}
+			if mw.reason != "" {
+				h.metrics.reject(mw.reason)
+			}
+			h.metrics.observe(provider, apiName, st, h.now().Sub(start))
+		}()
+	}
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -161,7 +199,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := h.store.Load()
 	if snap == nil {
-		writeProblem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
+		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}
 	m, err := snap.Router().LookupRequest(r)
@@ -171,13 +209,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if re.Allow != "" {
 				w.Header().Set("Allow", re.Allow)
 			}
-			writeProblem(w, re.Status, re.Code, re.Detail, id, nil)
+			h.problem(w, re.Status, re.Code, re.Detail, id, nil)
 			return
 		}
-		writeProblem(w, http.StatusInternalServerError, "internal", "Internal error.", id, nil)
+		h.problem(w, http.StatusInternalServerError, "internal", "Internal error.", id, nil)
 		return
 	}
 	api, op := m.API, m.Operation
+	if l, ok := r.Context().Value(labelsKey).(*[2]*string); ok {
+		*l[0], *l[1] = api.OrgSlug, api.APISlug
+	}
 
 	// Authentication: the body is hashed within the route's limit first.
 	maxBody := api.Settings.MaxBodyBytes
@@ -188,7 +229,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		maxBody = DefaultMaxBodyBytes
 	}
 	if r.ContentLength > maxBody {
-		writeProblem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
+		h.problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
 		return
 	}
 	bodyHash, err := sigv4.HashBody(r, maxBody)
@@ -199,16 +240,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
-			writeProblem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
+			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return
 		}
 		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
-		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
+		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
 		return
 	}
 	key := cred.Owner.(*Key)
 	if key.Stage != "" && key.Stage != m.Stage {
-		writeProblem(w, http.StatusForbidden, "wrong-stage", "This key belongs to a "+key.Stage+" app; it cannot call the "+m.Stage+" environment.", id, nil)
+		h.problem(w, http.StatusForbidden, "wrong-stage", "This key belongs to a "+key.Stage+" app; it cannot call the "+m.Stage+" environment.", id, nil)
 		return
 	}
 
@@ -216,20 +257,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub, ok := snap.Subscription(key.AppID, api.APIID)
 	switch {
 	case !ok:
-		writeProblem(w, http.StatusForbidden, "no-subscription", "The app has no subscription to "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
+		h.problem(w, http.StatusForbidden, "no-subscription", "The app has no subscription to "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
 		return
 	case sub.Status == SubPendingApproval || sub.Status == SubPendingPayment:
-		writeProblem(w, http.StatusForbidden, "subscription-pending", "The app's subscription is "+strings.ReplaceAll(string(sub.Status), "_", " ")+".", id, nil)
+		h.problem(w, http.StatusForbidden, "subscription-pending", "The app's subscription is "+strings.ReplaceAll(string(sub.Status), "_", " ")+".", id, nil)
 		return
 	case sub.Status == SubSuspended:
-		writeProblem(w, http.StatusForbidden, "subscription-suspended", "The provider suspended this subscription.", id, nil)
+		h.problem(w, http.StatusForbidden, "subscription-suspended", "The provider suspended this subscription.", id, nil)
 		return
 	case !sub.Grants(api.Version):
-		writeProblem(w, http.StatusForbidden, "no-subscription", "The app's plan does not include "+api.Version+".", id, nil)
+		h.problem(w, http.StatusForbidden, "no-subscription", "The app's plan does not include "+api.Version+".", id, nil)
 		return
 	}
 
-	if !h.limits.admit(w, sub, op.Billable, h.now(), id) {
+	if ok, reason := h.limits.admit(w, sub, op.Billable, h.now(), id); !ok {
+		if mw, isMW := w.(*meteredWriter); isMW {
+			mw.reason = reason
+		}
 		return
 	}
 	// From here on the call counts: it is metered whatever the answer.
@@ -302,12 +346,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	api := m.API
 	t := pickTarget(api.Upstream.Targets)
 	if t == nil {
-		writeProblem(w, http.StatusBadGateway, "no-upstream", "The API has no upstream target.", id, nil)
+		h.problem(w, http.StatusBadGateway, "no-upstream", "The API has no upstream target.", id, nil)
 		return
 	}
 	target, err := url.Parse(t.URL)
 	if err != nil {
-		writeProblem(w, http.StatusBadGateway, "bad-upstream", "The API's upstream URL is invalid.", id, nil)
+		h.problem(w, http.StatusBadGateway, "bad-upstream", "The API's upstream URL is invalid.", id, nil)
 		return
 	}
 	out := r.Clone(r.Context())
@@ -422,9 +466,17 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
 		w.WriteHeader(499)
 	case errors.Is(err, context.DeadlineExceeded):
+		h.countUpstream(r, "timeout")
 		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)
 	default:
+		h.countUpstream(r, "unavailable")
 		h.log.WarnContext(r.Context(), "upstream failed", "request_id", id, "err", err)
 		writeProblem(w, http.StatusBadGateway, "upstream-unavailable", "The API's backend could not be reached.", id, nil)
+	}
+}
+
+func (h *Handler) countUpstream(r *http.Request, kind string) {
+	if l, ok := r.Context().Value(labelsKey).(*[2]*string); ok {
+		h.metrics.upstreamError(*l[0], *l[1], kind)
 	}
 }

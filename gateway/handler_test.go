@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -113,5 +116,41 @@ func TestGatewaySubscriptionStates(t *testing.T) {
 				t.Fatalf("%d %v", res.StatusCode, m)
 			}
 		})
+	}
+}
+
+// TestGatewayMetrics: answered and refused calls show up in the Prometheus
+// series with their provider, API, status and rejection reason.
+func TestGatewayMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	snap, err := Compile(demoConfig(Limits{DayQuota: 1}, SubActive, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h, err := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now }, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	signedGet(t, srv.URL+"/acme/echo/v1/things/1", now) // 200
+	signedGet(t, srv.URL+"/acme/echo/v1/things/1", now) // 429 quota
+	http.Get(srv.URL + "/acme/echo/v1/things/1")        // 401 unsigned
+	http.Get(srv.URL + "/nobody/here/v1/x")             // 404
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := rec.Body.String()
+	for _, want := range []string{
+		`portico_gateway_requests_total{api="echo",provider="acme",status="200"} 1`,
+		`portico_gateway_requests_total{api="echo",provider="acme",status="429"} 1`,
+		`portico_gateway_rejections_total{reason="quota-exceeded"} 1`,
+		`portico_gateway_rejections_total{reason="missing-signature"} 1`,
+		`portico_gateway_rejections_total{reason="no-route"} 1`,
+		`portico_gateway_config_version 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s\n%s", want, out)
+		}
 	}
 }

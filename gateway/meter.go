@@ -34,6 +34,8 @@ type meteredWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// reason is the problem type of a rejection the gateway wrote.
+	reason string
 }
 
 func (w *meteredWriter) WriteHeader(code int) {

@@ -14,6 +14,7 @@ type Config struct {
 	DataDir         string
 	PortalAddr      string
 	GatewayAddr     string
+	AdminAddr       string
 	DatabaseURL     string
 	RedisURL        string
 	MasterKey       string
@@ -62,6 +63,7 @@ func options() []option {
 		{"data-dir", "PORTICO_DATA_DIR", "./data", "directory for the SQLite database and generated keys", str(func(c *Config) *string { return &c.DataDir })},
 		{"portal-addr", "PORTICO_PORTAL_ADDR", "127.0.0.1:8080", "listen address of the console and management API", str(func(c *Config) *string { return &c.PortalAddr })},
 		{"gateway-addr", "PORTICO_GATEWAY_ADDR", "127.0.0.1:8000", "listen address of the API gateway", str(func(c *Config) *string { return &c.GatewayAddr })},
+		{"admin-addr", "PORTICO_ADMIN_ADDR", "127.0.0.1:9090", "listen address of the admin endpoints (Prometheus /metrics); keep it private", str(func(c *Config) *string { return &c.AdminAddr })},
 		{"database-url", "PORTICO_DATABASE_URL", "", "postgres:// URL; empty uses the embedded SQLite database in the data dir", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"redis-url", "PORTICO_REDIS_URL", "", "redis:// URL for shared counters across nodes; empty keeps them in process", str(func(c *Config) *string { return &c.RedisURL })},
 		{"master-key", "PORTICO_MASTER_KEY", "", "32-byte key (64 hex chars or base64) that encrypts secrets at rest; generated into the data dir when empty on SQLite, required on PostgreSQL", str(func(c *Config) *string { return &c.MasterKey })},

@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
@@ -227,7 +230,9 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	go reloader.Run(ctx)
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
-	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger})
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -248,12 +253,22 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		portalLn.Close()
 		return fmt.Errorf("gateway listener: %w", err)
 	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		portalLn.Close()
+		gatewayLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
 		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		{Handler: adminMux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
 	errc := make(chan error, len(servers))
-	for i, ln := range []net.Listener{portalLn, gatewayLn} {
+	for i, ln := range []net.Listener{portalLn, gatewayLn, adminLn} {
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -277,6 +292,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	fmt.Fprintf(stdout, "  Console         %s/\n", portalURL)
 	fmt.Fprintf(stdout, "  Management API  %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", portalURL, portalURL)
 	fmt.Fprintf(stdout, "  Gateway         http://%s/\n", gatewayLn.Addr().String())
+	fmt.Fprintf(stdout, "  Metrics         http://%s/metrics\n", adminLn.Addr().String())
 	if outbox != nil {
 		where := "PORTICO_OPERATOR_TOKEN"
 		if opPath != "" {
@@ -290,7 +306,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 			demo.Region, demo.Partner.AccessKey, demo.Partner.SecretKey, demo.API.BaseURL, demo.API.ExamplePath)
 	}
 	fmt.Fprintf(stdout, "\nPress Ctrl+C to stop.\n\n")
-	log.Info("listening", "portal", portalLn.Addr().String(), "gateway", gatewayLn.Addr().String())
+	log.Info("listening", "portal", portalLn.Addr().String(), "gateway", gatewayLn.Addr().String(), "admin", adminLn.Addr().String())
 
 	select {
 	case <-ctx.Done():

@@ -82,7 +82,7 @@ func (s *syncBuffer) String() string {
 // ports with an empty data dir, as the README's first command does.
 func TestServeStartsAndStopsGracefully(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"PORTICO_DATA_DIR": filepath.Join(dir, "data"), "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"PORTICO_DATA_DIR": filepath.Join(dir, "data"), "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -116,6 +116,11 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 	}
 	if res, _ := get(m[1] + "/"); res.StatusCode != 200 {
 		t.Fatalf("console = %d", res.StatusCode)
+	}
+	if mm := regexp.MustCompile(`Metrics\s+(http://\S+/metrics)`).FindStringSubmatch(stdout.String()); mm == nil {
+		t.Fatal("no metrics URL printed")
+	} else if res, body := get(mm[1]); res.StatusCode != 200 || !strings.Contains(string(body), "portico_gateway_config_version") {
+		t.Fatalf("metrics: %d", res.StatusCode)
 	}
 	res, body := get(m[2] + "/acme/echo/v1/anything")
 	if res.StatusCode != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
@@ -184,7 +189,7 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 // received, credentials stripped and the backend signature added.
 func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"PORTICO_DATA_DIR": dir, "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"PORTICO_DATA_DIR": dir, "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer

@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus series. Label values are bounded:
+// provider and API slugs come from the configuration (unrouted requests are
+// labelled "-"), status is the HTTP status, reason a problem type.
+type metrics struct {
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	rejected  *prometheus.CounterVec
+	upstreams *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, store *Store, now func() time.Time) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "requests_total",
+			Help: "Requests answered, by provider organisation, API and status."}, []string{"provider", "api", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "portico", Subsystem: "gateway", Name: "request_duration_seconds",
+			Help: "Time from request to answer, by provider organisation and API.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}},
+			[]string{"provider", "api"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "rejections_total",
+			Help: "Requests refused by the gateway, by reason (problem type)."}, []string{"reason"}),
+		upstreams: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "upstream_errors_total",
+			Help: "Failed upstream calls, by provider organisation, API and kind (timeout, unavailable)."}, []string{"provider", "api", "kind"}),
+	}
+	version := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "portico", Subsystem: "gateway", Name: "config_version",
+		Help: "Version of the configuration snapshot being served."}, func() float64 {
+		if s := store.Load(); s != nil {
+			return float64(s.Version())
+		}
+		return 0
+	})
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "portico", Subsystem: "gateway", Name: "config_age_seconds",
+		Help: "Seconds since the configuration being served was generated."}, func() float64 {
+		if s := store.Load(); s != nil && !s.GeneratedAt().IsZero() {
+			return now().Sub(s.GeneratedAt()).Seconds()
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.rejected, m.upstreams, version, age} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(provider, api string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(provider, api, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(provider, api).Observe(d.Seconds())
+}
+
+func (m *metrics) reject(reason string) {
+	if m != nil {
+		m.rejected.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *metrics) upstreamError(provider, api, kind string) {
+	if m != nil {
+		m.upstreams.WithLabelValues(provider, api, kind).Inc()
+	}
+}
