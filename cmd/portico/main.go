@@ -55,6 +55,7 @@ const usage = `Usage: portico <command> [flags]
 
 Commands:
   serve     run the console, management API and gateway in one process
+  gateway   run a gateway-only node (PostgreSQL; run as many as load needs)
   migrate   apply database migrations and exit
   version   print the version
 
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "gateway":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
@@ -97,6 +98,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintf(stdout, "database schema at version %d\n", v)
 		return nil
+	}
+	if args[0] == "gateway" {
+		return gatewayNode(ctx, cfg, db, log, stdout)
 	}
 	return serve(ctx, cfg, db, log, stdout)
 }

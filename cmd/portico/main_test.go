@@ -273,3 +273,13 @@ func TestServeDemo(t *testing.T) {
 		t.Fatal("the key's last-used time was not recorded")
 	}
 }
+
+// TestGatewayNodeNeedsPostgres: a gateway-only node refuses the embedded
+// database, which only one process can serve.
+func TestGatewayNodeNeedsPostgres(t *testing.T) {
+	env := map[string]string{"PORTICO_DATA_DIR": t.TempDir()}
+	err := run(context.Background(), []string{"gateway"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("gateway on SQLite: %v", err)
+	}
+}

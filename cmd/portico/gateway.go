@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/gwconfig"
+	"github.com/portico-dev/portico/tenants"
+)
+
+// gatewayNode runs a gateway-only node: the gateway and admin listeners, the
+// configuration reloader and the usage ledger, against the shared
+// PostgreSQL database. Nodes are stateless: run as many as load needs
+// behind a load balancer.
+func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger, stdout io.Writer) error {
+	if db.Dialect != migrations.Postgres {
+		return errors.New("portico gateway runs against PostgreSQL (set PORTICO_DATABASE_URL); the embedded default runs the gateway inside portico serve")
+	}
+	kr, err := masterKey(cfg, db.Dialect, log)
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		log.Warn("counters: in process on this node — with several nodes each enforces its own share of every limit until Redis is configured")
+	}
+	svc := tenants.NewService(db.DB, tenants.Options{Logger: log, Keyring: kr})
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: log})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
+	store := gateway.NewStore(nil)
+	// Changes made on other nodes reach this one through the periodic
+	// rebuild; one second keeps propagation within the target.
+	reloader := gwconfig.NewReloader(store, time.Second)
+	reloader.Logger = log
+	reloader.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
+	if err := reloader.Reload(ctx); err != nil {
+		return fmt.Errorf("gateway configuration: %w", err)
+	}
+	go reloader.Run(ctx)
+	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry})
+	if err != nil {
+		return err
+	}
+	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("gateway listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		gwLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	servers := []*http.Server{
+		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
+	}
+	errc := make(chan error, len(servers))
+	for i, ln := range []net.Listener{gwLn, adminLn} {
+		go func(s *http.Server, ln net.Listener) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(servers[i], ln)
+	}
+	fmt.Fprintf(stdout, "\nPortico gateway node %s is running.\n\n  Gateway  http://%s/\n  Metrics  http://%s/metrics\n\n", version, gwLn.Addr(), adminLn.Addr())
+	log.Info("gateway node listening", "gateway", gwLn.Addr().String(), "admin", adminLn.Addr().String())
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	case runErr = <-errc:
+		log.Error("server failed", "err", runErr)
+	}
+	if err := shutdown(servers, cfg.ShutdownTimeout); err != nil && runErr == nil {
+		runErr = fmt.Errorf("shutdown: %w", err)
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ledger.Close(fctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("usage ledger: %w", err)
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
