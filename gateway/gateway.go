@@ -51,6 +51,8 @@ type Options struct {
 	Meter Meter
 	// Registry receives the gateway's Prometheus metrics; nil records none.
 	Registry prometheus.Registerer
+	// Protection is the per-client-IP defence; nil uses DefaultProtection.
+	Protection *Protection
 }
 
 // Handler is the gateway's HTTP entry point: route, authenticate, check
@@ -66,6 +68,7 @@ type Handler struct {
 	limits   *enforcer
 	meter    Meter
 	metrics  *metrics
+	protect  *protector
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -104,6 +107,13 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf, meter: opts.Meter}
+	prot := DefaultProtection
+	if opts.Protection != nil {
+		prot = *opts.Protection
+	}
+	if h.protect, err = newProtector(prot); err != nil {
+		return nil, err
+	}
 	if opts.Registry != nil {
 		if h.metrics, err = newMetrics(opts.Registry, store, opts.Now); err != nil {
 			return nil, err
@@ -197,6 +207,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 		return
 	}
+	ip := clientIP(r)
+	release, admitted := h.protect.enter(w, ip, h.now(), id)
+	if !admitted {
+		if mw, ok := w.(*meteredWriter); ok {
+			mw.reason = "ip-protection"
+		}
+		return
+	}
+	defer release()
 	snap := h.store.Load()
 	if snap == nil {
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
@@ -240,6 +259,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
+			if se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized {
+				h.protect.failed(ip, h.now())
+			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return
 		}

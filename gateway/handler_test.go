@@ -154,3 +154,47 @@ func TestGatewayMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayIPProtection: a client IP is rate limited before
+// authentication, and banned after repeated authentication failures.
+func TestGatewayIPProtection(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	snap, err := Compile(demoConfig(Limits{}, SubActive, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("rate", func(t *testing.T) {
+		h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now },
+			Protection: &Protection{RequestsPerSecond: 1, Burst: 3}})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		for i := 0; i < 3; i++ {
+			if res, _ := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now); res.StatusCode != 200 {
+				t.Fatalf("call %d: %d", i+1, res.StatusCode)
+			}
+		}
+		res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+		if res.StatusCode != 429 || !strings.HasSuffix(m["type"].(string), "/ip-rate-limited") {
+			t.Fatalf("4th call: %d %v", res.StatusCode, m)
+		}
+	})
+	t.Run("ban", func(t *testing.T) {
+		h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now },
+			Protection: &Protection{BanAfter: 3, BanWindow: time.Minute, BanFor: time.Minute}})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		for i := 0; i < 3; i++ {
+			req, _ := http.NewRequest("GET", srv.URL+"/acme/echo/v1/things/1", nil)
+			(&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", strings.Repeat("w", 40), "", now)
+			res, _ := http.DefaultClient.Do(req)
+			res.Body.Close()
+			if res.StatusCode != 403 {
+				t.Fatalf("bad signature %d: %d", i+1, res.StatusCode)
+			}
+		}
+		res, m := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now)
+		if res.StatusCode != 403 || !strings.HasSuffix(m["type"].(string), "/ip-banned") || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("after 3 failures even a good call is banned: %d %v", res.StatusCode, m)
+		}
+	})
+}

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/limits"
+)
+
+// Protection are the per-client-IP defences evaluated before
+// authentication: a request rate with burst, a cap on concurrent requests,
+// and a temporary ban after repeated authentication failures.
+type Protection struct {
+	// RequestsPerSecond and Burst bound each client IP (0 = off).
+	RequestsPerSecond float64
+	Burst             int
+	// MaxConcurrent caps a client IP's requests in flight (0 = off).
+	MaxConcurrent int
+	// BanAfter authentication failures within BanWindow ban the IP for
+	// BanFor (0 = off).
+	BanAfter  int
+	BanWindow time.Duration
+	BanFor    time.Duration
+}
+
+// DefaultProtection is generous enough for real clients behind one NAT and
+// tight enough to blunt a flood from one address.
+var DefaultProtection = Protection{RequestsPerSecond: 500, Burst: 1000, MaxConcurrent: 256, BanAfter: 50, BanWindow: time.Minute, BanFor: 5 * time.Minute}
+
+type protector struct {
+	cfg      Protection
+	rate     *limits.GCRA
+	mu       sync.Mutex
+	inflight map[string]int
+	failures map[string]*failWindow
+}
+
+type failWindow struct {
+	start  time.Time
+	count  int
+	banned time.Time // until
+}
+
+func newProtector(cfg Protection) (*protector, error) {
+	p := &protector{cfg: cfg, inflight: map[string]int{}, failures: map[string]*failWindow{}}
+	if cfg.RequestsPerSecond > 0 {
+		burst := cfg.Burst
+		if burst <= 0 {
+			burst = int(cfg.RequestsPerSecond)
+		}
+		g, err := limits.NewGCRA(cfg.RequestsPerSecond, burst)
+		if err != nil {
+			return nil, err
+		}
+		p.rate = g
+	}
+	return p, nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// enter admits a request from ip or writes the refusal; release must be
+// called when an admitted request ends.
+func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id string) (release func(), ok bool) {
+	p.mu.Lock()
+	if f := p.failures[ip]; f != nil && now.Before(f.banned) {
+		p.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.banned.Sub(now).Seconds())+1))
+		writeProblem(w, http.StatusForbidden, "ip-banned", "Too many failed authentications from your address; try again later.", id, nil)
+		return nil, false
+	}
+	if p.cfg.MaxConcurrent > 0 && p.inflight[ip] >= p.cfg.MaxConcurrent {
+		p.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusTooManyRequests, "too-many-connections", "Too many requests in flight from your address.", id, nil)
+		return nil, false
+	}
+	p.inflight[ip]++
+	p.mu.Unlock()
+	release = func() {
+		p.mu.Lock()
+		if p.inflight[ip]--; p.inflight[ip] <= 0 {
+			delete(p.inflight, ip)
+		}
+		p.mu.Unlock()
+	}
+	if p.rate != nil {
+		if d := p.rate.Allow(ip, now); !d.Allowed {
+			release()
+			limits.WriteRetryAfter(w.Header(), d.RetryAfter)
+			writeProblem(w, http.StatusTooManyRequests, "ip-rate-limited", "Too many requests from your address.", id, nil)
+			return nil, false
+		}
+	}
+	return release, true
+}
+
+// failed records an authentication failure from ip.
+func (p *protector) failed(ip string, now time.Time) {
+	if p.cfg.BanAfter <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.failures[ip]
+	if f == nil || now.Sub(f.start) > p.cfg.BanWindow {
+		if len(p.failures) > 100_000 { // bound memory under a spray of addresses
+			for k, v := range p.failures {
+				if now.After(v.banned) && now.Sub(v.start) > p.cfg.BanWindow {
+					delete(p.failures, k)
+				}
+			}
+		}
+		f = &failWindow{start: now}
+		p.failures[ip] = f
+	}
+	f.count++
+	if f.count >= p.cfg.BanAfter {
+		f.banned = now.Add(p.cfg.BanFor)
+	}
+}
