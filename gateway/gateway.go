@@ -185,23 +185,31 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	if h.metrics != nil {
-		start := h.now()
-		mw := &meteredWriter{ResponseWriter: w}
-		w = mw
-		provider, apiName := "-", "-"
-		r = r.WithContext(context.WithValue(r.Context(), labelsKey, &[2]*string{&provider, &apiName}))
-		defer func() {
-			st := mw.status
-			if st == 0 {
-				st = 499
-			}
+	// Every request gets one structured access-log line (never the query
+	// string or headers: they may carry credentials) and its metrics.
+	start := h.now()
+	mw := &meteredWriter{ResponseWriter: w}
+	w = mw
+	provider, apiName := "-", "-"
+	r = r.WithContext(context.WithValue(r.Context(), labelsKey, &[2]*string{&provider, &apiName}))
+	defer func() {
+		st := mw.status
+		if st == 0 {
+			st = 499
+		}
+		d := h.now().Sub(start)
+		if h.metrics != nil {
 			if mw.reason != "" {
 				h.metrics.reject(mw.reason)
 			}
-			h.metrics.observe(provider, apiName, st, h.now().Sub(start))
-		}()
-	}
+			h.metrics.observe(provider, apiName, st, d)
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("provider", provider), slog.String("api", apiName), slog.Int("status", st),
+			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytes), slog.Duration("duration", d),
+			slog.String("client_ip", clientIP(r)))
+	}()
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,3 +200,34 @@ func TestGatewayIPProtection(t *testing.T) {
 		}
 	})
 }
+
+// TestGatewayAccessLog: one JSON line per request with who was called and
+// the outcome, and never the credentials or the query string.
+func TestGatewayAccessLog(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	snap, _ := Compile(demoConfig(Limits{}, SubActive, now))
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(p) }), nil))
+	h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now }, Logger: log})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	signedGet(t, srv.URL+"/acme/echo/v1/things/1?secret=shh", now)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	var line map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &line); err != nil {
+		t.Fatalf("not one JSON line: %v\n%s", err, out)
+	}
+	if line["provider"] != "acme" || line["api"] != "echo" || line["status"] != float64(200) || line["request_id"] == "" {
+		t.Fatalf("access log = %v", line)
+	}
+	if strings.Contains(out, "shh") || strings.Contains(out, "AWS4-HMAC") || strings.Contains(out, "secretsecret") {
+		t.Fatalf("access log leaks: %s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
