@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/portal/api"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/httpx"
@@ -66,6 +67,9 @@ type Deps struct {
 	Catalog *catalog.Service
 	Plans   *billing.Service
 	Market  *market.Service
+	// Nonces remembers X-Portico-Nonce values of signed management requests
+	// (shared through Redis on several nodes); nil keeps them in memory.
+	Nonces sigv4.NonceStore
 	// GatewayChanged, when set, is called after a change the gateway must
 	// see (keys, subscriptions), so its configuration is rebuilt.
 	GatewayChanged func(ctx context.Context)
@@ -135,7 +139,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		r.Any("/_demo/echo/*path", echo)
 	}
 
-	verifier, err := api.NewSigV4Verifier(d.Tenants, cfg.Region, nil)
+	verifier, err := api.NewSigV4Verifier(d.Tenants, cfg.Region, d.Nonces)
 	if err != nil {
 		return nil, fmt.Errorf("sigv4 verifier: %w", err)
 	}

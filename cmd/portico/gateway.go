@@ -37,6 +37,11 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	if cfg.RedisURL == "" {
 		log.Warn("counters: in process on this node — with several nodes each enforces its own share of every limit until Redis is configured")
 	}
+	nonces, closeRedis, err := nonceStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
 	svc := tenants.NewService(db.DB, tenants.Options{Logger: log, Keyring: kr})
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: log})
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
@@ -53,7 +58,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry})
+	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces})
 	if err != nil {
 		return err
 	}

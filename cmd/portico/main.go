@@ -207,11 +207,11 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		mailer = outbox
 		log.Info("email: development outbox (set PORTICO_SMTP_URL to send real email)")
 	}
-	if cfg.RedisURL != "" {
-		log.Info("redis: configured; shared counters arrive with the gateway")
-	} else {
-		log.Info("counters: in process (single node)")
+	nonces, closeRedis, err := nonceStore(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
+	defer closeRedis()
 	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr})
 	allowPrivate := db.Dialect == migrations.SQLite
 	if cfg.AllowPrivateUpstreams != nil {
@@ -236,14 +236,14 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry})
+	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, Nonces: nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}

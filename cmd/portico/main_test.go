@@ -189,34 +189,10 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 // received, credentials stripped and the backend signature added.
 func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"PORTICO_DATA_DIR": dir, "PORTICO_PORTAL_ADDR": "127.0.0.1:0", "PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0"}
-	ctx, cancel := context.WithCancel(context.Background())
+	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": dir})
 	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--demo"}, func(k string) string { return env[k] }, &stdout, &stderr)
-	}()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "curl --aws-sigv4"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no curl command printed:\n%s\n%s", stdout.String(), stderr.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d demoFile
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
 	if d.Service != "apigw" || d.Region != "local" || d.Plan.RequestsPerSecond != 5 || d.Plan.Burst != 10 || d.Plan.DayQuota != 1000 || d.Provider.Token == "" {
-		t.Fatalf("demo.json = %s", b)
+		t.Fatalf("demo.json = %+v", d)
 	}
 	req, _ := http.NewRequest("GET", d.API.BaseURL+d.API.ExamplePath, nil)
 	if err := (&sigv4.Signer{Region: d.Region}).Sign(req, d.Partner.AccessKey, d.Partner.SecretKey, "", time.Now()); err != nil {
@@ -281,5 +257,73 @@ func TestGatewayNodeNeedsPostgres(t *testing.T) {
 	err := run(context.Background(), []string{"gateway"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
 		t.Fatalf("gateway on SQLite: %v", err)
+	}
+}
+
+// startDemo runs `portico serve --demo` with env (plus free ports) and
+// returns what it wrote to demo.json once the curl command is printed.
+func startDemo(t *testing.T, env map[string]string) (demoFile, context.CancelFunc, chan error) {
+	t.Helper()
+	env["PORTICO_PORTAL_ADDR"], env["PORTICO_GATEWAY_ADDR"], env["PORTICO_ADMIN_ADDR"] = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "curl --aws-sigv4"); {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no curl command printed:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(env["PORTICO_DATA_DIR"], "demo.json"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var d demoFile
+	if err := json.Unmarshal(b, &d); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return d, cancel, done
+}
+
+// TestServeSharesNoncesThroughRedis: with PORTICO_REDIS_URL a nonce is
+// claimed in Redis, so its replay is refused.
+func TestServeSharesNoncesThroughRedis(t *testing.T) {
+	url := os.Getenv("PORTICO_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
+			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_REDIS_URL is not set")
+		}
+		t.Skip("PORTICO_TEST_REDIS_URL not set")
+	}
+	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": t.TempDir(), "PORTICO_REDIS_URL": url})
+	defer func() { cancel(); <-done }()
+	nonce := sigv4.NewNonce()
+	call := func() int {
+		req, _ := http.NewRequest("GET", d.API.BaseURL+"/hello", nil)
+		req.Header.Set("X-Portico-Nonce", nonce)
+		(&sigv4.Signer{Region: d.Region}).Sign(req, d.Partner.AccessKey, d.Partner.SecretKey, "", time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := call(); st != 200 {
+		t.Fatalf("first use of the nonce: %d", st)
+	}
+	if st := call(); st != 403 {
+		t.Fatalf("replayed nonce: %d", st)
 	}
 }
