@@ -53,6 +53,10 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Protection is the per-client-IP defence; nil uses DefaultProtection.
 	Protection *Protection
+	// TokenSeed is the 32-byte seed of the Ed25519 key that signs OAuth2
+	// access tokens; every node must share it (derive it from the master
+	// key). Nil generates one, so tokens then work on this node only.
+	TokenSeed []byte
 }
 
 // Handler is the gateway's HTTP entry point: route, authenticate, check
@@ -69,6 +73,7 @@ type Handler struct {
 	meter    Meter
 	metrics  *metrics
 	protect  *protector
+	tokens   *tokenIssuerKeys
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -107,6 +112,14 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{store: store, verifier: v, log: opts.Logger, now: opts.Now, limits: enf, meter: opts.Meter}
+	seed := opts.TokenSeed
+	if seed == nil {
+		seed = make([]byte, 32)
+		rand.Read(seed)
+	}
+	if h.tokens, err = newTokenKeys(seed); err != nil {
+		return nil, err
+	}
 	prot := DefaultProtection
 	if opts.Protection != nil {
 		prot = *opts.Protection
@@ -181,6 +194,52 @@ const (
 	labelsKey ctxKey = 2
 )
 
+// authenticate accepts an OAuth2 bearer token or an AK/SK signature (the
+// body hashed within maxBody) and returns the caller's key; on failure it
+// has written the problem.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (*Key, string, bool) {
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		k, err := h.bearerKey(r, snap)
+		if err != nil {
+			h.protect.failed(ip, h.now())
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
+			h.problem(w, http.StatusUnauthorized, "invalid-token", "The access token is invalid or expired, or its key was revoked.", id, nil)
+			return nil, "", false
+		}
+		// The body still binds the backend signature: hash it (bounded).
+		bodyHash, err := sigv4.HashBody(r, maxBody)
+		if err != nil {
+			var se *sigv4.Error
+			if errors.As(err, &se) {
+				h.problem(w, se.Status, se.Type, se.Detail, id, nil)
+			} else {
+				h.problem(w, http.StatusBadRequest, "unreadable-body", "The request body could not be read.", id, nil)
+			}
+			return nil, "", false
+		}
+		return k, bodyHash, true
+	}
+	bodyHash, err := sigv4.HashBody(r, maxBody)
+	var cred sigv4.Credential
+	if err == nil {
+		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce})
+	}
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			if se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized {
+				h.protect.failed(ip, h.now())
+			}
+			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
+			return nil, "", false
+		}
+		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
+		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
+		return nil, "", false
+	}
+	return cred.Owner.(*Key), bodyHash, true
+}
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
@@ -224,6 +283,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	switch r.URL.Path {
+	case "/oauth/token":
+		h.serveToken(w, r, id)
+		return
+	case "/.well-known/jwks.json":
+		h.serveJWKS(w)
+		return
+	}
 	snap := h.store.Load()
 	if snap == nil {
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
@@ -259,25 +326,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
 		return
 	}
-	bodyHash, err := sigv4.HashBody(r, maxBody)
-	var cred sigv4.Credential
-	if err == nil {
-		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce})
-	}
-	if err != nil {
-		var se *sigv4.Error
-		if errors.As(err, &se) {
-			if se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized {
-				h.protect.failed(ip, h.now())
-			}
-			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
-			return
-		}
-		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
-		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
+	key, bodyHash, ok := h.authenticate(w, r, snap, api, ip, id, maxBody)
+	if !ok {
 		return
 	}
-	key := cred.Owner.(*Key)
 	if key.Stage != "" && key.Stage != m.Stage {
 		h.problem(w, http.StatusForbidden, "wrong-stage", "This key belongs to a "+key.Stage+" app; it cannot call the "+m.Stage+" environment.", id, nil)
 		return

@@ -231,3 +231,64 @@ func TestGatewayAccessLog(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestGatewayOAuth2ClientCredentials: an app exchanges its AK/SK for a JWT
+// (EdDSA, kid) verifiable with the published JWKS, and calls with it; a
+// wrong secret gets invalid_client and a forged token is refused.
+func TestGatewayOAuth2ClientCredentials(t *testing.T) {
+	now := time.Now()
+	snap, _ := Compile(demoConfig(Limits{}, SubActive, now))
+	h, err := NewHandler(NewStore(snap), Options{Region: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	token := func(sk string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("POST", srv.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("PKTESTTESTTESTTEST01", sk)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return res, m
+	}
+	if res, m := token("wrong"); res.StatusCode != 401 || m["error"] != "invalid_client" {
+		t.Fatalf("wrong secret: %d %v", res.StatusCode, m)
+	}
+	res, m := token("secretsecretsecretsecretsecretsecret1234")
+	if res.StatusCode != 200 || m["token_type"] != "Bearer" || m["access_token"] == nil {
+		t.Fatalf("token: %d %v", res.StatusCode, m)
+	}
+	tok := m["access_token"].(string)
+	jres, err := http.Get(srv.URL + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct{ Keys []map[string]string }
+	json.NewDecoder(jres.Body).Decode(&jwks)
+	jres.Body.Close()
+	if len(jwks.Keys) != 1 || jwks.Keys[0]["kty"] != "OKP" || jwks.Keys[0]["kid"] == "" {
+		t.Fatalf("jwks = %+v", jwks)
+	}
+	call := func(bearer string) int {
+		req, _ := http.NewRequest("GET", srv.URL+"/acme/echo/v1/things/1", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := call(tok); st != 200 {
+		t.Fatalf("call with the token: %d", st)
+	}
+	if st := call(tok[:len(tok)-4] + "AAAA"); st != 401 {
+		t.Fatalf("forged token: %d", st)
+	}
+}

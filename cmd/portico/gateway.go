@@ -58,7 +58,8 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces})
+	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces,
+		TokenSeed: kr.Derive("gateway oauth tokens")})
 	if err != nil {
 		return err
 	}

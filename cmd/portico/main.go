@@ -236,7 +236,8 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces})
+	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces,
+		TokenSeed: kr.Derive("gateway oauth tokens")})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
