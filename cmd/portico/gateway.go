@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
@@ -45,24 +46,15 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	svc := tenants.NewService(db.DB, tenants.Options{Logger: log, Keyring: kr})
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: log})
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
-	store := gateway.NewStore(nil)
 	// Changes made on other nodes reach this one through the periodic
 	// rebuild; one second keeps propagation within the target.
-	reloader := gwconfig.NewReloader(store, time.Second)
+	reloader := gwconfig.NewReloader(gateway.NewStore(nil), time.Second)
 	reloader.Logger = log
-	reloader.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
-	if err := reloader.Reload(ctx); err != nil {
-		return fmt.Errorf("gateway configuration: %w", err)
-	}
-	go reloader.Run(ctx)
-	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(store, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces,
-		TokenSeed: kr.Derive("gateway oauth tokens")})
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, nonces, log)
 	if err != nil {
 		return err
 	}
+	gw, ledger := rt.handler, rt.ledger
 	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
@@ -72,9 +64,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		gwLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	admin := http.NewServeMux()
-	admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	admin := adminHandler(rt.registry)
 	servers := []*http.Server{
 		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
 		{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
@@ -108,4 +98,40 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		log.Info("stopped")
 	}
 	return runErr
+}
+
+// gatewayRuntime is the data plane as both serve and gateway run it.
+type gatewayRuntime struct {
+	handler  *gateway.Handler
+	ledger   *billing.Ledger
+	registry *prometheus.Registry
+}
+
+// startGateway loads the first configuration, starts the reloader and
+// builds the gateway handler with metering, metrics and shared nonces.
+func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string) []byte }, reloader *gwconfig.Reloader,
+	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, nonces sigv4.NonceStore, log *slog.Logger) (*gatewayRuntime, error) {
+	reloader.Sources = src
+	if err := reloader.Reload(ctx); err != nil {
+		return nil, fmt.Errorf("gateway configuration: %w", err)
+	}
+	go reloader.Run(ctx)
+	rt := &gatewayRuntime{ledger: billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys), registry: prometheus.NewRegistry()}
+	rt.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
+		Nonces: nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
+	if err != nil {
+		rt.ledger.Close(context.Background())
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	rt.handler = h
+	return rt, nil
+}
+
+// adminHandler serves the admin listener: Prometheus metrics and liveness.
+func adminHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
 }

@@ -25,9 +25,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
@@ -228,19 +225,11 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: reloader.Trigger})
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
 	mkt := market.NewService(db.DB, plans)
-	reloader.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
-	if err := reloader.Reload(ctx); err != nil {
-		return fmt.Errorf("gateway configuration: %w", err)
-	}
-	go reloader.Run(ctx)
-	ledger := billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys)
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gw, err := gateway.NewHandler(gwStore, gateway.Options{Region: cfg.Region, Logger: log, Meter: ledger, Registry: registry, Nonces: nonces,
-		TokenSeed: kr.Derive("gateway oauth tokens")})
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, nonces, log)
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return err
 	}
+	gw, ledger := rt.handler, rt.ledger
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
@@ -264,9 +253,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		gatewayLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	adminMux := http.NewServeMux()
-	adminMux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	adminMux := adminHandler(rt.registry)
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
 		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
