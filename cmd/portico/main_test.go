@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +327,65 @@ func TestServeSharesNoncesThroughRedis(t *testing.T) {
 	}
 	if st := call(); st != 403 {
 		t.Fatalf("replayed nonce: %d", st)
+	}
+}
+
+// TestGatewayNodeOnPostgres runs a gateway-only node against a fresh
+// PostgreSQL schema: it migrates, serves its listeners and stops cleanly.
+func TestGatewayNodeOnPostgres(t *testing.T) {
+	base := os.Getenv("PORTICO_TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
+			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_DATABASE_URL is not set")
+		}
+		t.Skip("PORTICO_TEST_DATABASE_URL not set")
+	}
+	admin, err := migrations.Open(context.Background(), migrations.Config{URL: base, MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "t_gwnode_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE"); admin.Close() })
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	env := map[string]string{"PORTICO_DATABASE_URL": u.String(), "PORTICO_MASTER_KEY": strings.Repeat("ab", 32),
+		"PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0", "PORTICO_DATA_DIR": t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"gateway"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	}()
+	re := regexp.MustCompile(`Gateway\s+(http://\S+)/`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(stdout.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway node did not start:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("gateway node exited: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res, err := http.Get(m[1] + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, res)
+	}
+	res.Body.Close()
+	res, err = http.Get(m[1] + "/acme/echo/v1/x")
+	if err != nil || res.StatusCode != 404 {
+		t.Fatalf("unknown route: %v %v", err, res)
+	}
+	res.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("gateway node stop: %v", err)
 	}
 }
