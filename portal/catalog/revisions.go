@@ -431,7 +431,8 @@ func (s *Service) LiveSnapshots(ctx context.Context) ([]Snapshot, error) {
 	return out, nil
 }
 
-// Diff lists, in readable lines, what changed between two snapshots.
+// Diff lists, in readable lines, what changed between two snapshots; an
+// empty list means nothing did.
 func Diff(a, b Snapshot) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
@@ -526,8 +527,8 @@ func Diff(a, b Snapshot) []string {
 			add("~ %s: %s", k, strings.Join(parts, ", "))
 		}
 	}
-	if len(out) == 0 {
-		out = []string{"no changes"}
+	if out == nil {
+		out = []string{} // nothing changed: callers show "No changes"
 	}
 	return out
 }
@@ -605,9 +606,5 @@ func (s *Service) PendingChanges(ctx context.Context, orgID, apiSlug, version, e
 	if err != nil {
 		return nil, true, err
 	}
-	d := Diff(cur.Snapshot, draft)
-	if len(d) == 1 && d[0] == "no changes" {
-		return []string{}, true, nil
-	}
-	return d, true, nil
+	return Diff(cur.Snapshot, draft), true, nil
 }

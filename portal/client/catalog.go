@@ -210,12 +210,7 @@ func (d *Deployment) UpToDate() bool {
 	if d == nil {
 		return false
 	}
-	for _, c := range d.PendingChanges {
-		if c != "no changes" {
-			return false
-		}
-	}
-	return true
+	return len(d.PendingChanges) == 0
 }
 
 // DeployRequest publishes a version's draft to an environment.

@@ -242,7 +242,7 @@ func Diff(doc *Document, st *State) (*Plan, error) {
 			case vp.updated:
 				s.Reason = "updated draft"
 			case !live.UpToDate():
-				s.Changes = pending(live)
+				s.Changes = live.PendingChanges
 			case publishes && env == client.EnvTest:
 				s.Reason = "state: draft → published"
 			default:
@@ -303,18 +303,6 @@ func Diff(doc *Document, st *State) (*Plan, error) {
 		return p, &ConflictError{Problems: problems}
 	}
 	return p, nil
-}
-
-// pending returns a deployment's pending changes without the server's
-// "no changes" placeholder.
-func pending(d *client.Deployment) []string {
-	var out []string
-	for _, c := range d.PendingChanges {
-		if c != "no changes" {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // fmtSunset writes a sunset as a date when it is midnight UTC, else as
