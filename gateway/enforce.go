@@ -16,8 +16,9 @@ import (
 // until the Redis leasing in gateway/limits is wired in (see the gateway
 // issue's notes).
 type enforcer struct {
-	mu     sync.Mutex
-	gcras  map[[2]int]*limits.GCRA
+	// gcras maps [rate, burst] to its limiter: built on first use, then
+	// read without locks on every request.
+	gcras  sync.Map
 	quotas *limits.Quotas
 }
 
@@ -26,7 +27,7 @@ func newEnforcer() (*enforcer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &enforcer{gcras: map[[2]int]*limits.GCRA{}, quotas: q}, nil
+	return &enforcer{quotas: q}, nil
 }
 
 func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
@@ -34,17 +35,15 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 		burst = rps
 	}
 	k := [2]int{rps, burst}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	g := e.gcras[k]
-	if g == nil {
-		var err error
-		if g, err = limits.NewGCRA(float64(rps), burst); err != nil {
-			return nil
-		}
-		e.gcras[k] = g
+	if g, ok := e.gcras.Load(k); ok {
+		return g.(*limits.GCRA)
 	}
-	return g
+	g, err := limits.NewGCRA(float64(rps), burst)
+	if err != nil {
+		return nil
+	}
+	actual, _ := e.gcras.LoadOrStore(k, g)
+	return actual.(*limits.GCRA)
 }
 
 // admit decides one call. On refusal it has written the 429 and returns

@@ -3,11 +3,9 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -187,13 +185,6 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 	json.NewEncoder(w).Encode(body)
 }
 
-type ctxKey int
-
-const (
-	routeKey  ctxKey = 1
-	labelsKey ctxKey = 2
-)
-
 // authenticate accepts an OAuth2 bearer token or an AK/SK signature (the
 // body hashed within maxBody) and returns the caller's key; on failure it
 // has written the problem.
@@ -247,10 +238,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every request gets one structured access-log line (never the query
 	// string or headers: they may carry credentials) and its metrics.
 	start := h.now()
-	mw := &meteredWriter{ResponseWriter: w}
+	mw := &meteredWriter{ResponseWriter: w, requestID: id, provider: "-", api: "-"}
 	w = mw
-	provider, apiName := "-", "-"
-	r = r.WithContext(context.WithValue(r.Context(), labelsKey, &[2]*string{&provider, &apiName}))
 	defer func() {
 		st := mw.status
 		if st == 0 {
@@ -261,11 +250,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if mw.reason != "" {
 				h.metrics.reject(mw.reason)
 			}
-			h.metrics.observe(provider, apiName, st, d)
+			h.metrics.observe(mw.provider, mw.api, st, d)
 		}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.String("provider", provider), slog.String("api", apiName), slog.Int("status", st),
+			slog.String("provider", mw.provider), slog.String("api", mw.api), slog.Int("status", st),
 			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytes), slog.Duration("duration", d),
 			slog.String("client_ip", clientIP(r)))
 	}()
@@ -277,9 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
 	release, admitted := h.protect.enter(w, ip, h.now(), id)
 	if !admitted {
-		if mw, ok := w.(*meteredWriter); ok {
-			mw.reason = "ip-protection"
-		}
+		mw.reason = "ip-protection"
 		return
 	}
 	defer release()
@@ -310,9 +297,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api, op := m.API, m.Operation
-	if l, ok := r.Context().Value(labelsKey).(*[2]*string); ok {
-		*l[0], *l[1] = api.OrgSlug, api.APISlug
-	}
+	mw.provider, mw.api = api.OrgSlug, api.APISlug
 
 	// Authentication: the body is hashed within the route's limit first.
 	maxBody := api.Settings.MaxBodyBytes
@@ -353,16 +338,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if ok, reason := h.limits.admit(w, sub, op.Billable, h.now(), id); !ok {
-		if mw, isMW := w.(*meteredWriter); isMW {
-			mw.reason = reason
-		}
+		mw.reason = reason
 		return
 	}
 	// From here on the call counts: it is metered whatever the answer.
 	if h.meter != nil {
-		start := h.now()
-		mw := &meteredWriter{ResponseWriter: w}
-		w = mw
 		defer func() {
 			st := mw.status
 			if st == 0 {
@@ -461,9 +441,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	}
 	if len(api.BackendKeys) > 0 {
 		bk := api.BackendKeys[0]
-		if bodyHash == "" || bodyHash == sigv4.UnsignedPayload {
-			bodyHash = emptyOrHash(out)
-		}
 		backendsig.Apply(out, bk.ID, bk.Secret, backendsig.Facts{
 			Consumer: key.OrgID, App: key.AppID, Plan: sub.PlanID, RequestID: id, BodySHA256: bodyHash, Timestamp: h.now(),
 		})
@@ -477,23 +454,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	}
 	ctx, cancel := context.WithTimeout(out.Context(), timeout)
 	defer cancel()
-	h.proxy.ServeHTTP(w, out.WithContext(context.WithValue(ctx, routeKey, id)))
-}
-
-// emptyOrHash hashes a buffered body (HashBody made it re-readable).
-func emptyOrHash(r *http.Request) string {
-	if r.GetBody == nil {
-		sum := sha256.Sum256(nil)
-		return hex.EncodeToString(sum[:])
-	}
-	rc, err := r.GetBody()
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	hsh := sha256.New()
-	io.Copy(hsh, rc)
-	return hex.EncodeToString(hsh.Sum(nil))
+	h.proxy.ServeHTTP(w, out.WithContext(ctx))
 }
 
 // relativeEscapedPath returns the request's escaped path after the
@@ -542,23 +503,28 @@ func stripSigQuery(raw string) string {
 // upstreamError maps upstream failures deliberately: a timeout is 504, a
 // refused or reset connection 502, a client that went away 499 in logs.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	id, _ := r.Context().Value(routeKey).(string)
+	// w is the request's meteredWriter, handed to the proxy by forward.
+	mw, _ := w.(*meteredWriter)
+	var id string
+	if mw != nil {
+		id = mw.requestID
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
 		w.WriteHeader(499)
 	case errors.Is(err, context.DeadlineExceeded):
-		h.countUpstream(r, "timeout")
+		h.countUpstream(mw, "timeout")
 		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)
 	default:
-		h.countUpstream(r, "unavailable")
+		h.countUpstream(mw, "unavailable")
 		h.log.WarnContext(r.Context(), "upstream failed", "request_id", id, "err", err)
 		writeProblem(w, http.StatusBadGateway, "upstream-unavailable", "The API's backend could not be reached.", id, nil)
 	}
 }
 
-func (h *Handler) countUpstream(r *http.Request, kind string) {
-	if l, ok := r.Context().Value(labelsKey).(*[2]*string); ok {
-		h.metrics.upstreamError(*l[0], *l[1], kind)
+func (h *Handler) countUpstream(mw *meteredWriter, kind string) {
+	if mw != nil {
+		h.metrics.upstreamError(mw.provider, mw.api, kind)
 	}
 }

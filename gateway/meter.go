@@ -36,6 +36,8 @@ type meteredWriter struct {
 	bytes  int64
 	// reason is the problem type of a rejection the gateway wrote.
 	reason string
+	// requestID, provider and api label the request's log line and metrics.
+	requestID, provider, api string
 }
 
 func (w *meteredWriter) WriteHeader(code int) {
