@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/portico-dev/portico/tenants"
@@ -99,7 +100,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	var rl interface{ RetryAfterSeconds() int }
 	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", itoa(rl.RetryAfterSeconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(rl.RetryAfterSeconds(), 1)))
 	}
 	WriteJSON(w, p.Status, p, "application/problem+json")
 }
@@ -119,18 +120,6 @@ func WriteJSON(w http.ResponseWriter, status int, v any, contentType string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
-}
-
-func itoa(n int) string {
-	if n < 1 {
-		n = 1
-	}
-	b := []byte{}
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 // RateLimitError is a rate_limited error that knows when to retry.
