@@ -246,3 +246,10 @@ func (s *Service) EndForVersion(ctx context.Context, providerOrgID, apiID, versi
 	}
 	return len(ended), nil
 }
+
+// EndVersionSubscriptions is EndForVersion in the shape of the catalog's
+// offline hook.
+func (s *Service) EndVersionSubscriptions(ctx context.Context, providerOrgID, apiID, version string, a tenants.Actor) error {
+	_, err := s.EndForVersion(ctx, providerOrgID, apiID, version, a)
+	return err
+}

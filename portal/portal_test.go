@@ -66,6 +66,7 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	e.svc = tenants.NewService(db.DB, tenants.Options{BaseURL: base, Mailer: outbox, Logger: log, PasswordParams: &pp, Keyring: kr})
 	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
 	e.plans = billing.NewService(db.DB, billing.Options{Versions: e.cat, Logger: log, Mailer: outbox, BaseURL: base})
+	e.cat.SetOnOffline(e.plans.EndVersionSubscriptions)
 	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},
 		portal.Deps{Tenants: e.svc, Catalog: e.cat, Plans: e.plans, Market: market.NewService(db.DB, e.plans), DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {

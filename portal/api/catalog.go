@@ -610,17 +610,6 @@ func (a *API) takeVersionOffline(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if a.Plans != nil {
-		x, err := a.Catalog.API(ctx, currentOrg(c).ID, c.Param("api"))
-		if err == nil {
-			_, err = a.Plans.EndForVersion(ctx, currentOrg(c).ID, x.ID, v.Version, a.actor(c))
-		}
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		a.subsChanged(c)
-	}
 	a.ok(c, http.StatusOK, viewVersion(v))
 }
 

@@ -354,7 +354,13 @@ func (s *Service) Deprecate(ctx context.Context, orgID, apiSlug, version string,
 // TakeOffline ends a version: the gateway answers 410 Gone and the market
 // no longer lists it. It is final.
 func (s *Service) TakeOffline(ctx context.Context, orgID, apiSlug, version string, a tenants.Actor) (Version, error) {
-	return s.transition(ctx, orgID, apiSlug, version, Offline, nil, a)
+	v, err := s.transition(ctx, orgID, apiSlug, version, Offline, nil, a)
+	if err == nil && s.onOffline != nil {
+		if err = s.onOffline(ctx, orgID, v.APIID, v.Version, a); err == nil {
+			s.changed(ctx)
+		}
+	}
+	return v, err
 }
 
 func (s *Service) transition(ctx context.Context, orgID, apiSlug, version string, to State, sunset *time.Time, a tenants.Actor) (Version, error) {

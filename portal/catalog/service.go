@@ -38,12 +38,13 @@ type Options struct {
 // id and filters by it; permission checks (which role may do what) are the
 // caller's, from the member's role.
 type Service struct {
-	db       *gorm.DB
-	kr       *keyring.Keyring
-	guard    UpstreamGuard
-	now      func() time.Time
-	log      *slog.Logger
-	onChange func(ctx context.Context)
+	db        *gorm.DB
+	kr        *keyring.Keyring
+	guard     UpstreamGuard
+	now       func() time.Time
+	log       *slog.Logger
+	onChange  func(ctx context.Context)
+	onOffline func(ctx context.Context, orgID, apiID, version string, a tenants.Actor) error
 }
 
 // NewService returns a catalog Service over db.
@@ -56,6 +57,14 @@ func NewService(db *gorm.DB, opts Options) *Service {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// SetOnOffline sets what runs after a version goes offline: billing ends
+// (or moves) the subscriptions made through it, whichever way the version
+// was taken offline. A failure is returned from TakeOffline; the version
+// stays offline. It is a setter because billing is built on the catalog.
+func (s *Service) SetOnOffline(fn func(ctx context.Context, orgID, apiID, version string, a tenants.Actor) error) {
+	s.onOffline = fn
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -317,19 +316,8 @@ func (w *Console) deprecateVersion(c *gin.Context) {
 
 // takeVersionOffline ends a version for good.
 func (w *Console) takeVersionOffline(c *gin.Context) {
-	ctx := c.Request.Context()
-	_, err := w.Catalog.TakeOffline(ctx, currentOrg(c).ID, c.Param("api"), c.Param("version"), w.actor(c))
-	msg := c.Param("version") + " is offline: the gateway answers 410 Gone."
-	if err == nil && w.Plans != nil {
-		var api catalog.API
-		if api, err = w.Catalog.API(ctx, currentOrg(c).ID, c.Param("api")); err == nil {
-			var n int
-			if n, err = w.Plans.EndForVersion(ctx, currentOrg(c).ID, api.ID, c.Param("version"), w.actor(c)); err == nil && n > 0 {
-				msg += fmt.Sprintf(" %d subscription(s) ended or moved to another version.", n)
-			}
-		}
-	}
-	w.flashResult(c, err, msg)
+	_, err := w.Catalog.TakeOffline(c.Request.Context(), currentOrg(c).ID, c.Param("api"), c.Param("version"), w.actor(c))
+	w.flashResult(c, err, c.Param("version")+" is offline: the gateway answers 410 Gone, and its subscriptions ended or moved to another version.")
 	if c.IsAborted() {
 		return
 	}
