@@ -135,6 +135,11 @@ type Settings struct {
 	// AllowAppCode lets clients that cannot sign authenticate with
 	// X-Portico-App-Code.
 	AllowAppCode bool `json:"allow_app_code"`
+	// Public versions need no credentials: calls skip authentication, the
+	// subscription check, plan limits and metering (per-IP protection and
+	// IP lists still apply) and reach the backend signed without a
+	// consumer, app or plan.
+	Public bool `json:"public,omitempty"`
 }
 
 // Operation is one (method, path template) a version serves.

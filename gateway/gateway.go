@@ -195,17 +195,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 			return nil, "", false
 		}
 		// The body still binds the backend signature: hash it (bounded).
-		bodyHash, err := sigv4.HashBody(r, maxBody)
-		if err != nil {
-			var se *sigv4.Error
-			if errors.As(err, &se) {
-				h.problem(w, se.Status, se.Type, se.Detail, id, nil)
-			} else {
-				h.problem(w, http.StatusBadRequest, "unreadable-body", "The request body could not be read.", id, nil)
-			}
-			return nil, "", false
-		}
-		return k, bodyHash, true
+		bodyHash, ok := h.hashBody(w, r, maxBody, id)
+		return k, bodyHash, ok
 	}
 	bodyHash, err := sigv4.HashBody(r, maxBody)
 	var cred sigv4.Credential
@@ -308,6 +299,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
 		return
 	}
+	if api.Settings.Public {
+		h.servePublic(w, r, m, id, maxBody)
+		return
+	}
 	key, bodyHash, ok := h.authenticate(w, r, snap, api, ip, id, maxBody)
 	if !ok {
 		return
@@ -362,6 +357,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.forward(w, r, m, key, sub, id, bodyHash)
+}
+
+// servePublic answers a call to a public version: no credentials, no
+// subscription, no plan limits, no metering.
+func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, m Match, id string, maxBody int64) {
+	if m.API.Mock {
+		h.serveMock(w, m.Operation)
+		return
+	}
+	if bodyHash, ok := h.hashBody(w, r, maxBody, id); ok {
+		h.forward(w, r, m, &Key{}, &Subscription{}, id, bodyHash)
+	}
+}
+
+// hashBody reads the body (bounded by maxBody) and returns its SHA-256, which
+// binds the backend signature; on failure it has written the problem.
+func (h *Handler) hashBody(w http.ResponseWriter, r *http.Request, maxBody int64, id string) (string, bool) {
+	bodyHash, err := sigv4.HashBody(r, maxBody)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			h.problem(w, se.Status, se.Type, se.Detail, id, nil)
+		} else {
+			h.problem(w, http.StatusBadRequest, "unreadable-body", "The request body could not be read.", id, nil)
+		}
+		return "", false
+	}
+	return bodyHash, true
 }
 
 func (h *Handler) serveMock(w http.ResponseWriter, op *Operation) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,3 +293,56 @@ func TestGatewayOAuth2ClientCredentials(t *testing.T) {
 		t.Fatalf("forged token: %d", st)
 	}
 }
+
+// A public version answers unsigned calls, forwards them signed without a
+// consumer and meters nothing; its neighbour still demands a signature.
+func TestGatewayPublicVersion(t *testing.T) {
+	now := time.Now()
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Write([]byte("hello"))
+	}))
+	defer up.Close()
+	cfg := demoConfig(Limits{}, SubActive, now)
+	pub := cfg.APIs[0]
+	pub.APIID, pub.APISlug, pub.VersionID, pub.Mock = "a2", "open", "v2id", false
+	pub.Settings.Public = true
+	pub.Upstream = Upstream{Targets: []Target{{URL: up.URL, Weight: 1}}}
+	pub.BackendKeys = []BackendKey{{ID: "bk1", Secret: []byte("backend-secret-backend-secret-32")}}
+	cfg.APIs = append(cfg.APIs, pub)
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meter countingMeter
+	h, err := NewHandler(NewStore(snap), Options{Region: "local", Meter: &meter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/acme/open/v1/things/7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(got.Get("X-Portico-Signature"), "keyId=bk1, v1=") || got.Get("X-Portico-App") != "" {
+		t.Fatalf("public call: %d, upstream saw %v", res.StatusCode, got)
+	}
+	if n := meter.n.Load(); n != 0 {
+		t.Fatalf("public call metered %d times", n)
+	}
+	res, err = http.Get(srv.URL + "/acme/echo/v1/things/7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsigned call to a private version: %d", res.StatusCode)
+	}
+}
+
+type countingMeter struct{ n atomic.Int64 }
+
+func (m *countingMeter) Record(UsageEvent) { m.n.Add(1) }
