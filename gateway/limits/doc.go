@@ -9,14 +9,17 @@
 //   - GCRA limits requests per second with a burst: per key one theoretical
 //     arrival time in a lock-striped, size-bounded map (idle keys are
 //     dropped first).
+//
 //   - Quotas counts usage per key per UTC day (Day) or per billing period
 //     whose bounds the caller supplies (Period); check and increment happen
 //     under one lock, so a hard quota is never exceeded in one process.
+//
 //   - WriteHeaders, WriteRetryAfter and WriteRefusal describe limits to
 //     clients with the RateLimit-Policy and RateLimit fields of
 //     draft-ietf-httpapi-ratelimit-headers-09 (RFC 9651 structured-field
 //     lists: `"day";q=1000;w=86400` and `"day";r=990;t=3600`), Retry-After,
 //     and a 429 RFC 9457 problem of type rate-limited or quota-exceeded.
+//
 //   - Leaser and Lease share a quota across gateway nodes through Redis
 //     (used when PORTICO_REDIS_URL is set). A node reserves a block of
 //     units from a Redis counter per key and window with a Lua script that
