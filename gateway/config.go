@@ -100,6 +100,8 @@ type APIVersion struct {
 	// BackendKeys sign requests forwarded to the backend; the first one
 	// signs, and up to two are active during a rotation.
 	BackendKeys []BackendKey `json:"backend_keys"`
+
+	ips IPList // Settings' lists, parsed by Compile
 }
 
 // Upstream is where a version's calls are forwarded.
@@ -140,6 +142,10 @@ type Settings struct {
 	// IP lists still apply) and reach the backend signed without a
 	// consumer, app or plan.
 	Public bool `json:"public,omitempty"`
+	// IPAllow and IPDeny are CIDRs or addresses. A denied client is refused
+	// (403 ip-denied); when IPAllow is not empty, so is a client outside it.
+	IPAllow []string `json:"ip_allow,omitempty"`
+	IPDeny  []string `json:"ip_deny,omitempty"`
 }
 
 // Operation is one (method, path template) a version serves.
@@ -418,6 +424,11 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 	}
 	if v.Settings.MaxBodyBytes < 0 {
 		c.errorf("%s: max body must not be negative", at)
+	}
+	if ips, err := ParseIPList(v.Settings.IPAllow, v.Settings.IPDeny); err != nil {
+		c.errorf("%s: %v", at, err)
+	} else {
+		v.ips = ips
 	}
 	seenKey := map[string]bool{}
 	for _, k := range v.BackendKeys {

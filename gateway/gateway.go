@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,19 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	return h, nil
 }
 
+// client returns the caller's address (behind trusted proxies, from
+// X-Forwarded-For) and its text, which keys per-IP protection and is noted
+// for the access log.
+func (h *Handler) client(r *http.Request) (netip.Addr, string) {
+	if len(h.protect.cfg.TrustedProxies) == 0 {
+		ip := clientIP(r)
+		a, _ := netip.ParseAddr(ip)
+		return a.Unmap(), ip
+	}
+	a := clientAddr(r, h.protect.cfg.TrustedProxies)
+	return a, a.String()
+}
+
 // Shutdown hands budget leased from Redis back so that other nodes can use
 // it; call it after the servers stopped taking requests.
 func (h *Handler) Shutdown(ctx context.Context) {
@@ -278,14 +292,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("provider", mw.provider), slog.String("api", mw.api), slog.Int("status", st),
 			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytes), slog.Duration("duration", d),
-			slog.String("client_ip", clientIP(r)))
+			slog.String("client_ip", mw.clientIP))
 	}()
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 		return
 	}
-	ip := clientIP(r)
+	addr, ip := h.client(r)
+	mw.clientIP = ip
+	if !h.protect.cfg.IPs.Empty() && !h.protect.cfg.IPs.Admits(addr) {
+		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not use this gateway.", id, nil)
+		return
+	}
 	release, admitted := h.protect.enter(w, ip, h.now(), id)
 	if !admitted {
 		mw.reason = "ip-protection"
@@ -320,6 +339,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	api, op := m.API, m.Operation
 	mw.provider, mw.api = api.OrgSlug, api.APISlug
+	if !api.ips.Empty() && !api.ips.Admits(addr) {
+		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not call "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
+		return
+	}
 
 	// Authentication: the body is hashed within the route's limit first.
 	maxBody := api.Settings.MaxBodyBytes

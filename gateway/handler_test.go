@@ -346,3 +346,46 @@ func TestGatewayPublicVersion(t *testing.T) {
 type countingMeter struct{ n atomic.Int64 }
 
 func (m *countingMeter) Record(UsageEvent) { m.n.Add(1) }
+
+// Global and per-version IP lists refuse before authentication; a bad CIDR
+// is a compile error naming the version.
+func TestGatewayIPLists(t *testing.T) {
+	now := time.Now()
+	cfg := demoConfig(Limits{}, SubActive, now)
+	cfg.APIs[0].Settings.IPAllow = []string{"203.0.113.0/24"}
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	global, err := ParseIPList(nil, []string{"198.51.100.66"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(NewStore(snap), Options{Region: "local", Protection: &Protection{IPs: global}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ip     string
+		status int
+		detail string
+	}{
+		{"198.51.100.66", 403, "this gateway"},
+		{"192.0.2.10", 403, "acme/echo"},
+		{"203.0.113.10", 200, ""},
+	} {
+		req := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+		(&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", now)
+		req.RemoteAddr = c.ip + ":4000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.status || c.status == 403 && (!strings.Contains(rec.Body.String(), "ip-denied") || !strings.Contains(rec.Body.String(), c.detail)) {
+			t.Errorf("%s: %d %s", c.ip, rec.Code, rec.Body)
+		}
+	}
+	cfg = demoConfig(Limits{}, SubActive, now)
+	cfg.APIs[0].Settings.IPDeny = []string{"not-an-ip"}
+	if _, err := Compile(cfg); err == nil || !strings.Contains(err.Error(), "acme/echo/v1") || !strings.Contains(err.Error(), "not-an-ip") {
+		t.Fatalf("compile with a bad deny entry: %v", err)
+	}
+}

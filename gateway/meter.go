@@ -38,6 +38,8 @@ type meteredWriter struct {
 	reason string
 	// requestID, provider and api label the request's log line and metrics.
 	requestID, provider, api string
+	// clientIP is the caller's address for the access log.
+	clientIP string
 }
 
 func (w *meteredWriter) WriteHeader(code int) {

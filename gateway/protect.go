@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net"
+	"net/netip"
 	"net/http"
 	"strconv"
 	"sync"
@@ -24,6 +25,13 @@ type Protection struct {
 	BanAfter  int
 	BanWindow time.Duration
 	BanFor    time.Duration
+	// IPs are the global allow and deny lists, checked before anything
+	// else; per-version lists are checked after routing.
+	IPs IPList
+	// TrustedProxies are the load balancers in front of the gateway: for a
+	// request from one of them the client is the right-most X-Forwarded-For
+	// address that is not a trusted proxy.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultProtection is generous enough for real clients behind one NAT and

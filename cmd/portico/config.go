@@ -4,8 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-dev/portico/gateway"
 )
 
 // Config is the whole configuration of a portico process, read once from
@@ -33,6 +36,11 @@ type Config struct {
 	// AllowPrivateUpstreams lets upstream URLs point at private, loopback
 	// and link-local addresses; nil means "on for SQLite, off for PostgreSQL".
 	AllowPrivateUpstreams *bool
+	// GatewayIPAllow and GatewayIPDeny are the gateway's global client
+	// address lists (CIDRs or addresses).
+	GatewayIPAllow, GatewayIPDeny []string
+	// GatewayLimits bound slow and oversized requests.
+	GatewayLimits gateway.ServerLimits
 	// Demo seeds an empty database with a ready-to-call API and writes
 	// demo.json.
 	Demo bool
@@ -59,6 +67,22 @@ func options() []option {
 				return fmt.Errorf("%q is not a positive duration like 30s or 168h", v)
 			}
 			*p(c) = d
+			return nil
+		}
+	}
+	cidrs := func(p func(*Config) *[]string) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			var out []string
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e == "" {
+					continue
+				}
+				if _, err := gateway.ParsePrefix(e); err != nil {
+					return err
+				}
+				out = append(out, e)
+			}
+			*p(c) = out
 			return nil
 		}
 	}
@@ -90,6 +114,18 @@ func options() []option {
 					c.TrustedProxies = append(c.TrustedProxies, p)
 				}
 			}
+			return nil
+		}},
+		{"gateway-ip-allow", "PORTICO_GATEWAY_IP_ALLOW", "", "comma-separated CIDRs or addresses allowed to call the gateway; empty allows all (APIs can narrow it further)", cidrs(func(c *Config) *[]string { return &c.GatewayIPAllow })},
+		{"gateway-ip-deny", "PORTICO_GATEWAY_IP_DENY", "", "comma-separated CIDRs or addresses refused by the gateway before anything else", cidrs(func(c *Config) *[]string { return &c.GatewayIPDeny })},
+		{"gateway-read-header-timeout", "PORTICO_GATEWAY_READ_HEADER_TIMEOUT", "10s", "how long a gateway client may take to send its request headers (slow-header defence)", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadHeaderTimeout })},
+		{"gateway-read-timeout", "PORTICO_GATEWAY_READ_TIMEOUT", "60s", "how long a gateway client may take to send a whole request, body included", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadTimeout })},
+		{"gateway-max-header-bytes", "PORTICO_GATEWAY_MAX_HEADER_BYTES", "65536", "largest request line and headers the gateway reads; larger requests get 431", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 4096 || n > 16<<20 {
+				return fmt.Errorf("%q: use a number of bytes between 4096 and 16777216", v)
+			}
+			c.GatewayLimits.MaxHeaderBytes = n
 			return nil
 		}},
 		{"session-ttl", "PORTICO_SESSION_TTL", "168h", "how long a console login lasts", dur(func(c *Config) *time.Duration { return &c.SessionTTL })},

@@ -65,7 +65,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	}
 	admin := adminHandler(rt.registry)
 	servers := []*http.Server{
-		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		gateway.NewServer(gw, cfg.GatewayLimits),
 		{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
 	errc := make(chan error, len(servers))
@@ -117,7 +117,12 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 	go reloader.Run(ctx)
 	rt := &gatewayRuntime{ledger: billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys), registry: prometheus.NewRegistry()}
 	rt.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
+	prot, err := protection(cfg)
+	if err != nil {
+		rt.ledger.Close(context.Background())
+		return nil, err
+	}
+	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Protection: prot, Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
 		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
 	if err != nil {
 		rt.ledger.Close(context.Background())
@@ -125,6 +130,24 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 	}
 	rt.handler = h
 	return rt, nil
+}
+
+// protection is the default per-IP defence with the configured address
+// lists and the trusted proxies in front of the gateway.
+func protection(cfg *Config) (*gateway.Protection, error) {
+	p := gateway.DefaultProtection
+	var err error
+	if p.IPs, err = gateway.ParseIPList(cfg.GatewayIPAllow, cfg.GatewayIPDeny); err != nil {
+		return nil, fmt.Errorf("gateway IP lists: %w", err)
+	}
+	for _, s := range cfg.TrustedProxies {
+		pr, err := gateway.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("PORTICO_TRUSTED_PROXIES: %w", err)
+		}
+		p.TrustedProxies = append(p.TrustedProxies, pr)
+	}
+	return &p, nil
 }
 
 // stop hands leased budget back to Redis and writes the last usage to the

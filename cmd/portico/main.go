@@ -257,7 +257,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	adminMux := adminHandler(rt.registry)
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
-		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		gateway.NewServer(gw, cfg.GatewayLimits),
 		{Handler: adminMux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
 	errc := make(chan error, len(servers))
