@@ -210,7 +210,6 @@ func stripSigQuery(raw string) string {
 	return strings.Join(kept, "&")
 }
 
-
 // upstreamTransport sends a prepared request to a target of its pool:
 // pick by weight among the healthy targets, point the URL at it, sign,
 // and retry an idempotent request on another target after a connection
