@@ -119,13 +119,25 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 	rt := &gatewayRuntime{ledger: billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys), registry: prometheus.NewRegistry()}
 	rt.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
-		Nonces: nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
+		Nonces: nonces, TokenSeed: kr.Derive("gateway oauth tokens"), AllowPrivateUpstreams: allowPrivateUpstreams(cfg, db.Dialect)})
 	if err != nil {
 		rt.ledger.Close(context.Background())
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	go h.RunHealthChecks(ctx)
 	rt.handler = h
 	return rt, nil
+}
+
+// allowPrivateUpstreams resolves --allow-private-upstreams: "auto" is on
+// with SQLite (one tenant, local backends) and off with PostgreSQL, where
+// tenants must not reach the platform's network. The catalog's URL check
+// and the gateway's connect-time check use the same value.
+func allowPrivateUpstreams(cfg *Config, dialect migrations.Dialect) bool {
+	if cfg.AllowPrivateUpstreams != nil {
+		return *cfg.AllowPrivateUpstreams
+	}
+	return dialect == migrations.SQLite
 }
 
 // adminHandler serves the admin listener: Prometheus metrics and liveness.
