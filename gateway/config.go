@@ -108,7 +108,8 @@ type APIVersion struct {
 type Upstream struct {
 	Targets []Target `json:"targets"`
 	// ConnectTimeout bounds connecting to a target; zero means the
-	// gateway's default.
+	// gateway's default. When versions share a target host:port, the
+	// longest of their timeouts applies to it.
 	ConnectTimeout time.Duration `json:"connect_timeout"`
 	// Timeout bounds the whole upstream response; zero means the gateway's
 	// default. An operation's own Timeout overrides it.

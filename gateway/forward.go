@@ -2,79 +2,81 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"math/big"
+	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/portico-dev/portico/gateway/backendsig"
 )
 
-// pickTarget chooses an upstream target by weight.
-func pickTarget(ts []Target) *Target {
-	total := 0
-	for _, t := range ts {
-		total += t.Weight
-	}
-	if total <= 0 {
-		return nil
-	}
-	n, _ := rand.Int(rand.Reader, big.NewInt(int64(total)))
-	x := int(n.Int64())
-	for i := range ts {
-		if x < ts[i].Weight {
-			return &ts[i]
-		}
-		x -= ts[i].Weight
-	}
-	return &ts[len(ts)-1]
-}
-
 // credentialHeaders are the partner's credentials, never forwarded.
 var credentialHeaders = []string{"Authorization", "X-Portico-Nonce", "X-Portico-App-Code"}
 
+// signatureHeaders are set only by the gateway: a partner's own values
+// would let it impersonate another consumer to a backend.
+var signatureHeaders = []string{backendsig.HeaderRequestID, backendsig.HeaderConsumer, backendsig.HeaderApp,
+	backendsig.HeaderPlan, backendsig.HeaderTimestamp, backendsig.HeaderSignature}
+
+// errNoHealthyUpstream: every target of the upstream is down or its
+// breaker open.
+var errNoHealthyUpstream = errors.New("no healthy upstream target")
+
+// fwdKey finds a request's fwdCall in the context the proxy passes on.
+type fwdKey struct{}
+
+// fwdCall is one forwarded request. It is also the context the proxy and
+// the transport see, so Rewrite and RoundTrip find it without a context
+// value of its own (one allocation for both).
+type fwdCall struct {
+	context.Context
+	in         *http.Request
+	mw         *meteredWriter
+	pool       *pool
+	api        *APIVersion
+	key        *Key
+	sub        *Subscription
+	id         string
+	bodyHash   string
+	rel        string
+	idempotent bool
+	// tried marks the pool's targets already used; target is the last.
+	tried  uint32
+	target *targetState
+	// hdr backs the values of the headers rewrite sets, saving one
+	// allocation per header.
+	hdr [5]string
+}
+
+// Value implements context.Context.
+func (c *fwdCall) Value(k any) any {
+	if _, ok := k.(fwdKey); ok {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// idempotent reports whether a request may be sent twice: the idempotent
+// methods of RFC 9110, or any request that carries an Idempotency-Key.
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != ""
+}
+
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *Key, sub *Subscription, id, bodyHash string) {
 	api := m.API
-	t := pickTarget(api.Upstream.Targets)
-	if t == nil {
+	p := h.ups.poolFor(api)
+	if p == nil || len(p.targets) == 0 {
 		h.problem(w, http.StatusBadGateway, "no-upstream", "The API has no upstream target.", id, nil)
 		return
-	}
-	target, err := url.Parse(t.URL)
-	if err != nil {
-		h.problem(w, http.StatusBadGateway, "bad-upstream", "The API's upstream URL is invalid.", id, nil)
-		return
-	}
-	out := r.Clone(r.Context())
-	out.RequestURI = ""
-	rel := relativeEscapedPath(r, m.Path)
-	out.URL = &url.URL{Scheme: target.Scheme, Host: target.Host, RawQuery: stripSigQuery(r.URL.RawQuery)}
-	out.URL.RawPath = strings.TrimRight(target.EscapedPath(), "/") + rel
-	if p, err := url.PathUnescape(out.URL.RawPath); err == nil {
-		out.URL.Path = p
-	}
-	out.Host = target.Host
-	for _, hname := range credentialHeaders {
-		out.Header.Del(hname)
-	}
-	for name := range out.Header {
-		if strings.HasPrefix(strings.ToLower(name), "x-amz-") {
-			out.Header.Del(name)
-		}
-	}
-	out.Header.Set("X-Forwarded-Host", r.Host)
-	if r.TLS != nil {
-		out.Header.Set("X-Forwarded-Proto", "https")
-	} else {
-		out.Header.Set("X-Forwarded-Proto", "http")
-	}
-	if len(api.BackendKeys) > 0 {
-		bk := api.BackendKeys[0]
-		backendsig.Apply(out, bk.ID, bk.Secret, backendsig.Facts{
-			Consumer: key.OrgID, App: key.AppID, Plan: sub.PlanID, RequestID: id, BodySHA256: bodyHash, Timestamp: h.now(),
-		})
 	}
 	timeout := api.Upstream.Timeout
 	if m.Operation.Timeout > 0 {
@@ -83,9 +85,86 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(out.Context(), timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	h.proxy.ServeHTTP(w, out.WithContext(ctx))
+	mw, _ := w.(*meteredWriter)
+	call := &fwdCall{Context: ctx, in: r, mw: mw, pool: p, api: api, key: key, sub: sub, id: id, bodyHash: bodyHash,
+		rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r)}
+	defer func() {
+		// The proxy aborts with ErrAbortHandler when the answer broke off
+		// after its headers went out: the client sees a truncated
+		// response. Count it, blame the target unless the client left, and
+		// let net/http close the connection.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler && r.Context().Err() == nil {
+				kind := "truncated"
+				if ctx.Err() != nil {
+					kind = "timeout"
+				}
+				h.countUpstream(mw, kind)
+				if call.target != nil {
+					call.target.failed(h.ups)
+					h.log.WarnContext(r.Context(), "upstream answer broke off", "request_id", id, "target", call.target.url, "kind", kind)
+				}
+			}
+			panic(v)
+		}
+	}()
+	h.proxy.ServeHTTP(w, r.WithContext(call))
+}
+
+// newProxy builds the ReverseProxy: Rewrite prepares what is the same for
+// every attempt, the upstream transport picks targets, signs and retries.
+func (h *Handler) newProxy(inner http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    &upstreamTransport{h: h, inner: inner},
+		ErrorHandler: h.upstreamError,
+		BufferPool:   &bufferPool{},
+	}
+}
+
+// rewrite strips the partner's credentials and adds the forwarding headers.
+// The proxy has already removed hop-by-hop and X-Forwarded-* headers.
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	call, _ := pr.Out.Context().Value(fwdKey{}).(*fwdCall)
+	if call == nil {
+		return
+	}
+	hd := pr.Out.Header
+	for _, name := range credentialHeaders {
+		delete(hd, name)
+	}
+	for _, name := range signatureHeaders {
+		delete(hd, name)
+	}
+	for name := range hd {
+		if len(name) > 6 && strings.EqualFold(name[:6], "x-amz-") {
+			delete(hd, name)
+		}
+	}
+	// X-Forwarded-For appends the client's address to what earlier
+	// proxies said (the backend decides how far to trust it); Host and
+	// Proto say what the client asked for.
+	in := pr.In
+	xff := clientIP(in)
+	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + xff
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	v := &call.hdr
+	v[0], v[1], v[2], v[3], v[4] = xff, in.Host, proto, traceparent(hd), call.id
+	hd["X-Forwarded-For"] = v[0:1:1]
+	hd["X-Forwarded-Host"] = v[1:2:2]
+	hd["X-Forwarded-Proto"] = v[2:3:3]
+	hd["Traceparent"] = v[3:4:4]
+	if len(call.api.BackendKeys) == 0 {
+		hd[backendsig.HeaderRequestID] = v[4:5:5]
+	}
+	pr.Out.URL.RawQuery = stripSigQuery(pr.Out.URL.RawQuery)
 }
 
 // relativeEscapedPath returns the request's escaped path after the
@@ -131,8 +210,112 @@ func stripSigQuery(raw string) string {
 	return strings.Join(kept, "&")
 }
 
+// upstreamTransport sends a prepared request to a target of its pool:
+// pick by weight among the healthy targets, point the URL at it, sign,
+// and retry an idempotent request on another target after a connection
+// failure. It runs before the proxy writes anything to the client, so a
+// retry never follows response bytes.
+type upstreamTransport struct {
+	h     *Handler
+	inner http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	call, _ := req.Context().Value(fwdKey{}).(*fwdCall)
+	if call == nil {
+		return t.inner.RoundTrip(req)
+	}
+	u := t.h.ups
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		i := call.pool.pick(u, call.tried)
+		if i < 0 {
+			if lastErr != nil {
+				return nil, lastErr
+			}
+			return nil, errNoHealthyUpstream
+		}
+		tg := call.pool.targets[i].targetState
+		call.tried |= 1 << i
+		call.target = tg
+		out := req
+		if attempt > 0 {
+			// The failed attempt's request may still be referenced by
+			// the transport; send a fresh copy with a rewound body.
+			out = req.Clone(req.Context())
+			if req.Body != nil {
+				b, err := req.GetBody()
+				if err != nil {
+					return nil, lastErr
+				}
+				out.Body = b
+			}
+		}
+		t.h.aim(out, call, tg)
+		res, err := t.inner.RoundTrip(out)
+		if err == nil {
+			switch res.StatusCode {
+			case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+				tg.failed(u)
+			default:
+				tg.succeeded(u)
+			}
+			return res, nil
+		}
+		var fe *forbiddenAddrError
+		if errors.As(err, &fe) || call.in.Context().Err() != nil {
+			// A refused address is configuration, a vanished client
+			// says nothing about the target: neither counts.
+			return nil, err
+		}
+		tg.failed(u)
+		lastErr = err
+		if attempt >= call.pool.retries || !call.idempotent || call.Context.Err() != nil || !connectionFailure(err) ||
+			(call.mw != nil && call.mw.status != 0) || (req.Body != nil && req.GetBody == nil) {
+			return nil, err
+		}
+		t.h.log.InfoContext(req.Context(), "retrying upstream call", "request_id", call.id, "target", tg.url, "attempt", attempt+1, "err", err)
+	}
+}
+
+// aim points the outbound request at a target and signs it for the
+// backend: the signature covers the path, which includes the target's base
+// path.
+func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
+	u := out.URL
+	u.Scheme, u.Host = tg.scheme, tg.host
+	raw := tg.basePath + call.rel
+	u.RawPath, u.Path = raw, raw
+	if strings.IndexByte(raw, '%') >= 0 {
+		if p, err := url.PathUnescape(raw); err == nil {
+			u.Path = p
+		}
+	}
+	out.Host = tg.host
+	if len(call.api.BackendKeys) > 0 {
+		bk := call.api.BackendKeys[0]
+		backendsig.Apply(out, bk.ID, bk.Secret, backendsig.Facts{
+			Consumer: call.key.OrgID, App: call.key.AppID, Plan: call.sub.PlanID, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now(),
+		})
+	}
+}
+
+// connectionFailure reports whether err means the request got no answer
+// at all: the connection could not be made, or was refused, reset or
+// closed before any response byte arrived.
+func connectionFailure(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // upstreamError maps upstream failures deliberately: a timeout is 504, a
-// refused or reset connection 502, a client that went away 499 in logs.
+// refused or reset connection 502, every target down 503, a client that
+// went away 499 in logs.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	// w is the request's meteredWriter, handed to the proxy by forward.
 	mw, _ := w.(*meteredWriter)
@@ -140,11 +323,20 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	if mw != nil {
 		id = mw.requestID
 	}
+	var fe *forbiddenAddrError
 	switch {
+	case errors.Is(err, errNoHealthyUpstream):
+		h.countUpstream(mw, "no-healthy")
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, http.StatusServiceUnavailable, "no-healthy-upstream", "Every backend of the API is failing its health checks; try again shortly.", id, nil)
+	case errors.As(err, &fe):
+		h.countUpstream(mw, "forbidden")
+		h.log.WarnContext(r.Context(), "upstream address forbidden", "request_id", id, "err", err)
+		writeProblem(w, http.StatusBadGateway, "upstream-forbidden", "The API's backend resolves to an address the gateway may not connect to.", id, nil)
 	case errors.Is(err, context.Canceled):
 		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
 		w.WriteHeader(499)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		h.countUpstream(mw, "timeout")
 		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)
 	default:
@@ -154,8 +346,67 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 }
 
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 func (h *Handler) countUpstream(mw *meteredWriter, kind string) {
 	if mw != nil {
 		h.metrics.upstreamError(mw.provider, mw.api, kind)
+	}
+}
+
+// traceparent continues the caller's W3C trace with the gateway's hop as
+// the new parent, or starts a trace when traceparent is absent or invalid
+// (and then drops tracestate, which belongs to that trace). It returns the
+// traceparent to send.
+func traceparent(hd http.Header) string {
+	var b [55]byte
+	in := hd["Traceparent"]
+	valid := len(in) == 1 && validTraceparent(in[0])
+	copy(b[:], "00-")
+	if valid {
+		copy(b[3:35], in[0][3:35])
+		copy(b[53:55], in[0][53:55])
+	} else {
+		putHex(b[3:19], rand.Uint64())
+		putHex(b[19:35], rand.Uint64())
+		b[53], b[54] = '0', '0'
+		delete(hd, "Tracestate")
+	}
+	b[35] = '-'
+	putHex(b[36:52], rand.Uint64()|1) // never the invalid all-zero id
+	b[52] = '-'
+	return string(b[:])
+}
+
+// validTraceparent checks version-traceid-parentid-flags: version 00 is
+// exactly 55 characters; later versions may append fields after a dash.
+func validTraceparent(s string) bool {
+	if len(s) < 55 || (len(s) > 55 && s[55] != '-') || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	if !lowerHex(s[0:2]) || s[0:2] == "ff" || (s[0:2] == "00" && len(s) != 55) {
+		return false
+	}
+	return lowerHex(s[3:35]) && s[3:35] != "00000000000000000000000000000000" &&
+		lowerHex(s[36:52]) && s[36:52] != "0000000000000000" && lowerHex(s[53:55])
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func putHex(dst []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
 	}
 }

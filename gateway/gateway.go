@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -38,8 +37,25 @@ type Options struct {
 	Region string
 	// Nonces remembers X-Portico-Nonce values; nil keeps them in memory.
 	Nonces sigv4.NonceStore
-	// Transport forwards to upstreams; nil uses a tuned http.Transport.
+	// Transport forwards to upstreams; nil uses a tuned http.Transport
+	// whose dialer applies ConnectTimeout and AllowPrivateUpstreams. A
+	// Transport given here does neither.
 	Transport http.RoundTripper
+	// AllowPrivateUpstreams lets the gateway connect to loopback, private,
+	// link-local and other internal addresses. Leave it false when tenants
+	// define upstreams (multi-tenant production): the check runs at
+	// connect time, after DNS resolution, so DNS rebinding cannot bypass it.
+	AllowPrivateUpstreams bool
+	// HealthCheckInterval is how often RunHealthChecks probes upstreams
+	// that set a HealthCheckPath; zero means DefaultHealthCheckInterval.
+	HealthCheckInterval time.Duration
+	// BreakerFailures consecutive failures (connection failures, timeouts,
+	// 502/503/504 answers) open a target's circuit breaker; zero means
+	// DefaultBreakerFailures.
+	BreakerFailures int
+	// BreakerCooldown is how long an open breaker keeps its target out of
+	// rotation before a probe request; zero means DefaultBreakerCooldown.
+	BreakerCooldown time.Duration
 	// Logger receives access and error logs.
 	Logger *slog.Logger
 	// Now returns the current time; tests override it.
@@ -77,6 +93,7 @@ type Handler struct {
 	store    *Store
 	verifier *sigv4.Verifier
 	proxy    *httputil.ReverseProxy
+	ups      *upstreams
 	log      *slog.Logger
 	now      func() time.Time
 	limits   *enforcer
@@ -84,6 +101,9 @@ type Handler struct {
 	metrics  *metrics
 	protect  *protector
 	tokens   *tokenIssuerKeys
+
+	healthInterval time.Duration
+	healthClient   *http.Client
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -156,21 +176,21 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 			}
 		}
 	}
+	h.ups = newUpstreams(store, opts.Logger, opts.BreakerFailures, opts.BreakerCooldown)
+	h.healthInterval = opts.HealthCheckInterval
+	if h.healthInterval <= 0 {
+		h.healthInterval = DefaultHealthCheckInterval
+	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: DefaultConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-		}
+		tr = h.newTransport(opts.AllowPrivateUpstreams)
 	}
-	h.proxy = &httputil.ReverseProxy{
-		Rewrite:      func(*httputil.ProxyRequest) {}, // the request is prepared before ServeHTTP
-		Transport:    tr,
-		ErrorHandler: h.upstreamError,
+	h.healthClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	h.proxy = h.newProxy(tr)
+	if opts.Registry != nil {
+		if err := opts.Registry.Register(newHealthCollector(h.ups)); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }

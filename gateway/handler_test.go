@@ -316,7 +316,7 @@ func TestGatewayPublicVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var meter countingMeter
-	h, err := NewHandler(NewStore(snap), Options{Region: "local", Meter: &meter})
+	h, err := NewHandler(NewStore(snap), Options{Region: "local", Meter: &meter, AllowPrivateUpstreams: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"

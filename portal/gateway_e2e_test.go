@@ -67,7 +67,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		ledger := billing.NewLedger(e.db.DB, time.Hour, nil, e.svc.TouchKeys)
-		h, err := gateway.NewHandler(store, gateway.Options{Region: "local", Meter: ledger})
+		h, err := gateway.NewHandler(store, gateway.Options{Region: "local", Meter: ledger, AllowPrivateUpstreams: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,11 +123,13 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 		return nil, err
 	}
 	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Protection: prot, Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
-		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
+		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens"), AllowPrivateUpstreams: allowPrivateUpstreams(cfg, db.Dialect),
+		Redis: sh.redis, RedisFailClosed: cfg.RedisFailMode == "closed"})
 	if err != nil {
 		rt.ledger.Close(context.Background())
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	go h.RunHealthChecks(ctx)
 	rt.handler = h
 	return rt, nil
 }
@@ -158,6 +160,17 @@ func (rt *gatewayRuntime) stop(ctx context.Context) error {
 		return fmt.Errorf("usage ledger: %w", err)
 	}
 	return nil
+}
+
+// allowPrivateUpstreams resolves --allow-private-upstreams: "auto" is on
+// with SQLite (one tenant, local backends) and off with PostgreSQL, where
+// tenants must not reach the platform's network. The catalog's URL check
+// and the gateway's connect-time check use the same value.
+func allowPrivateUpstreams(cfg *Config, dialect migrations.Dialect) bool {
+	if cfg.AllowPrivateUpstreams != nil {
+		return *cfg.AllowPrivateUpstreams
+	}
+	return dialect == migrations.SQLite
 }
 
 // adminHandler serves the admin listener: Prometheus metrics and liveness.

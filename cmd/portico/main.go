@@ -210,10 +210,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	}
 	defer closeRedis()
 	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr})
-	allowPrivate := db.Dialect == migrations.SQLite
-	if cfg.AllowPrivateUpstreams != nil {
-		allowPrivate = *cfg.AllowPrivateUpstreams
-	}
+	allowPrivate := allowPrivateUpstreams(cfg, db.Dialect)
 	if allowPrivate {
 		log.Info("upstreams: private and loopback addresses allowed (single-tenant mode; set PORTICO_ALLOW_PRIVATE_UPSTREAMS=false for multi-tenant)")
 	} else {

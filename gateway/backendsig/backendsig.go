@@ -74,13 +74,17 @@ func Sign(secret []byte, sts []byte) string {
 func Apply(r *http.Request, keyID string, secret []byte, f Facts) {
 	path := r.URL.EscapedPath()
 	sig := Sign(secret, StringToSign(r.Method, path, r.URL.RawQuery, f))
+	// One backing array for the six values instead of a slice per Set:
+	// this runs on every forwarded request. The names are canonical.
+	v := [...]string{f.RequestID, f.Consumer, f.App, f.Plan, strconv.FormatInt(f.Timestamp.Unix(), 10), "keyId=" + keyID + ", v1=" + sig}
+	vals := v[:]
 	h := r.Header
-	h.Set(HeaderRequestID, f.RequestID)
-	h.Set(HeaderConsumer, f.Consumer)
-	h.Set(HeaderApp, f.App)
-	h.Set(HeaderPlan, f.Plan)
-	h.Set(HeaderTimestamp, strconv.FormatInt(f.Timestamp.Unix(), 10))
-	h.Set(HeaderSignature, "keyId="+keyID+", v1="+sig)
+	h[HeaderRequestID] = vals[0:1:1]
+	h[HeaderConsumer] = vals[1:2:2]
+	h[HeaderApp] = vals[2:3:3]
+	h[HeaderPlan] = vals[3:4:4]
+	h[HeaderTimestamp] = vals[4:5:5]
+	h[HeaderSignature] = vals[5:6:6]
 }
 
 // Errors Verify returns.

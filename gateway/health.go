@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// RunHealthChecks probes the targets of every upstream that sets a
+// HealthCheckPath, every Options.HealthCheckInterval, until ctx is done. A
+// target that fails two probes in a row leaves the rotation; two successes
+// bring it back. A probe succeeds on any 2xx or 3xx answer within the
+// interval (at most 5 s). Call it once, in its own goroutine; without it
+// only the passive checks (the circuit breakers) run.
+func (h *Handler) RunHealthChecks(ctx context.Context) {
+	tick := time.NewTicker(h.healthInterval)
+	defer tick.Stop()
+	for {
+		h.checkHealth(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// checkHealth runs one round of probes, one per target, concurrently.
+func (h *Handler) checkHealth(ctx context.Context) {
+	snap := h.store.Load()
+	if snap == nil {
+		return
+	}
+	tbl := h.ups.tableFor(snap)
+	probes := map[*targetState]string{}
+	for _, p := range tbl.pools {
+		if p.healthPath == "" {
+			continue
+		}
+		for _, t := range p.targets {
+			if _, ok := probes[t.targetState]; !ok {
+				probes[t.targetState] = t.scheme + "://" + t.host + t.basePath + p.healthPath
+			}
+		}
+	}
+	// A target whose upstream stopped asking for checks is back in.
+	for _, p := range tbl.pools {
+		for _, t := range p.targets {
+			if _, ok := probes[t.targetState]; !ok {
+				t.probeFails, t.probeOKs = 0, 0
+				if t.activeDown.Swap(false) {
+					h.log.Info("upstream target back in rotation: health check removed", "target", t.url)
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for t, u := range probes {
+		wg.Go(func() { h.recordProbe(t, h.probe(ctx, u)) })
+	}
+	wg.Wait()
+}
+
+func (h *Handler) probe(ctx context.Context, u string) bool {
+	ctx, cancel := context.WithTimeout(ctx, min(h.healthInterval, 5*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("User-Agent", "portico-health-check")
+	res, err := h.healthClient.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	return res.StatusCode >= 200 && res.StatusCode < 400
+}
+
+// recordProbe updates a target's streaks; only the checker calls it, and
+// for one target at a time.
+func (h *Handler) recordProbe(t *targetState, ok bool) {
+	if ok {
+		t.probeFails = 0
+		t.probeOKs++
+		if t.probeOKs >= healthThreshold && t.activeDown.Swap(false) {
+			h.log.Info("upstream target healthy again: back in rotation", "target", t.url)
+		}
+		return
+	}
+	t.probeOKs = 0
+	t.probeFails++
+	if t.probeFails >= healthThreshold && !t.activeDown.Swap(true) {
+		h.log.Warn("upstream target failed its health checks: out of rotation", "target", t.url, "failures", t.probeFails)
+	}
+}
+
+// healthCollector exports every known target's health and breaker state,
+// read at scrape time.
+type healthCollector struct {
+	ups             *upstreams
+	healthy, broken *prometheus.Desc
+}
+
+func newHealthCollector(u *upstreams) *healthCollector {
+	return &healthCollector{ups: u,
+		healthy: prometheus.NewDesc("portico_gateway_upstream_target_healthy",
+			"1 while an upstream target is in rotation (health checks pass and its circuit breaker is closed), else 0.", []string{"target"}, nil),
+		broken: prometheus.NewDesc("portico_gateway_upstream_breaker_state",
+			"An upstream target's circuit breaker: 0 closed, 1 open, 2 half-open.", []string{"target"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.healthy
+	ch <- c.broken
+}
+
+// Collect implements prometheus.Collector.
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	c.ups.each(func(t *targetState) {
+		v := 0.0
+		if t.healthy() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.healthy, prometheus.GaugeValue, v, t.url)
+		ch <- prometheus.MustNewConstMetric(c.broken, prometheus.GaugeValue, float64(t.state.Load()), t.url)
+	})
+}
