@@ -79,6 +79,22 @@ type CertificateInfo struct {
 	Fingerprint string
 }
 
+// ExpiringWithin is how close to its expiry a certificate is reported as
+// expiring.
+const ExpiringWithin = 30 * 24 * time.Hour
+
+// Status is "valid", "expiring" (within ExpiringWithin) or "expired" at now.
+func (c CertificateInfo) Status(now time.Time) string {
+	switch {
+	case !now.Before(c.NotAfter):
+		return "expired"
+	case c.NotAfter.Sub(now) <= ExpiringWithin:
+		return "expiring"
+	default:
+		return "valid"
+	}
+}
+
 // Input is what a provider gives to add a domain or replace its
 // certificate: PEM text as pasted or uploaded.
 type Input struct {
