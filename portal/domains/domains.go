@@ -56,6 +56,9 @@ func NewService(db *gorm.DB, opts Options) *Service {
 	return s
 }
 
+// GatewayDomain is the platform's own gateway domain ("" when none).
+func (s *Service) GatewayDomain() string { return s.domain }
+
 // Domain is a custom domain as callers see it: its certificate's public
 // details, never its private key.
 type Domain struct {

@@ -128,6 +128,7 @@ func Register(r *gin.Engine, d Deps) *Console {
 	w.registerPlans(o)
 	w.registerPartner(o)
 	w.registerProvider(o)
+	w.registerDomains(o)
 	o.GET("", w.showDashboard)
 	o.GET("/members", w.showMembers)
 	o.POST("/invitations", w.createInvitation)
