@@ -14,6 +14,7 @@ import (
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/gateway/tlstest"
+	"github.com/portico-dev/portico/portal/client"
 	"github.com/portico-dev/portico/portal/gwconfig"
 )
 
@@ -200,6 +201,41 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 		}
 		if _, err := store.Load().Router().Lookup("api.acme.test", "/weather/v1/forecast", "GET", ""); err == nil {
 			t.Fatal("deleted domain still routes")
+		}
+	})
+}
+
+// TestClientDomains drives the Go client's domain methods against the real
+// server.
+func TestClientDomains(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		ca := tlstest.NewCA(t)
+		tok, _ := e.signUp("Paula", "paula@example.com", "acme")
+		c := client.New(e.srv.URL, client.WithToken(tok))
+		p := ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")
+		d, err := c.AddDomain(ctx, "acme", client.DomainRequest{Hostname: "api.acme.test", Certificate: string(p.ChainPEM), PrivateKey: string(p.KeyPEM)})
+		if err != nil || d.Hostname != "api.acme.test" || d.Status != "valid" || !d.Certificate.NotAfter.Equal(p.Leaf.NotAfter.Truncate(time.Second)) {
+			t.Fatalf("add: %+v %v", d, err)
+		}
+		l, err := c.ListDomains(ctx, "acme", client.ListOptions{})
+		if err != nil || len(l.Items) != 1 {
+			t.Fatalf("list: %v %v", l, err)
+		}
+		q := ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")
+		d2, err := c.ReplaceDomainCertificate(ctx, "acme", d.ID, client.DomainRequest{Certificate: string(q.ChainPEM), PrivateKey: string(q.KeyPEM)})
+		if err != nil || d2.Certificate.Fingerprint == d.Certificate.Fingerprint {
+			t.Fatalf("replace: %+v %v", d2, err)
+		}
+		_, err = c.AddDomain(ctx, "acme", client.DomainRequest{Hostname: "api.acme.test", Certificate: string(q.ChainPEM), PrivateKey: string(q.KeyPEM)})
+		if ce := client.AsError(err); ce == nil || ce.StatusCode != http.StatusConflict {
+			t.Fatalf("duplicate: %v", err)
+		}
+		if err := c.DeleteDomain(ctx, "acme", d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetDomain(ctx, "acme", d.ID); client.AsError(err) == nil || client.AsError(err).StatusCode != 404 {
+			t.Fatalf("get after delete: %v", err)
 		}
 	})
 }
