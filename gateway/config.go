@@ -64,6 +64,10 @@ type Config struct {
 	// CustomDomains maps a provider's own host name (no port) to its
 	// organisation slug; requests to it are routed like {org}.{Domain}.
 	CustomDomains map[string]string `json:"custom_domains,omitempty"`
+	// Certificates are the custom domains' certificates by host name,
+	// served by the TLS listener for a matching SNI. Key material never
+	// appears in JSON or String output.
+	Certificates map[string]Certificate `json:"-"`
 	// APIs lists every deployed API version, one entry per environment.
 	APIs []APIVersion `json:"apis"`
 	// Keys holds the active partner app keys by access key id. Revoked keys
@@ -269,6 +273,7 @@ type Snapshot struct {
 	router *Router
 	keys   map[string]*Key
 	subs   map[subKey][]*Subscription
+	tls    tlsCerts
 }
 
 type subKey struct{ app, api string }
@@ -342,6 +347,7 @@ func Compile(cfg *Config) (*Snapshot, error) {
 	s.router = c.router(cfg)
 	c.keys(cfg, s)
 	c.subscriptions(cfg, s)
+	s.tls = compileCertificates(cfg)
 	if len(c.errs) > 0 {
 		if len(c.errs) > maxErrors {
 			n := len(c.errs) - maxErrors

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/tlstest"
 )
 
 // TestTenantIsolation walks every organisation-scoped route of the API and
@@ -40,10 +43,19 @@ func TestTenantIsolation(t *testing.T) {
 		r = e.call("POST", "/api/v1/orgs/victim/subscriptions", victim, map[string]any{"app": victimApp, "api": "victim/pets", "version": "v1", "plan": "free"})
 		expectStatus(t, r, http.StatusCreated)
 		victimSub := r.json(t)["id"].(string)
+		ca := tlstest.NewCA(t)
+		victimPair := ca.Leaf(t, time.Time{}, time.Time{}, "api.victim.test")
+		r = e.call("POST", "/api/v1/orgs/victim/domains", victim, domainBody("api.victim.test", victimPair))
+		expectStatus(t, r, http.StatusCreated)
+		victimDomain := r.json(t)["id"].(string)
+		attackerPair := ca.Leaf(t, time.Time{}, time.Time{}, "api.attacker.test")
 
 		fill := func(path, org string) string {
 			if strings.Contains(path, "/subscriptions/:id") || strings.Contains(path, "/subscribers/:id") {
 				path = strings.Replace(path, ":id", victimSub, 1)
+			}
+			if strings.Contains(path, "/domains/:id") {
+				path = strings.Replace(path, ":id", victimDomain, 1)
 			}
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
 				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1", ":app", victimApp)
@@ -52,6 +64,10 @@ func TestTenantIsolation(t *testing.T) {
 		// A valid body for each route, so only the tenant check can refuse.
 		bodyFor := func(method, path string) any {
 			switch {
+			case strings.HasSuffix(path, "/domains"):
+				return domainBody("api.attacker.test", attackerPair)
+			case strings.Contains(path, "/domains/"):
+				return domainBody("", victimPair)
 			case method == "PATCH" && strings.HasSuffix(path, ":user"):
 				return map[string]any{"role": "viewer"}
 			case method == "PATCH" && strings.HasSuffix(path, ":version"):

@@ -26,6 +26,7 @@ import (
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/api"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/tenants"
@@ -44,6 +45,7 @@ type env struct {
 	svc    *tenants.Service
 	cat    *catalog.Service
 	plans  *billing.Service
+	doms   *domains.Service
 	router routers.Router
 }
 
@@ -67,8 +69,9 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
 	e.plans = billing.NewService(db.DB, billing.Options{Versions: e.cat, Logger: log, Mailer: outbox, BaseURL: base})
 	e.cat.SetOnOffline(e.plans.EndVersionSubscriptions)
+	e.doms = domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: "gw.portico.test"})
 	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},
-		portal.Deps{Tenants: e.svc, Catalog: e.cat, Plans: e.plans, Market: market.NewService(db.DB, e.plans), DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+		portal.Deps{Tenants: e.svc, Catalog: e.cat, Plans: e.plans, Market: market.NewService(db.DB, e.plans), Domains: e.doms, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

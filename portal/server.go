@@ -15,6 +15,7 @@ import (
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/portal/api"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/market"
@@ -67,6 +68,8 @@ type Deps struct {
 	Catalog *catalog.Service
 	Plans   *billing.Service
 	Market  *market.Service
+	// Domains manages providers' custom domains; nil hides them.
+	Domains *domains.Service
 	// Nonces remembers X-Portico-Nonce values of signed management requests
 	// (shared through Redis on several nodes); nil keeps them in memory.
 	Nonces sigv4.NonceStore
@@ -145,7 +148,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	apiSrv := api.Register(r, api.Deps{
 		SigV4:   verifier,
-		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
+		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Domains: d.Domains, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
 		KeysChanged: d.GatewayChanged, SubscriptionsChanged: d.GatewayChanged,
 		AppDeleted: func(ctx context.Context, orgID, appID string, a tenants.Actor) error {
@@ -161,6 +164,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		Catalog: d.Catalog,
 		Market:  d.Market,
 		Plans:   d.Plans,
+		Domains: d.Domains,
 		Region:  cfg.Region, GatewayURL: cfg.GatewayURL,
 		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
 		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -33,6 +34,12 @@ type Config struct {
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	Region          string
+	// GatewayTLSAddr is the gateway's TLS listener; "" leaves TLS off.
+	GatewayTLSAddr string
+	// TLSCertFile and TLSKeyFile hold the default certificate the TLS
+	// listener serves to names without a custom-domain certificate.
+	TLSCertFile string
+	TLSKeyFile  string
 	// AllowPrivateUpstreams lets upstream URLs point at private, loopback
 	// and link-local addresses; nil means "on for SQLite, off for PostgreSQL".
 	AllowPrivateUpstreams *bool
@@ -157,6 +164,9 @@ func options() []option {
 			return nil
 		}},
 		{"region", "PORTICO_REGION", "local", "region name in AK/SK credential scopes", str(func(c *Config) *string { return &c.Region })},
+		{"gateway-tls-addr", "PORTICO_GATEWAY_TLS_ADDR", "", "listen address of the gateway's TLS listener (TLS 1.2+, HTTP/2, custom domains' certificates by SNI); empty leaves TLS off", str(func(c *Config) *string { return &c.GatewayTLSAddr })},
+		{"tls-cert-file", "PORTICO_TLS_CERT_FILE", "", "PEM certificate chain the TLS listener serves to names without a custom-domain certificate", str(func(c *Config) *string { return &c.TLSCertFile })},
+		{"tls-key-file", "PORTICO_TLS_KEY_FILE", "", "PEM private key of --tls-cert-file", str(func(c *Config) *string { return &c.TLSKeyFile })},
 	}
 }
 
@@ -208,6 +218,12 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 	case "text", "json":
 	default:
 		return nil, fmt.Errorf("log format %q: use text or json", c.LogFormat)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return nil, errors.New("--tls-cert-file and --tls-key-file go together: set both or neither")
+	}
+	if c.TLSCertFile != "" && c.GatewayTLSAddr == "" {
+		return nil, errors.New("--tls-cert-file is set but --gateway-tls-addr is not: set the TLS listener's address too")
 	}
 	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/tenants"
 )
@@ -49,7 +50,8 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	// rebuild; one second keeps propagation within the target.
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), time.Second)
 	reloader.Logger = log
-	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, sh, log)
+	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log})
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
 	}
@@ -63,20 +65,34 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		gwLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
+	tlsSrv, tlsLn, err := gatewayTLS(cfg, reloader.Store, gw, log)
+	if err != nil {
+		gwLn.Close()
+		adminLn.Close()
+		return err
+	}
 	admin := adminHandler(rt.registry)
 	servers := []*http.Server{
 		gateway.NewServer(gw, cfg.GatewayLimits),
 		{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
+	listeners := []net.Listener{gwLn, adminLn}
+	if tlsSrv != nil {
+		servers, listeners = append(servers, tlsSrv), append(listeners, tlsLn)
+	}
 	errc := make(chan error, len(servers))
-	for i, ln := range []net.Listener{gwLn, adminLn} {
+	for i, ln := range listeners {
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}(servers[i], ln)
 	}
-	fmt.Fprintf(stdout, "\nPortico gateway node %s is running.\n\n  Gateway  http://%s/\n  Metrics  http://%s/metrics\n\n", version, gwLn.Addr(), adminLn.Addr())
+	fmt.Fprintf(stdout, "\nPortico gateway node %s is running.\n\n  Gateway  http://%s/\n", version, gwLn.Addr())
+	if tlsLn != nil {
+		fmt.Fprintf(stdout, "  Gateway  https://%s/\n", tlsLn.Addr())
+	}
+	fmt.Fprintf(stdout, "  Metrics  http://%s/metrics\n\n", adminLn.Addr())
 	log.Info("gateway node listening", "gateway", gwLn.Addr().String(), "admin", adminLn.Addr().String())
 	var runErr error
 	select {

@@ -31,6 +31,7 @@ import (
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/market"
@@ -223,7 +224,8 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
-	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, sh, log)
+	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, OnChange: reloader.Trigger})
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
 	}
@@ -231,7 +233,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, Nonces: sh.nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, Domains: doms, GatewayChanged: reloader.Trigger, Nonces: sh.nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -251,14 +253,25 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		gatewayLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
+	tlsSrv, tlsLn, err := gatewayTLS(cfg, gwStore, gw, log)
+	if err != nil {
+		portalLn.Close()
+		gatewayLn.Close()
+		adminLn.Close()
+		return err
+	}
 	adminMux := adminHandler(rt.registry)
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
 		gateway.NewServer(gw, cfg.GatewayLimits),
 		{Handler: adminMux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
+	listeners := []net.Listener{portalLn, gatewayLn, adminLn}
+	if tlsSrv != nil {
+		servers, listeners = append(servers, tlsSrv), append(listeners, tlsLn)
+	}
 	errc := make(chan error, len(servers))
-	for i, ln := range []net.Listener{portalLn, gatewayLn, adminLn} {
+	for i, ln := range listeners {
 		go func(s *http.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -282,6 +295,9 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	fmt.Fprintf(stdout, "  Console         %s/\n", portalURL)
 	fmt.Fprintf(stdout, "  Management API  %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", portalURL, portalURL)
 	fmt.Fprintf(stdout, "  Gateway         http://%s/\n", gatewayLn.Addr().String())
+	if tlsLn != nil {
+		fmt.Fprintf(stdout, "  Gateway (TLS)   https://%s/\n", tlsLn.Addr().String())
+	}
 	fmt.Fprintf(stdout, "  Metrics         http://%s/metrics\n", adminLn.Addr().String())
 	if outbox != nil {
 		where := "PORTICO_OPERATOR_TOKEN"

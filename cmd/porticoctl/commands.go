@@ -63,6 +63,12 @@ func commands() *command {
 		{name: "approvals", summary: "Subscription requests waiting for your decision, as a provider.", sub: []*command{
 			{name: "list", summary: "List the requests, oldest first.", setup: approvalsListCmd},
 		}},
+		{name: "domains", summary: "The organisation's custom domains: host names the gateway routes to it, with their TLS certificates.", sub: []*command{
+			{name: "list", summary: "List custom domains with their certificates' expiry.", setup: domainsListCmd},
+			{name: "add", args: "<hostname> --cert CHAIN.pem --key KEY.pem", summary: "Add a custom domain with its certificate.", setup: domainsAddCmd},
+			{name: "renew", args: "<domain> --cert CHAIN.pem --key KEY.pem", summary: "Replace a domain's certificate (by id or host name).", setup: domainsRenewCmd},
+			{name: "delete", args: "<domain> --yes", summary: "Delete a custom domain (by id or host name).", setup: domainsDeleteCmd},
+		}},
 		{name: "apps", summary: "The organisation's apps, which call APIs as a partner.", sub: []*command{
 			{name: "list", summary: "List apps.", setup: appsListCmd},
 			{name: "get", args: "<app>", summary: "Show an app (by id or name).", setup: appsGetCmd},

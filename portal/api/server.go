@@ -18,6 +18,7 @@ import (
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/market"
 	"github.com/portico-dev/portico/portal/throttle"
@@ -30,6 +31,8 @@ type Deps struct {
 	Catalog *catalog.Service
 	Plans   *billing.Service
 	Market  *market.Service
+	// Domains manages providers' custom domains.
+	Domains *domains.Service
 	Logger  *slog.Logger
 	// LoginThrottle limits password attempts per IP ("ip:…") and per account
 	// ("acct:…"), shared with the console.
@@ -92,6 +95,7 @@ func Register(r gin.IRouter, d Deps) *API {
 	a.registerPlans(org)
 	a.registerApps(auth, org)
 	a.registerSubscriptions(org)
+	a.registerDomains(org)
 
 	return a
 }

@@ -8,11 +8,13 @@ package gwconfig
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/tenants"
 )
 
@@ -21,6 +23,12 @@ type Sources struct {
 	Catalog *catalog.Service
 	Plans   *billing.Service
 	Tenants *tenants.Service
+	// Domains supplies providers' custom domains and their certificates;
+	// nil means none.
+	Domains *domains.Service
+	// Logger receives certificates the gateway had to leave out; nil
+	// uses slog.Default.
+	Logger *slog.Logger
 	// Domain is PORTICO_GATEWAY_DOMAIN for host-based routing ("" = none).
 	Domain string
 	// Now stamps the configuration; nil uses time.Now.
@@ -71,11 +79,45 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 	for _, s := range subs {
 		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
 	}
+	if err := customDomains(ctx, src, cfg); err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
 	snap, err := gateway.Compile(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
+	if probs := snap.CertificateProblems(); len(probs) > 0 {
+		log := src.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		for _, p := range probs {
+			log.WarnContext(ctx, "gateway TLS: custom-domain certificate left out", "err", p)
+		}
+	}
 	return cfg, snap, nil
+}
+
+// customDomains fills the host → organisation routes and the certificates
+// of providers' custom domains.
+func customDomains(ctx context.Context, src Sources, cfg *gateway.Config) error {
+	if src.Domains == nil {
+		return nil
+	}
+	live, err := src.Domains.Live(ctx)
+	if err != nil {
+		return err
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	cfg.CustomDomains = make(map[string]string, len(live))
+	cfg.Certificates = make(map[string]gateway.Certificate, len(live))
+	for _, d := range live {
+		cfg.CustomDomains[d.Hostname] = d.OrgSlug
+		cfg.Certificates[d.Hostname] = gateway.Certificate{ChainPEM: d.ChainPEM, KeyPEM: d.KeyPEM}
+	}
+	return nil
 }
 
 func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersion {

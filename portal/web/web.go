@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/httpx"
 	"github.com/portico-dev/portico/portal/mail"
 	"github.com/portico-dev/portico/portal/market"
@@ -32,7 +33,9 @@ type Deps struct {
 	// Market serves the public market pages.
 	Market *market.Service
 	// Plans serves the plans console.
-	Plans    *billing.Service
+	Plans *billing.Service
+	// Domains serves the custom domains page.
+	Domains  *domains.Service
 	Sessions *session.Manager
 	// Operator authenticates the server operator's pages; nil disables them.
 	Operator *session.Manager
@@ -125,6 +128,7 @@ func Register(r *gin.Engine, d Deps) *Console {
 	w.registerPlans(o)
 	w.registerPartner(o)
 	w.registerProvider(o)
+	w.registerDomains(o)
 	o.GET("", w.showDashboard)
 	o.GET("/members", w.showMembers)
 	o.POST("/invitations", w.createInvitation)

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/portico-dev/portico/gateway"
+)
+
+// gatewayTLS opens the gateway's TLS listener when --gateway-tls-addr is
+// set (nil, nil, nil when it is not) and returns the server to run on it:
+// TLS 1.2 or later, HTTP/2, each custom domain's certificate chosen by SNI
+// from the store's current snapshot, and the default certificate from
+// --tls-cert-file/--tls-key-file for every other name.
+func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
+	if cfg.GatewayTLSAddr == "" {
+		log.Info("gateway TLS: off (set PORTICO_GATEWAY_TLS_ADDR to serve HTTPS)")
+		return nil, nil, nil
+	}
+	var def *tls.Certificate
+	if cfg.TLSCertFile != "" {
+		c, err := gateway.LoadCertificate(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		def = c
+	}
+	tc := gateway.TLSConfig(store, def)
+	ln, err := net.Listen("tcp", cfg.GatewayTLSAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway TLS listener: %w", err)
+	}
+	n := 0
+	if s := store.Load(); s != nil {
+		n = s.Certificates()
+	}
+	if def != nil {
+		log.Info("gateway TLS: on with the default certificate from files and custom domains' certificates by SNI",
+			"addr", ln.Addr().String(), "cert_file", cfg.TLSCertFile, "custom_domains", n, "min_version", "TLS 1.2", "http2", true)
+	} else {
+		log.Warn("gateway TLS: on with custom domains' certificates only; a client naming no custom domain fails the handshake (set PORTICO_TLS_CERT_FILE and PORTICO_TLS_KEY_FILE for a default certificate)",
+			"addr", ln.Addr().String(), "custom_domains", n, "min_version", "TLS 1.2", "http2", true)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return srv, tls.NewListener(ln, tc), nil
+}

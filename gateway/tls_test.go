@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
+	"github.com/portico-dev/portico/gateway/tlstest"
+)
+
+type tlsFixture struct {
+	ca    *tlstest.CA
+	store *Store
+	addr  string
+	def   *tls.Certificate
+	now   time.Time
+}
+
+func tlsConfigWith(t *testing.T, now time.Time, certs map[string]tlstest.Pair) *Config {
+	t.Helper()
+	cfg := demoConfig(Limits{}, SubActive, now)
+	cfg.CustomDomains = map[string]string{"api.acme.test": "acme"}
+	cfg.Certificates = map[string]Certificate{}
+	for h, p := range certs {
+		cfg.Certificates[h] = Certificate{ChainPEM: p.ChainPEM, KeyPEM: p.KeyPEM}
+	}
+	return cfg
+}
+
+// startTLS runs the gateway handler behind TLSConfig on a loopback port,
+// as cmd/portico does, with a default certificate from files when withDefault.
+func startTLS(t *testing.T, withDefault bool) *tlsFixture {
+	t.Helper()
+	f := &tlsFixture{ca: tlstest.NewCA(t), now: time.Now().UTC()}
+	snap, err := Compile(tlsConfigWith(t, f.now, map[string]tlstest.Pair{"api.acme.test": f.ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.store = NewStore(snap)
+	if withDefault {
+		p := f.ca.Leaf(t, time.Time{}, time.Time{}, "gateway.portico.test")
+		dir := t.TempDir()
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		os.WriteFile(certFile, p.ChainPEM, 0o600)
+		os.WriteFile(keyFile, p.KeyPEM, 0o600)
+		if f.def, err = LoadCertificate(certFile, keyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := NewHandler(f.store, Options{Region: "local", Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: TLSConfig(f.store, f.def), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	t.Cleanup(func() { srv.Close() })
+	f.addr = ln.Addr().String()
+	return f
+}
+
+// handshake connects with the server name and version bounds and returns
+// the connection state. It does not check the name (tests look at the
+// certificate served); the HTTP/2 test verifies the chain properly.
+func (f *tlsFixture) handshake(serverName string, minV, maxV uint16) (tls.ConnectionState, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", f.addr, &tls.Config{ServerName: serverName, RootCAs: f.ca.Pool(), MinVersion: minV, MaxVersion: maxV,
+		InsecureSkipVerify: true})
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	defer c.Close()
+	return c.ConnectionState(), nil
+}
+
+func TestTLSVersions(t *testing.T) {
+	f := startTLS(t, true)
+	if _, err := f.handshake("api.acme.test", tls.VersionTLS10, tls.VersionTLS11); err == nil {
+		t.Fatal("TLS 1.1 was accepted")
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		st, err := f.handshake("api.acme.test", v, v)
+		if err != nil {
+			t.Fatalf("%s refused: %v", tls.VersionName(v), err)
+		}
+		if st.Version != v {
+			t.Fatalf("negotiated %s, want %s", tls.VersionName(st.Version), tls.VersionName(v))
+		}
+	}
+}
+
+// A client naming the custom domain gets its certificate, speaks HTTP/2,
+// and its request — with no organisation in the path — is routed to the
+// domain's organisation.
+func TestTLSCustomDomainOverHTTP2(t *testing.T) {
+	f := startTLS(t, true)
+	_, port, _ := net.SplitHostPort(f.addr)
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: f.ca.Pool()},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, f.addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "https://api.acme.test:"+port+"/echo/v1/things/1", nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", f.now); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", res.Proto)
+	}
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"ok":true`) {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if got := res.TLS.PeerCertificates[0].DNSNames; len(got) != 1 || got[0] != "api.acme.test" {
+		t.Fatalf("served certificate for %v", got)
+	}
+}
+
+func TestTLSDefaultCertificate(t *testing.T) {
+	f := startTLS(t, true)
+	for _, name := range []string{"unknown.example.com", ""} {
+		st, err := f.handshake(name, 0, 0)
+		if err != nil {
+			t.Fatalf("SNI %q: %v", name, err)
+		}
+		if got := st.PeerCertificates[0].DNSNames[0]; got != "gateway.portico.test" {
+			t.Fatalf("SNI %q served %s, want the default certificate", name, got)
+		}
+	}
+	// The custom domain matches whatever the client's case.
+	st, err := f.handshake("API.Acme.Test", 0, 0)
+	if err != nil || st.PeerCertificates[0].DNSNames[0] != "api.acme.test" {
+		t.Fatalf("mixed-case SNI: %v", err)
+	}
+	// Without a default certificate, an unknown name fails the handshake
+	// and a known one still works.
+	g := startTLS(t, false)
+	if _, err := g.handshake("unknown.example.com", 0, 0); err == nil {
+		t.Fatal("unknown SNI without a default certificate was accepted")
+	}
+	if _, err := g.handshake("api.acme.test", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A new snapshot with a replaced certificate is served from the next
+// handshake, without restarting the listener.
+func TestTLSCertificateReload(t *testing.T) {
+	f := startTLS(t, true)
+	before, err := f.handshake("api.acme.test", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := f.ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")
+	snap, err := Compile(tlsConfigWith(t, f.now, map[string]tlstest.Pair{"api.acme.test": next}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.store.Swap(snap)
+	after, err := f.handshake("api.acme.test", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PeerCertificates[0].Equal(before.PeerCertificates[0]) || !after.PeerCertificates[0].Equal(next.Leaf) {
+		t.Fatal("the replaced certificate is not served after the swap")
+	}
+	// Removing the domain's certificate falls back to the default.
+	snap, _ = Compile(tlsConfigWith(t, f.now, nil))
+	f.store.Swap(snap)
+	st, err := f.handshake("api.acme.test", 0, 0)
+	if err != nil || st.PeerCertificates[0].DNSNames[0] != "gateway.portico.test" {
+		t.Fatalf("after removal: %v", err)
+	}
+}
+
+// Bad certificates are left out with a problem naming the host; the rest of
+// the configuration compiles and serves.
+func TestCompileCertificateProblems(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	good := ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")
+	other := ca.Leaf(t, time.Time{}, time.Time{}, "www.acme.test")
+	cfg := tlsConfigWith(t, time.Now(), map[string]tlstest.Pair{"api.acme.test": good})
+	cfg.CustomDomains["www.acme.test"] = "acme"
+	cfg.CustomDomains["bad.acme.test"] = "acme"
+	cfg.CustomDomains["mismatch.acme.test"] = "acme"
+	cfg.Certificates["www.acme.test"] = Certificate{ChainPEM: other.ChainPEM, KeyPEM: other.KeyPEM}
+	cfg.Certificates["bad.acme.test"] = Certificate{ChainPEM: []byte("garbage"), KeyPEM: []byte("garbage")}
+	cfg.Certificates["mismatch.acme.test"] = Certificate{ChainPEM: good.ChainPEM, KeyPEM: good.KeyPEM}
+	cfg.Certificates["stray.example.com"] = Certificate{ChainPEM: good.ChainPEM, KeyPEM: good.KeyPEM}
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Certificates() != 2 {
+		t.Fatalf("%d certificates, want 2", snap.Certificates())
+	}
+	probs := fmt.Sprint(snap.CertificateProblems())
+	for _, h := range []string{"bad.acme.test", "mismatch.acme.test", "stray.example.com"} {
+		if !strings.Contains(probs, h) {
+			t.Fatalf("problems %s lack %s", probs, h)
+		}
+	}
+	if _, ok := snap.Certificate("bad.acme.test"); ok {
+		t.Fatal("bad certificate served")
+	}
+	// Key material stays out of JSON and fmt output.
+	b, _ := json.Marshal(cfg)
+	s := string(b) + fmt.Sprintf("%v %+v %#v", cfg.Certificates["www.acme.test"], cfg.Certificates["www.acme.test"], cfg.Certificates["www.acme.test"])
+	if strings.Contains(s, "PRIVATE KEY") || strings.Contains(s, "BEGIN CERTIFICATE") {
+		t.Fatal("certificate material in JSON or fmt output")
+	}
+	if !strings.Contains(string(b), `"api.acme.test":"acme"`) {
+		t.Fatalf("custom domains missing from JSON: %s", b)
+	}
+}
