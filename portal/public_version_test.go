@@ -31,6 +31,16 @@ func TestPublicVersion(t *testing.T) {
 			t.Fatalf("revision changes lack the public switch: %s", ch)
 		}
 
+		// The market says so instead of asking for a plan.
+		m := e.call("GET", "/api/v1/market/apis/acme/weather", "", nil)
+		expectStatus(t, m, http.StatusOK)
+		if v := m.json(t)["versions"].([]any)[0].(map[string]any); v["public"] != true {
+			t.Fatalf("market version = %v", v)
+		}
+		if p := e.browser().get("/market/acme/weather"); p.Status != http.StatusOK || !strings.Contains(p.Body, "Public — no key needed") {
+			t.Fatalf("market page: %d", p.Status)
+		}
+
 		cfg, snap, err := gwconfig.Build(context.Background(), gwconfig.Sources{Catalog: e.cat, Plans: e.plans, Tenants: e.svc}, 1)
 		if err != nil {
 			t.Fatal(err)
