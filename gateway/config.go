@@ -75,6 +75,10 @@ type Config struct {
 	Keys map[string]Key `json:"keys"`
 	// Subscriptions lists the live subscriptions with their plan's terms.
 	Subscriptions []Subscription `json:"subscriptions"`
+	// AppCodes holds the active app codes by the hex SHA-256 of the code
+	// (the gateway never sees a code itself). They authenticate calls to
+	// versions whose Settings.AllowAppCode is set.
+	AppCodes map[string]AppCode `json:"app_codes,omitempty"`
 }
 
 // APIVersion is one version of one API as deployed to one environment: what
@@ -269,11 +273,12 @@ type Limits struct {
 // Snapshot is a compiled, immutable configuration: lookup tables built once
 // by Compile and read concurrently by every request without locks.
 type Snapshot struct {
-	cfg    *Config
-	router *Router
-	keys   map[string]*Key
-	subs   map[subKey][]*Subscription
-	tls    tlsCerts
+	cfg      *Config
+	router   *Router
+	keys     map[string]*Key
+	subs     map[subKey][]*Subscription
+	appCodes map[[32]byte]*Key
+	tls      tlsCerts
 }
 
 type subKey struct{ app, api string }
@@ -348,6 +353,7 @@ func Compile(cfg *Config) (*Snapshot, error) {
 	c.keys(cfg, s)
 	c.subscriptions(cfg, s)
 	s.tls = compileCertificates(cfg)
+	c.appCodes(cfg, s)
 	if len(c.errs) > 0 {
 		if len(c.errs) > maxErrors {
 			n := len(c.errs) - maxErrors

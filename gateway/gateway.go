@@ -250,10 +250,13 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 	json.NewEncoder(w).Encode(body)
 }
 
-// authenticate accepts an OAuth2 bearer token or an AK/SK signature (the
-// body hashed within maxBody) and returns the caller's key; on failure it
-// has written the problem.
+// authenticate accepts an app code (appcode.go), an OAuth2 bearer token or
+// an AK/SK signature (the body hashed within maxBody) and returns the
+// caller's key; on failure it has written the problem.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (*Key, string, bool) {
+	if r.Header.Get(AppCodeHeader) != "" {
+		return h.appCodeKey(w, r, snap, api, ip, id, maxBody)
+	}
 	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		k, err := h.bearerKey(r, snap)
 		if err != nil {

@@ -245,6 +245,11 @@ func TestConsoleCatalogJourney(t *testing.T) {
 		if ver.Settings != (catalog.Settings{MaxBodyBytes: 2048, RequireNonce: true}) {
 			t.Fatalf("settings %+v", ver.Settings)
 		}
+		expectRedirect(t, "public", b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048", "require_nonce": "true", "public": "true"}), v1+"#settings")
+		_, ver, _ = e.cat.Version(ctx, org.ID, "pets", "v1")
+		if ver.Settings != (catalog.Settings{MaxBodyBytes: 2048, Public: true}) {
+			t.Fatalf("public settings %+v", ver.Settings)
+		}
 		p = b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "lots"})
 		expectPage(t, "invalid settings", p, http.StatusUnprocessableEntity, "Use a whole number of bytes", `value="lots"`)
 

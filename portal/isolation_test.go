@@ -38,6 +38,9 @@ func TestTenantIsolation(t *testing.T) {
 		expectStatus(t, r, http.StatusCreated)
 		victimApp := r.json(t)["id"].(string)
 		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apps/"+victimApp+"/keys", victim, nil), http.StatusCreated)
+		r = e.call("POST", "/api/v1/orgs/victim/apps/"+victimApp+"/codes", victim, nil)
+		expectStatus(t, r, http.StatusCreated)
+		victimCode := r.json(t)["id"].(string)
 
 		expectStatus(t, e.call("POST", "/api/v1/orgs/victim/apis/pets/plans/free/publish", victim, nil), http.StatusOK)
 		r = e.call("POST", "/api/v1/orgs/victim/subscriptions", victim, map[string]any{"app": victimApp, "api": "victim/pets", "version": "v1", "plan": "free"})
@@ -58,7 +61,7 @@ func TestTenantIsolation(t *testing.T) {
 				path = strings.Replace(path, ":id", victimDomain, 1)
 			}
 			r := strings.NewReplacer(":org", org, ":user", victimUser, ":id", inv, ":api", "pets", ":version", "v1",
-				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1", ":app", victimApp)
+				":operation", "getPet", ":env", "production", ":key", backendKey, ":plan", "free", ":rev", "1", ":app", victimApp, ":code", victimCode)
 			return r.Replace(path)
 		}
 		// A valid body for each route, so only the tenant check can refuse.
@@ -98,7 +101,7 @@ func TestTenantIsolation(t *testing.T) {
 				return nil
 			case strings.HasSuffix(path, "/apps"):
 				return map[string]any{"name": "Evil app"}
-			case strings.HasSuffix(path, "/keys"):
+			case strings.HasSuffix(path, "/keys") || strings.HasSuffix(path, "/codes"):
 				return nil
 			case strings.HasSuffix(path, "/apis"):
 				return map[string]any{"slug": "evil", "name": "Evil"}

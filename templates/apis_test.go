@@ -200,6 +200,7 @@ func apiCases() []pageCase {
 				`form="op-0"`, `id="op-1" method="post"`, `name="billable" value="true" checked form="op-0"`, `value="5000"`,
 				`data-confirm="Take Pets &lt;API&gt; v1 offline?`, `data-confirm="Retire the signing key bk_old?`, `data-confirm="Create a new signing key?`,
 				`type="date"`, `min="2026-11-27"`, "App codes are weaker than signatures", `name="allow_app_code" value="true" checked`,
+				`name="public" value="true"`, "Anyone on the internet can call a public version", "meters nothing",
 				`aria-current="step"`, "Revision history", `class="method method-get"`,
 			},
 			notWant: []string{"backend-keys/bk_gone/retire"},

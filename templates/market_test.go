@@ -112,6 +112,10 @@ func marketCases() []pageCase {
 		Versions: []market.VersionTab{{Version: "v1", State: "published", URL: "/market/solo/ping?version=v1", Current: true}},
 		Version:  market.VersionDoc{Version: "v1", State: "published"},
 	}
+	public := weatherAPIPage(signedIn)
+	public.Version.Public = true
+	public.Chosen = "pro"
+	public.Subscribe = &subscribeForm
 	preview := proTerms
 	preview.SubscribeURL = ""
 	listWithPreview := plans.ListProps{
@@ -206,6 +210,14 @@ func marketCases() []pageCase {
 			want: []string{"Subscribe to Weather &lt;beta&gt; on plan Pro &lt;plus&gt;",
 				`class="plan-head plan-chosen"`, `href="/market/acme/weather?plan=free#plans"`, "user-menu"},
 			notWant: []string{"/signup?next=", "Subscriptions open soon"},
+		},
+		{
+			name: "API page of a public version",
+			c:    market.API(public),
+			want: []string{`badge-success">Public — no key needed`, `id="public-version"`, "without a key or a subscription",
+				"Plans apply only to the API's versions that need a key."},
+			actions: []string{"/logout"},
+			notWant: []string{"Compare plans", "Subscribe to Weather &lt;beta&gt; on plan"},
 		},
 		{
 			name:    "API page without plans, spec or description",

@@ -32,8 +32,9 @@ var subscribeForm = market.SubscribeForm{
 }
 
 const (
-	theSecret = "s3cr3t/Only+Once0123456789abcdefghijklmn"
-	theAK     = "PKABCDEFGHIJKLMNOPQR"
+	theSecret  = "s3cr3t/Only+Once0123456789abcdefghijklmn"
+	theAK      = "PKABCDEFGHIJKLMNOPQR"
+	theAppCode = "pac_AbCd1234efghijklmnopqrstuvwxyz0123456789-_A"
 )
 
 func appDetail(org layout.Org, canManage bool) apps.DetailProps {
@@ -117,6 +118,17 @@ func partnerCases() []pageCase {
 		Curl: `curl --aws-sigv4 "aws:amz:local:apigw" --user "` + theAK + ":" + theSecret + `" "https://gw.example/acme/weather/v1/forecast"`}
 	full := appDetail(acme, true)
 	full.ActiveKeys = 2
+	withCodes := appDetail(acme, true)
+	withCodes.AppCodes = []apps.AppCodeRow{
+		{ID: "code-1", Prefix: "pac_AbCd1234", Name: "kiosk", Status: "active", Created: "2026-11-03 10:00 UTC", LastUsed: "never"},
+		{ID: "code-0", Prefix: "pac_OldOld00", Name: "old kiosk", Status: "revoked", Created: "2026-10-03 10:00 UTC", LastUsed: "never"},
+	}
+	withCodes.ActiveAppCodes = 1
+	withCodes.NewAppCode = &apps.CreatedAppCode{Name: "kiosk", Code: theAppCode,
+		Curl: `curl -H "X-Portico-App-Code: ` + theAppCode + `" "https://gw.example/acme/weather/v1/forecast"`}
+	fullCodes := appDetail(acme, true)
+	fullCodes.ActiveAppCodes = 2
+	fullCodes.AppCodeMessage = "An app has at most two active app codes: revoke one first."
 	keyErrors := appDetail(acme, true)
 	keyErrors.KeyForm = apps.KeyForm{Name: "x", ExpiresOn: "1999-01-01"}
 	keyErrors.KeyMessage = "Please correct the highlighted fields."
@@ -226,7 +238,7 @@ func partnerCases() []pageCase {
 		{
 			name:    "app page",
 			c:       apps.Detail(appDetail(acme, true)),
-			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/codes", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
 			want: []string{
 				"<h1>Widget &lt;app&gt;</h1>", "<code>" + theAK + "</code>", `<span class="badge badge-danger">Revoked</span>`,
 				`data-confirm="Revoke the key ` + theAK + ` (servers)? Revoking is final: requests signed with it are refused at once."`,
@@ -238,7 +250,7 @@ func partnerCases() []pageCase {
 		{
 			name:    "app page with a new key",
 			c:       apps.Detail(created),
-			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/codes", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
 			want: []string{
 				"The secret key will not be shown again.", `<code class="secret-value" id="new-access-key">` + theAK + `</code>`,
 				`<code class="secret-value" id="new-secret-key">` + theSecret + `</code>`, `data-copy="#new-secret-key"`, `data-copy="#new-access-key"`,
@@ -248,14 +260,34 @@ func partnerCases() []pageCase {
 		{
 			name:    "app page with two active keys",
 			c:       apps.Detail(full),
-			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/codes", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
 			want:    []string{"This app has two active keys, the most it can hold."},
 			notWant: []string{`name="expires_on"`},
 		},
 		{
+			name: "app page with a new app code",
+			c:    apps.Detail(withCodes),
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/codes", "/orgs/acme/apps/app-1/codes/code-1/revoke",
+				"/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			want: []string{
+				"The app code will not be shown again.", `<code class="secret-value" id="new-app-code-value">` + theAppCode + `</code>`,
+				`data-copy="#new-app-code-value"`, `data-copy="#new-app-code-curl"`, "X-Portico-App-Code: " + theAppCode,
+				"App codes are weaker than signatures", `badge-warning">Weaker than keys`, "<code>pac_AbCd1234…</code>",
+				`data-confirm="Revoke the app code pac_AbCd1234… (kiosk)? Revoking is final: calls carrying it are refused at once."`,
+			},
+			notWant: []string{"code-0/revoke", "No app codes"},
+		},
+		{
+			name:    "app page with two active app codes",
+			c:       apps.Detail(fullCodes),
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			want:    []string{"This app has two active app codes, the most it can hold.", "at most two active app codes: revoke one first."},
+			notWant: []string{"Create app code</button>"},
+		},
+		{
 			name:    "app page with key errors",
 			c:       apps.Detail(keyErrors),
-			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
+			actions: []string{"/logout", "/orgs/acme/apps/app-1", "/orgs/acme/apps/app-1/codes", "/orgs/acme/apps/app-1/keys", "/orgs/acme/apps/app-1/keys/" + theAK + "/revoke"},
 			want: []string{"Choose an expiry in the future.", `value="1999-01-01"`, `id="key-expires-error"`,
 				`name="expires_on" value="1999-01-01" autofocus aria-invalid="true"`},
 		},

@@ -438,12 +438,24 @@ const touchBatch = 200
 // (access key id → time of the latest use). A key's last_used_at moves only
 // forward and only when the stored value is at least a minute older than
 // the reported one, so frequent flushes cost few writes. Unknown access
-// keys are ignored.
+// keys are ignored. Entries starting with AppCodePrefix are app codes'
+// prefixes (the gateway meters app-code calls under them) and update the
+// codes' last-used times the same way.
 func (s *Service) TouchKeys(ctx context.Context, usedAt map[string]time.Time) error {
 	keys := make([]string, 0, len(usedAt))
+	var codes []string
 	for k, t := range usedAt {
-		if !t.IsZero() {
+		switch {
+		case t.IsZero():
+		case strings.HasPrefix(k, AppCodePrefix):
+			codes = append(codes, k)
+		default:
 			keys = append(keys, k)
+		}
+	}
+	if len(codes) > 0 {
+		if err := s.touchAppCodes(ctx, codes, usedAt); err != nil {
+			return err
 		}
 	}
 	// A fixed order makes concurrent flushes from several gateway nodes

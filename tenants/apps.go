@@ -196,7 +196,7 @@ func (s *Service) ListApps(ctx context.Context, orgID string, p Page) (List[App]
 	return paginate(rows, p.limit(), func(a App) string { return a.ID }), nil
 }
 
-// DeleteApp deletes an app and revokes every key it still has, in one
+// DeleteApp deletes an app and revokes every key and app code it still has, in one
 // transaction, and returns how many keys it revoked (expired keys that were
 // not yet revoked included). The row stays, marked deleted, for billing
 // history; the app disappears from every other method. Expected role
@@ -217,11 +217,15 @@ func (s *Service) DeleteApp(ctx context.Context, orgID, appID string, a Actor) (
 			return fmt.Errorf("delete app: revoke keys: %w", res.Error)
 		}
 		revokedKeys = int(res.RowsAffected)
+		codes, err := revokeAppCodes(tx, orgID, app.ID, now)
+		if err != nil {
+			return fmt.Errorf("delete app: revoke app codes: %w", err)
+		}
 		if err := tx.Model(&App{}).Where("id = ? AND org_id = ?", app.ID, orgID).
 			Updates(map[string]any{"deleted_at": now, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("delete app: %w", err)
 		}
-		return s.audit(tx, a, orgID, "app.delete", "app", app.ID, map[string]any{"name": app.Name, "revoked_keys": revokedKeys})
+		return s.audit(tx, a, orgID, "app.delete", "app", app.ID, map[string]any{"name": app.Name, "revoked_keys": revokedKeys, "revoked_app_codes": codes})
 	})
 	if err != nil {
 		return 0, err

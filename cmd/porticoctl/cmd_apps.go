@@ -366,3 +366,69 @@ func userKeysRevokeCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 		return nil
 	}
 }
+
+func appCodesListCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
+	app := appFlag(fs)
+	return func(ctx context.Context, args []string) error {
+		if err := need(cmd, args); err != nil {
+			return err
+		}
+		org, id, err := a.keysApp(ctx, cmd, *app)
+		if err != nil {
+			return err
+		}
+		codes, err := a.client().ListAppCodes(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		return a.output(codes, func() {
+			rows := [][]string{}
+			for _, c := range codes {
+				rows = append(rows, []string{c.ID, c.Prefix + "…", c.Name, c.Status, dayPtr(c.LastUsedAt, "never"), day(c.CreatedAt)})
+			}
+			a.table([]string{"id", "code", "name", "status", "last used", "created"}, rows)
+		})
+	}
+}
+
+func appCodesCreateCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
+	app := appFlag(fs)
+	name := fs.String("name", "", "where the code is used (default: the date)")
+	return func(ctx context.Context, args []string) error {
+		if err := need(cmd, args); err != nil {
+			return err
+		}
+		org, id, err := a.keysApp(ctx, cmd, *app)
+		if err != nil {
+			return err
+		}
+		c, err := a.client().CreateAppCode(ctx, org, id, client.AppCodeRequest{Name: *name})
+		if err != nil {
+			return err
+		}
+		err = a.output(c, func() {
+			fmt.Fprintf(a.stdout, "Created app code %s… (%s), id %s.\nApp code: %s\n", c.Prefix, c.Name, c.ID, c.Code)
+			fmt.Fprintln(a.stdout, "Send it as X-Portico-App-Code to API versions that accept app codes. It is weaker than a signature: prefer keys where the client can sign.")
+		})
+		fmt.Fprintln(a.stderr, "porticoctl: warning: the app code is shown only now and cannot be retrieved later; store it safely (a secrets manager, not a repository).")
+		return err
+	}
+}
+
+func appCodesRevokeCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
+	app := appFlag(fs)
+	return func(ctx context.Context, args []string) error {
+		if err := need(cmd, args, "<id>"); err != nil {
+			return err
+		}
+		org, id, err := a.keysApp(ctx, cmd, *app)
+		if err != nil {
+			return err
+		}
+		if err := a.client().RevokeAppCode(ctx, org, id, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "Revoked app code %s; calls carrying it are refused from now on.\n", args[0])
+		return nil
+	}
+}

@@ -246,6 +246,9 @@ func (a *app) showVersion(v *client.Version) {
 	}
 	pairs = append(pairs, [2]string{"max body", fmt.Sprintf("%d bytes", v.Settings.MaxBodyBytes)},
 		[2]string{"openapi", strconv.FormatBool(v.HasOpenAPI)})
+	if v.Settings.Public {
+		pairs = append(pairs, [2]string{"public", "yes: no key needed, nothing metered"})
+	}
 	if v.SunsetAt != nil {
 		pairs = append(pairs, [2]string{"sunset", day(*v.SunsetAt)})
 	}
@@ -280,6 +283,7 @@ type versionFlags struct {
 	fs                               *flag.FlagSet
 	openapi, upstream, healthCheck   *string
 	mock, requireNonce, allowAppCode *bool
+	public                           *bool
 	timeout, connectTimeout, retries *int
 	maxBody                          *int64
 }
@@ -292,6 +296,7 @@ func newVersionFlags(fs *flag.FlagSet) *versionFlags {
 		mock:           fs.Bool("mock", false, "answer from the OpenAPI examples instead of an upstream"),
 		requireNonce:   fs.Bool("require-nonce", false, "require X-Portico-Nonce on every call"),
 		allowAppCode:   fs.Bool("allow-app-code", false, "let clients that cannot sign use X-Portico-App-Code"),
+		public:         fs.Bool("public", false, "anyone may call without a key: nothing is checked, limited or metered"),
 		timeout:        fs.Int("timeout-ms", 0, "upstream response timeout in milliseconds"),
 		connectTimeout: fs.Int("connect-timeout-ms", 0, "upstream connect timeout in milliseconds"),
 		retries:        fs.Int("retries", 0, "retries of idempotent calls on another target (0–5)"),
@@ -345,7 +350,7 @@ func (f *versionFlags) request(cmd *command, cur *client.Version) (client.Versio
 		}
 		req.Upstream = &up
 	}
-	if set["max-body-bytes"] || set["require-nonce"] || set["allow-app-code"] {
+	if set["max-body-bytes"] || set["require-nonce"] || set["allow-app-code"] || set["public"] {
 		s := client.Settings{}
 		if cur != nil {
 			s = cur.Settings
@@ -358,6 +363,9 @@ func (f *versionFlags) request(cmd *command, cur *client.Version) (client.Versio
 		}
 		if set["allow-app-code"] {
 			s.AllowAppCode = *f.allowAppCode
+		}
+		if set["public"] {
+			s.Public = *f.public
 		}
 		req.Settings = &s
 	}

@@ -81,6 +81,11 @@ func commands() *command {
 			{name: "create", args: "--app APP [--name NAME] [--expires DATE | --expires-in-days N]", summary: "Create a key pair; the secret key is shown once.", setup: keysCreateCmd},
 			{name: "revoke", args: "<access-key> --app APP", summary: "Revoke one of the app's keys.", setup: keysRevokeCmd},
 		}},
+		{name: "app-codes", summary: "An app's app codes (pac_…), for clients that cannot sign; weaker than keys.", sub: []*command{
+			{name: "list", args: "--app APP", summary: "List the app's codes (never the codes themselves).", setup: appCodesListCmd},
+			{name: "create", args: "--app APP [--name NAME]", summary: "Create an app code; it is shown once.", setup: appCodesCreateCmd},
+			{name: "revoke", args: "<id> --app APP", summary: "Revoke one of the app's codes.", setup: appCodesRevokeCmd},
+		}},
 		{name: "subscriptions", summary: "The organisation's subscriptions to APIs, as a partner.", sub: []*command{
 			{name: "list", args: "[--app APP] [--status S]", summary: "List subscriptions.", setup: subscriptionsListCmd},
 			{name: "get", args: "<id>", summary: "Show a subscription.", setup: subscriptionsGetCmd},

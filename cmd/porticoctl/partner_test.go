@@ -85,6 +85,14 @@ func newSigningPortico(t *testing.T, region string) *signingPortico {
 		js(w, 201, `{`+key+`,"secret_key":"SECRETsecretSECRETsecretSECRETsecret/+12"}`)
 	})
 	mux.HandleFunc("DELETE /api/v1/orgs/{org}/apps/{app}/keys/{key}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	code := `"id":"code-1","prefix":"pac_AbCd1234","name":"kiosk","status":"active","last_used_at":null,"created_at":"2026-03-14T00:00:00Z","revoked_at":null`
+	mux.HandleFunc("GET /api/v1/orgs/{org}/apps/{app}/codes", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, `{"items":[{`+code+`}],"next_cursor":null}`)
+	})
+	mux.HandleFunc("POST /api/v1/orgs/{org}/apps/{app}/codes", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 201, `{`+code+`,"code":"pac_AbCd1234efghijklmnopqrstuvwxyz0123456789-_A"}`)
+	})
+	mux.HandleFunc("DELETE /api/v1/orgs/{org}/apps/{app}/codes/{code}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	mux.HandleFunc("GET /api/v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		js(w, 200, `{"items":[{"access_key":"`+userAK+`","name":"laptop","status":"active","created_at":"2026-03-14T00:00:00Z"}],"next_cursor":null}`)
 	})
@@ -359,6 +367,14 @@ func TestPartnerCommands(t *testing.T) {
 			want: []string{`"secret_key": "SECRETsecretSECRETsecretSECRETsecret/+12"`}, wantErr: "shown only now"},
 		{name: "keys revoke", args: []string{"keys", "revoke", "PKAB2CD3EF4GH5IJ6KL7", "--app", appID},
 			wantReq: "DELETE /api/v1/orgs/beta/apps/" + appID + "/keys/PKAB2CD3EF4GH5IJ6KL7", want: []string{"Revoked key PKAB2CD3EF4GH5IJ6KL7"}},
+		{name: "app-codes list", args: []string{"app-codes", "list", "--app", appID}, wantReq: "GET /api/v1/orgs/beta/apps/" + appID + "/codes",
+			want: []string{"code-1  pac_AbCd1234…  kiosk  active  never"}},
+		{name: "app-codes create shows the code once", args: []string{"app-codes", "create", "--app", "Widget", "--name", "kiosk"},
+			wantReq: "POST /api/v1/orgs/beta/apps/" + appID + "/codes", wantBody: `{"name":"kiosk"}`,
+			want:    []string{"App code: pac_AbCd1234efghijklmnopqrstuvwxyz0123456789-_A\n", "weaker than a signature"},
+			wantErr: "warning: the app code is shown only now"},
+		{name: "app-codes revoke", args: []string{"app-codes", "revoke", "code-1", "--app", appID},
+			wantReq: "DELETE /api/v1/orgs/beta/apps/" + appID + "/codes/code-1", want: []string{"Revoked app code code-1"}},
 		{name: "user-keys create", args: []string{"user-keys", "create", "--name", "ci"}, wantReq: "POST /api/v1/keys", wantBody: `{"name":"ci"}`,
 			want:    []string{"Secret key: SECRETsecretSECRETsecretSECRETsecret/+12", "porticoctl login --access-key PUNEWNEWNEWNEWNEW001 --secret-key-stdin"},
 			wantErr: "shown only now"},
@@ -453,6 +469,7 @@ func TestPartnerUsageErrors(t *testing.T) {
 		{[]string{"keys", "create", "--app", "w", "--expires", "2027-06-30", "--expires-in-days", "9"}, "", "not both"},
 		{[]string{"user-keys", "create", "--expires-in-days", "-1"}, "", "use a positive number of days"},
 		{[]string{"keys", "revoke", "--app", "w"}, "", "missing <access-key>"},
+		{[]string{"app-codes", "revoke", "--app", "w"}, "", "missing <id>"},
 		{[]string{"user-keys", "revoke"}, "", "missing <access-key>"},
 		{[]string{"subscriptions", "create", "--app", "w", "--api", "acme/weather", "--version", "v1"}, "", "--plan is required"},
 		{[]string{"subscriptions", "create", "--app", "w", "--api", "weather", "--version", "v1", "--plan", "pro"}, "", "--api weather: name the API as provider/api"},

@@ -19,6 +19,9 @@ func (a *API) registerApps(auth *gin.RouterGroup, org *gin.RouterGroup) {
 	org.GET("/apps/:app/keys", a.listAppKeys)
 	org.POST("/apps/:app/keys", w, a.createAppKey)
 	org.DELETE("/apps/:app/keys/:key", w, a.revokeAppKey)
+	org.GET("/apps/:app/codes", a.listAppCodes)
+	org.POST("/apps/:app/codes", w, a.createAppCode)
+	org.DELETE("/apps/:app/codes/:code", w, a.revokeAppCode)
 	auth.GET("/keys", a.listUserKeys)
 	auth.POST("/keys", a.createUserKey)
 	auth.DELETE("/keys/:key", a.revokeUserKey)
@@ -234,6 +237,72 @@ func (a *API) createUserKey(c *gin.Context) {
 // revokeUserKey revokes one of the caller's management-API keys.
 func (a *API) revokeUserKey(c *gin.Context) {
 	if err := a.Tenants.RevokeUserKey(c.Request.Context(), a.actor(c), c.Param("key")); err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.keysChanged(c)
+	c.Status(http.StatusNoContent)
+}
+
+type appCodeView struct {
+	ID         string     `json:"id"`
+	Prefix     string     `json:"prefix"`
+	Name       string     `json:"name"`
+	Status     string     `json:"status"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+func viewAppCode(x tenants.AppCode) appCodeView {
+	return appCodeView{ID: x.ID, Prefix: x.Prefix, Name: x.Name, Status: x.Status, LastUsedAt: x.LastUsedAt, CreatedAt: x.CreatedAt, RevokedAt: x.RevokedAt}
+}
+
+// createdAppCodeView is the one response that ever carries an app code.
+type createdAppCodeView struct {
+	appCodeView
+	Code string `json:"code"`
+}
+
+type appCodeRequest struct {
+	Name string `json:"name"`
+}
+
+// listAppCodes lists an app's codes, never the codes themselves.
+func (a *API) listAppCodes(c *gin.Context) {
+	l, err := a.Tenants.ListAppCodes(c.Request.Context(), currentOrg(c).ID, c.Param("app"))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	out := listBody[appCodeView]{Items: make([]appCodeView, len(l))}
+	for i, x := range l {
+		out.Items[i] = viewAppCode(x)
+	}
+	a.ok(c, http.StatusOK, out)
+}
+
+// createAppCode issues an app code; the code is in this response only.
+func (a *API) createAppCode(c *gin.Context) {
+	var req appCodeRequest
+	if c.Request.ContentLength != 0 {
+		if err := decode(c, &req); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	x, err := a.Tenants.CreateAppCode(c.Request.Context(), currentOrg(c).ID, c.Param("app"), a.actor(c), req.Name)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.keysChanged(c)
+	a.ok(c, http.StatusCreated, createdAppCodeView{appCodeView: viewAppCode(x.AppCode), Code: x.Code})
+}
+
+// revokeAppCode revokes an app code for good.
+func (a *API) revokeAppCode(c *gin.Context) {
+	if err := a.Tenants.RevokeAppCode(c.Request.Context(), currentOrg(c).ID, c.Param("app"), c.Param("code"), a.actor(c)); err != nil {
 		a.fail(c, err)
 		return
 	}

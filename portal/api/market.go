@@ -79,6 +79,7 @@ type marketVersionView struct {
 	State      catalog.State   `json:"state"`
 	SunsetAt   *time.Time      `json:"sunset_at"`
 	HasOpenAPI bool            `json:"has_openapi"`
+	Public     bool            `json:"public"`
 	Operations []operationDocs `json:"operations"`
 }
 
@@ -100,7 +101,7 @@ func (a *API) showMarketAPI(c *gin.Context) {
 	}
 	vs := make([]marketVersionView, len(d.Versions))
 	for i, v := range d.Versions {
-		vs[i] = marketVersionView{Version: v.Version, State: v.State, SunsetAt: v.SunsetAt, HasOpenAPI: v.HasSpec, Operations: []operationDocs{}}
+		vs[i] = marketVersionView{Version: v.Version, State: v.State, SunsetAt: v.SunsetAt, HasOpenAPI: v.HasSpec, Public: v.Public, Operations: []operationDocs{}}
 		for _, o := range v.Operations {
 			ps := []catalog.Parameter(o.Parameters)
 			if ps == nil {

@@ -499,3 +499,31 @@ func TestSSRFGuard(t *testing.T) {
 		}
 	})
 }
+
+// A public version takes no credentials: normalising clears the settings
+// that only make sense with them, and the revision diff names the switch.
+func TestPublicSetting(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.api(t, "pets")
+		f.version(t, "pets", "v1")
+		ver, err := f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{
+			Settings: &catalog.Settings{Public: true, RequireNonce: true, AllowAppCode: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := ver.Settings; !s.Public || s.RequireNonce || s.AllowAppCode || s.MaxBodyBytes == 0 {
+			t.Fatalf("settings = %+v", s)
+		}
+		a := catalog.Snapshot{Settings: catalog.Settings{MaxBodyBytes: 1}}
+		b := a
+		b.Settings.Public = true
+		if d := strings.Join(catalog.Diff(a, b), "\n"); !strings.Contains(d, "public (no key needed): false → true") {
+			t.Fatalf("diff = %q", d)
+		}
+		if d := catalog.Diff(b, b); len(d) != 0 {
+			t.Fatalf("diff of equal snapshots = %q", d)
+		}
+	})
+}

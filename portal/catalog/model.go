@@ -108,6 +108,10 @@ type Settings struct {
 	// AllowAppCode lets clients that cannot sign authenticate with
 	// X-Portico-App-Code — weaker, and labelled so in the console.
 	AllowAppCode bool `json:"allow_app_code"`
+	// Public versions need no credentials at all: anyone may call them, and
+	// the gateway skips the subscription check, plan limits and metering.
+	// RequireNonce and AllowAppCode mean nothing on them and are cleared.
+	Public bool `json:"public"`
 }
 
 // Scan implements sql.Scanner.

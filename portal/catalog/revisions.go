@@ -480,6 +480,9 @@ func Diff(a, b Snapshot) []string {
 		if a.Settings.AllowAppCode != b.Settings.AllowAppCode {
 			add("app code: %t → %t", a.Settings.AllowAppCode, b.Settings.AllowAppCode)
 		}
+		if a.Settings.Public != b.Settings.Public {
+			add("public (no key needed): %t → %t", a.Settings.Public, b.Settings.Public)
+		}
 	}
 	if ka, kb := strings.Join(a.BackendKeyIDs, ","), strings.Join(b.BackendKeyIDs, ","); ka != kb {
 		add("backend keys: [%s] → [%s]", ka, kb)

@@ -151,5 +151,10 @@ func normalizeSettings(s Settings) (Settings, error) {
 	if s.MaxBodyBytes < 0 || s.MaxBodyBytes > 1<<30 {
 		return s, tenants.FieldError("settings.max_body_bytes", "Use 1 byte to 1 GiB.")
 	}
+	if s.Public {
+		// No credentials are checked, so there is no nonce to require and
+		// no app code to accept.
+		s.RequireNonce, s.AllowAppCode = false, false
+	}
 	return s, nil
 }

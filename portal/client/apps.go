@@ -132,6 +132,53 @@ func (c *Client) RevokeAppKey(ctx context.Context, org, app, accessKey string) e
 	return c.do(ctx, request{method: "DELETE", path: appPath(org, app, "keys", accessKey)})
 }
 
+// AppCode is an app code as listed: never the code. App codes authenticate
+// calls (X-Portico-App-Code) to API versions that allow them; they are
+// weaker than signatures.
+type AppCode struct {
+	ID string `json:"id"`
+	// Prefix is the code's visible beginning (pac_ and eight characters).
+	Prefix string `json:"prefix"`
+	Name   string `json:"name"`
+	// Status is KeyActive or KeyRevoked.
+	Status     string     `json:"status"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// NewAppCode is a freshly issued app code with its value, which the server
+// returns only once.
+type NewAppCode struct {
+	AppCode
+	Code string `json:"code"`
+}
+
+// AppCodeRequest names a new app code (the server names it after the day
+// when Name is empty).
+type AppCodeRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// ListAppCodes lists an app's codes, newest first, revoked ones included.
+func (c *Client) ListAppCodes(ctx context.Context, org, app string) ([]AppCode, error) {
+	return listAll[AppCode](ctx, c, appPath(org, app, "codes"), nil)
+}
+
+// CreateAppCode issues an app code (at most two active per app).
+func (c *Client) CreateAppCode(ctx context.Context, org, app string, req AppCodeRequest) (*NewAppCode, error) {
+	var out NewAppCode
+	if err := c.do(ctx, request{method: "POST", path: appPath(org, app, "codes"), body: req, out: &out}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeAppCode revokes an app code, by its id, for good.
+func (c *Client) RevokeAppCode(ctx context.Context, org, app, id string) error {
+	return c.do(ctx, request{method: "DELETE", path: appPath(org, app, "codes", id)})
+}
+
 // ListUserKeys lists the caller's management API keys, newest first.
 func (c *Client) ListUserKeys(ctx context.Context) ([]Key, error) {
 	return listAll[Key](ctx, c, path("keys"), nil)

@@ -93,6 +93,9 @@ type Settings struct {
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	RequireNonce bool  `json:"require_nonce,omitempty"`
 	AllowAppCode bool  `json:"allow_app_code,omitempty"`
+	// Public versions need no key: no signature, subscription, limits or
+	// metering.
+	Public bool `json:"public,omitempty"`
 }
 
 // Version is one version of an API as its draft stands. GetVersion and

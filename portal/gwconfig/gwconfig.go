@@ -1,8 +1,9 @@
 // Package gwconfig is the compiler from the control plane's database to the
 // gateway's self-contained configuration: the live revision snapshot of every
-// deployed version, every active partner key with its secret, and every
-// subscription the gateway must know, with its plan's limits. The gateway
-// never reads the database; it only ever sees the value Build returns.
+// deployed version, every active partner key with its secret, the hashes of
+// the active app codes, and every subscription the gateway must know, with
+// its plan's limits. The gateway never reads the database; it only ever sees
+// the value Build returns.
 package gwconfig
 
 import (
@@ -72,6 +73,16 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 		}
 		cfg.Keys[k.AccessKey] = gk
 	}
+	codes, err := src.Tenants.ActiveAppCodes(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway config: %w", err)
+	}
+	if len(codes) > 0 {
+		cfg.AppCodes = make(map[string]gateway.AppCode, len(codes))
+		for _, c := range codes {
+			cfg.AppCodes[c.Hash] = gateway.AppCode{Prefix: c.Prefix, AppID: c.AppID, OrgID: c.OrgID, Stage: c.Environment}
+		}
+	}
 	subs, err := src.Plans.LiveSubscriptions(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
@@ -125,7 +136,8 @@ func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersio
 		OrgID: s.OrgID, OrgSlug: s.OrgSlug, APIID: s.APIID, APISlug: s.APISlug, APIName: s.APIName,
 		VersionID: s.VersionID, Version: s.Version, Stage: s.Environment, State: gateway.VersionState(s.State),
 		SunsetAt: s.SunsetAt, Mock: s.Mock,
-		Settings: gateway.Settings{MaxBodyBytes: s.Settings.MaxBodyBytes, RequireNonce: s.Settings.RequireNonce, AllowAppCode: s.Settings.AllowAppCode},
+		Settings: gateway.Settings{MaxBodyBytes: s.Settings.MaxBodyBytes, RequireNonce: s.Settings.RequireNonce, AllowAppCode: s.Settings.AllowAppCode,
+			Public: s.Settings.Public},
 	}
 	if s.Upstream != nil {
 		for _, t := range s.Upstream.Targets {

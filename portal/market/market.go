@@ -201,6 +201,8 @@ type VersionDetail struct {
 	SunsetAt   *time.Time
 	Operations []catalog.Operation
 	HasSpec    bool
+	// Public versions are called without a key or subscription.
+	Public bool
 }
 
 // API returns a market API's page. Unlisted APIs are reachable by link;
@@ -250,7 +252,7 @@ func (s *Service) API(ctx context.Context, orgSlug, apiSlug string) (Detail, err
 		for _, o := range snap.Operations {
 			served[o.Method+" "+o.Path] = true
 		}
-		vd := VersionDetail{Version: v.Version, State: snap.State, SunsetAt: snap.SunsetAt, HasSpec: v.OpenAPI != ""}
+		vd := VersionDetail{Version: v.Version, State: snap.State, SunsetAt: snap.SunsetAt, HasSpec: v.OpenAPI != "", Public: snap.Settings.Public}
 		for _, o := range ops {
 			if served[o.Method+" "+o.Path] {
 				vd.Operations = append(vd.Operations, o)

@@ -30,6 +30,8 @@ func (w *Console) registerPartner(o *gin.RouterGroup) {
 	o.POST("/apps/:app/delete", am, w.deleteApp)
 	o.POST("/apps/:app/keys", am, w.createKey)
 	o.POST("/apps/:app/keys/:key/revoke", am, w.revokeKey)
+	o.POST("/apps/:app/codes", am, w.createAppCode)
+	o.POST("/apps/:app/codes/:code/revoke", am, w.revokeAppCode)
 
 	o.GET("/subscriptions", w.showSubscriptions)
 	o.GET("/subscriptions/:id", w.showSubscription)
@@ -201,6 +203,10 @@ func (w *Console) appPage(c *gin.Context, id string) (apps.DetailProps, error) {
 	if err != nil {
 		return apps.DetailProps{}, err
 	}
+	codes, err := w.Tenants.ListAppCodes(ctx, org.ID, a.ID)
+	if err != nil {
+		return apps.DetailProps{}, err
+	}
 	subs, err := w.appSubscriptions(ctx, org.ID, a.ID)
 	if err != nil {
 		return apps.DetailProps{}, err
@@ -219,6 +225,13 @@ func (w *Console) appPage(c *gin.Context, id string) (apps.DetailProps, error) {
 		})
 	}
 	p.ActiveKeys = activeKeys(ks)
+	for _, x := range codes {
+		p.AppCodes = append(p.AppCodes, apps.AppCodeRow{ID: x.ID, Prefix: x.Prefix, Name: x.Name, Status: x.Status,
+			Created: formatTime(x.CreatedAt), LastUsed: formatTimePtr(x.LastUsedAt, "never")})
+		if x.Status == tenants.KeyActive {
+			p.ActiveAppCodes++
+		}
+	}
 	for _, s := range subs {
 		p.Subscriptions = append(p.Subscriptions, apps.SubscriptionRow{
 			URL: subscriptionURL(c, s.ID), API: s.APIName, Provider: s.ProviderOrgName, Version: s.Version, Plan: s.Plan.Name,
@@ -433,4 +446,66 @@ func (w *Console) revokeKey(c *gin.Context) {
 		return
 	}
 	redirect(c, appsURL(c, c.Param("app"))+"#keys")
+}
+
+// createAppCode issues an app code and shows it once, in this response
+// only: never through a redirect, a flash or a cookie.
+func (w *Console) createAppCode(c *gin.Context) {
+	ctx := c.Request.Context()
+	org := currentOrg(c)
+	f := apps.AppCodeForm{Name: c.PostForm("name")}
+	x, err := w.Tenants.CreateAppCode(ctx, org.ID, c.Param("app"), w.actor(c), f.Name)
+	if err != nil && !isFormError(err) {
+		w.fail(c, err)
+		return
+	}
+	if err == nil {
+		w.keysChanged(ctx)
+	}
+	p, lerr := w.appPage(c, c.Param("app"))
+	if lerr != nil {
+		w.fail(c, lerr)
+		return
+	}
+	if err != nil {
+		p.AppCodeForm = f
+		p.AppCodeMessage, p.AppCodeErrors = formErrors(err, nil)
+		w.render(c, httpStatusForForm(err), apps.Detail(p))
+		return
+	}
+	p.NewAppCode = &apps.CreatedAppCode{Name: x.AppCode.Name, Code: x.Code, Curl: w.appCodeCurl(ctx, c, x.Code)}
+	p.Page.Flashes = append(p.Page.Flashes, layout.Flash{Kind: "success", Text: "App code " + x.AppCode.Prefix + "… created."})
+	w.render(c, http.StatusCreated, apps.Detail(p))
+}
+
+// appCodeCurl is an example request carrying an app code, to the first
+// live subscription's API (a placeholder path when there is none).
+func (w *Console) appCodeCurl(ctx context.Context, c *gin.Context, code string) string {
+	gateway := strings.TrimRight(w.GatewayURL, "/")
+	if gateway == "" {
+		gateway = "GATEWAY_URL"
+	}
+	path := "/{provider}/{api}/{version}/…"
+	subs, _ := w.appSubscriptions(ctx, currentOrg(c).ID, c.Param("app"))
+	for _, s := range subs {
+		if s.Status.Live() {
+			path = components.Path(s.ProviderOrgSlug, s.APISlug, s.Version) + w.examplePath(ctx, s)
+			break
+		}
+	}
+	return `curl -H "X-Portico-App-Code: ` + code + `" "` + gateway + path + `"`
+}
+
+// revokeAppCode revokes one of an app's codes, for good.
+func (w *Console) revokeAppCode(c *gin.Context) {
+	ctx := c.Request.Context()
+	err := w.Tenants.RevokeAppCode(ctx, currentOrg(c).ID, c.Param("app"), c.Param("code"), w.actor(c))
+	if err == nil {
+		w.keysChanged(ctx)
+	}
+	w.flashResult(c, err, "App code revoked: calls carrying it are refused from now on.")
+	if c.IsAborted() {
+		return
+	}
+	redirect(c, appsURL(c, c.Param("app"))+"#app-codes")
 }

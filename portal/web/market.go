@@ -228,7 +228,7 @@ func defaultVersion(vs []portalmarket.VersionDetail) int {
 var anchorRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 
 func versionDoc(d portalmarket.Detail, v portalmarket.VersionDetail) market.VersionDoc {
-	doc := market.VersionDoc{Version: v.Version, State: string(v.State)}
+	doc := market.VersionDoc{Version: v.Version, State: string(v.State), Public: v.Public}
 	if v.SunsetAt != nil {
 		doc.Sunset = formatDate(*v.SunsetAt)
 	}

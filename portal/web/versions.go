@@ -30,7 +30,7 @@ func (w *Console) versionPage(c *gin.Context, apiSlug, version string) (apis.Ver
 		Upstream: upstreamFormOf(ver.Upstream),
 		Settings: apis.SettingsForm{
 			MaxBodyBytes: strconv.FormatInt(ver.Settings.MaxBodyBytes, 10),
-			RequireNonce: ver.Settings.RequireNonce, AllowAppCode: ver.Settings.AllowAppCode,
+			RequireNonce: ver.Settings.RequireNonce, AllowAppCode: ver.Settings.AllowAppCode, Public: ver.Settings.Public,
 		},
 		MinSunset: formatDate(w.Tenants.Now().AddDate(0, 0, 1)),
 	}
@@ -206,9 +206,10 @@ func (w *Console) switchBackend(c *gin.Context) {
 
 // updateVersionSettings saves the draft's gateway settings.
 func (w *Console) updateVersionSettings(c *gin.Context) {
-	f := apis.SettingsForm{MaxBodyBytes: c.PostForm("max_body_bytes"), RequireNonce: c.PostForm("require_nonce") != "", AllowAppCode: c.PostForm("allow_app_code") != ""}
+	f := apis.SettingsForm{MaxBodyBytes: c.PostForm("max_body_bytes"), RequireNonce: c.PostForm("require_nonce") != "", AllowAppCode: c.PostForm("allow_app_code") != "",
+		Public: c.PostForm("public") != ""}
 	v := tenants.Validation{}
-	s := catalog.Settings{RequireNonce: f.RequireNonce, AllowAppCode: f.AllowAppCode}
+	s := catalog.Settings{RequireNonce: f.RequireNonce, AllowAppCode: f.AllowAppCode, Public: f.Public}
 	if f.MaxBodyBytes != "" {
 		n, err := strconv.ParseInt(f.MaxBodyBytes, 10, 64)
 		if err != nil {

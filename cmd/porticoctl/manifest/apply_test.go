@@ -171,7 +171,7 @@ func TestApplyNeedsAnOrg(t *testing.T) {
 
 func TestExportThenApplyChangesNothing(t *testing.T) {
 	f, c := newFake(t)
-	path := writeManifest(t, strings.Replace(applyManifest, "plans:", "  - version: v2\n    mock: true\n    openapi: ./specs/petstore.yaml\n    deploy: [test, production]\n    deprecate: {sunset_at: 2030-01-31}\nplans:", 1))
+	path := writeManifest(t, strings.Replace(applyManifest, "plans:", "  - version: v2\n    mock: true\n    settings: {public: true}\n    openapi: ./specs/petstore.yaml\n    deploy: [test, production]\n    deprecate: {sunset_at: 2030-01-31}\nplans:", 1))
 	apply(t, c, path, Options{})
 	ctx := context.Background()
 
@@ -192,7 +192,7 @@ func TestExportThenApplyChangesNothing(t *testing.T) {
 	}
 	yml, _ := os.ReadFile(out)
 	for _, want := range []string{"openapi: ./pets-v1.openapi.json", "upstream:\n      targets: [{url: 'https://pets.example.com', weight: 1}]",
-		"overage_cents_per_1000: null", "sunset_at: \"2030-01-31\"", "deprecate: true"} {
+		"overage_cents_per_1000: null", "sunset_at: \"2030-01-31\"", "deprecate: true", "public: true"} {
 		if !strings.Contains(string(yml), want) {
 			t.Errorf("exported manifest lacks %q:\n%s", want, yml)
 		}

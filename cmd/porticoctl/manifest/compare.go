@@ -94,6 +94,9 @@ func normalSettings(s client.Settings) client.Settings {
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if s.Public { // the server clears what a keyless version cannot use
+		s.RequireNonce, s.AllowAppCode = false, false
+	}
 	return s
 }
 

@@ -67,6 +67,7 @@ type rawSettings struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes,omitempty"`
 	RequireNonce bool  `yaml:"require_nonce,omitempty"`
 	AllowAppCode bool  `yaml:"allow_app_code,omitempty"`
+	Public       bool  `yaml:"public,omitempty"`
 }
 
 type rawDeprecate struct {
@@ -459,7 +460,11 @@ func (p *parser) version(r rawVersion, at string) Version {
 		if r.Settings.MaxBodyBytes < 0 || r.Settings.MaxBodyBytes > 1<<30 {
 			p.addf("%s.settings.max_body_bytes: %d: use 1 byte to 1 GiB", at, r.Settings.MaxBodyBytes)
 		}
-		v.Settings = &client.Settings{MaxBodyBytes: r.Settings.MaxBodyBytes, RequireNonce: r.Settings.RequireNonce, AllowAppCode: r.Settings.AllowAppCode}
+		if r.Settings.Public && (r.Settings.RequireNonce || r.Settings.AllowAppCode) {
+			p.addf("%s.settings.public: a public version checks no credentials: drop require_nonce and allow_app_code", at)
+		}
+		v.Settings = &client.Settings{MaxBodyBytes: r.Settings.MaxBodyBytes, RequireNonce: r.Settings.RequireNonce, AllowAppCode: r.Settings.AllowAppCode,
+			Public: r.Settings.Public}
 	}
 	for _, env := range r.Deploy {
 		switch {

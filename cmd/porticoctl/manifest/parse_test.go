@@ -196,6 +196,8 @@ func TestParseRejects(t *testing.T) {
 		{"missing openapi file", head + "versions:\n  - version: v1\n    openapi: nope.yaml\n", []string{"nope.yaml does not exist", "relative to the manifest"}},
 		{"word for a number", head + "plans:\n  - slug: free\n    price_cents: ten\n", []string{`line 6: "ten" is not valid here: use a whole number`}},
 		{"list for a string", head + "name: [a, b]\n", []string{"line 4: a list is not valid here: use a string"}},
+		{"public with credentials", head + "versions:\n  - version: v1\n    mock: true\n    settings: {public: true, allow_app_code: true}\n",
+			[]string{"version v1.settings.public", "drop require_nonce and allow_app_code"}},
 		{"approval", head + "plans:\n  - slug: free\n    approval: maybe\n", []string{`approval: "maybe": use auto or manual`}},
 		{"currency", head + "plans:\n  - slug: free\n    currency: dollars\n", []string{`currency: "dollars"`}},
 		{"rate", head + "plans:\n  - slug: free\n    rate_limit: {requests_per_second: 0}\n", []string{"requests_per_second: 0"}},

@@ -140,6 +140,8 @@ type SettingsForm struct {
 	MaxBodyBytes string
 	RequireNonce bool
 	AllowAppCode bool
+	// Public versions take no credentials (no key needed).
+	Public bool
 }
 
 // VersionProps drive GET /orgs/{org}/apis/{api}/versions/{version}, the
@@ -151,7 +153,7 @@ type SettingsForm struct {
 //     timeout_ms, retries, health_check_path; its second button posts the
 //     same fields to test-connection
 //   - mock: switch to the mock backend (mock=true)
-//   - settings: max_body_bytes, require_nonce, allow_app_code
+//   - settings: max_body_bytes, require_nonce, allow_app_code, public
 //   - operations/{operation_id}: timeout_ms, max_body_bytes, billable
 //   - backend-keys: rotate; backend-keys/{key_id}/retire
 //   - deprecate: sunset_at (a date); offline

@@ -54,6 +54,10 @@ func revokeConfirm(k KeyRow) string {
 	return "Revoke the key " + k.AccessKey + " (" + k.Name + ")? Revoking is final: requests signed with it are refused at once."
 }
 
+func revokeCodeConfirm(c AppCodeRow) string {
+	return "Revoke the app code " + c.Prefix + "… (" + c.Name + ")? Revoking is final: calls carrying it are refused at once."
+}
+
 // envKind is the Badge kind of an app's environment.
 func envKind(env string) string {
 	if env == "Test" {

@@ -55,6 +55,10 @@ type NewProps struct {
 // Created, set only in the response to the POST that created a key, shows
 // the new access key, its secret and a ready-to-paste example request,
 // each with a copy button, and warns that the secret is not shown again.
+//
+// The app codes section lists the app's codes (revoke: POST
+// …/codes/{id}/revoke) with the new-code form (POST …/codes, field name);
+// NewAppCode, set only in the response that created one, shows the code once.
 type DetailProps struct {
 	Page        layout.Page
 	ID          string
@@ -73,6 +77,14 @@ type DetailProps struct {
 	KeyMessage string
 	KeyErrors  map[string]string
 	NewKey     *CreatedKey
+
+	// AppCodes are the app's app codes (weaker than keys; see appcodes.templ).
+	AppCodes       []AppCodeRow
+	ActiveAppCodes int
+	AppCodeForm    AppCodeForm
+	AppCodeMessage string
+	AppCodeErrors  map[string]string
+	NewAppCode     *CreatedAppCode
 
 	Subscriptions []SubscriptionRow
 	// MarketURL is where subscribing starts.
@@ -112,6 +124,29 @@ type CreatedKey struct {
 	// Expires is when the key stops working, or "" for never.
 	Expires string
 	// Curl is an example request signed with the key.
+	Curl string
+}
+
+// AppCodeRow is one app code, formatted. Status is active or revoked.
+type AppCodeRow struct {
+	ID       string
+	Prefix   string
+	Name     string
+	Status   string
+	Created  string
+	LastUsed string // "never" when unused
+}
+
+// AppCodeForm is the new-app-code form as typed.
+type AppCodeForm struct {
+	Name string
+}
+
+// CreatedAppCode is an app code just created: shown once.
+type CreatedAppCode struct {
+	Name string
+	Code string
+	// Curl is an example request carrying the code.
 	Curl string
 }
 

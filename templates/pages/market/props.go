@@ -155,6 +155,9 @@ type VersionDoc struct {
 	Operations []Operation
 	// SpecURL downloads the OpenAPI document; "" when there is none.
 	SpecURL string
+	// Public versions need no key or subscription: the page says so
+	// instead of asking for a plan.
+	Public bool
 }
 
 // Operation is one documented operation.
