@@ -1,33 +1,40 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-dev/portico/gateway/limits"
 )
 
-// enforcer applies a subscription's rate limit and quotas on this node.
-// Limiters are built once per distinct (rate, burst) and shared by every
-// subscription with those terms; counters are keyed by subscription.
-//
-// Counters live in process: on several nodes each enforces its own share
-// until the Redis leasing in gateway/limits is wired in (see the gateway
-// issue's notes).
+// enforcer applies a subscription's rate limit and quotas. Without Redis
+// the counters live in this process (one node). With Redis (shared != nil)
+// every node draws on one budget: rate tokens and quota units are leased
+// from Redis in blocks and admitted locally, so a hard quota holds across
+// nodes and Redis is not on the path of each request. Local limiters are
+// built once per distinct (rate, burst) and shared by every subscription
+// with those terms; counters are keyed by subscription.
 type enforcer struct {
 	// gcras maps [rate, burst] to its limiter: built on first use, then
 	// read without locks on every request.
 	gcras  sync.Map
 	quotas *limits.Quotas
+	rates  *limits.RateLeaser // nil without Redis
+	leaser *limits.Leaser     // nil without Redis
+
+	lastSweep atomic.Int64
+	sweeping  atomic.Bool
 }
 
-func newEnforcer() (*enforcer, error) {
+func newEnforcer(rates *limits.RateLeaser, leaser *limits.Leaser) (*enforcer, error) {
 	q, err := limits.NewQuotas()
 	if err != nil {
 		return nil, err
 	}
-	return &enforcer{quotas: q}, nil
+	return &enforcer{quotas: q, rates: rates, leaser: leaser}, nil
 }
 
 func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
@@ -46,57 +53,135 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 	return actual.(*limits.GCRA)
 }
 
+// quotaCheck is one quota a call spends.
+type quotaCheck struct {
+	name   string
+	limit  int64
+	window limits.Window
+	span   time.Duration
+	lease  *limits.Lease // with Redis
+	grant  limits.Grant
+}
+
 // admit decides one call. On refusal it has written the 429 and returns
 // false; on success it has set the RateLimit headers. Non-billable calls
 // pass the quotas without spending them.
-func (e *enforcer) admit(w http.ResponseWriter, sub *Subscription, billable bool, now time.Time, requestID string) (bool, string) {
-	var policies []limits.Policy
+func (e *enforcer) admit(ctx context.Context, w http.ResponseWriter, sub *Subscription, billable bool, now time.Time, requestID string) (bool, string) {
+	e.maybeSweep(now)
+	var policies [4]limits.Policy
+	np := 0
 	l := sub.Limits
 	if l.RequestsPerSecond > 0 {
-		if g := e.gcra(l.RequestsPerSecond, l.Burst); g != nil {
-			d := g.Allow(sub.ID, now)
-			p := limits.Policy{Name: "burst", Quota: int64(g.Burst()), Window: time.Second, Remaining: int64(d.Remaining), Reset: d.ResetAfter}
-			if !d.Allowed {
-				limits.WriteRefusal(w, limits.RateLimited, d.RetryAfter, requestID, p)
-				return false, string(limits.RateLimited)
-			}
-			policies = append(policies, p)
+		burst := max(l.Burst, l.RequestsPerSecond)
+		var d limits.Decision
+		if e.rates != nil {
+			d = e.rates.Take(ctx, sub.ID, l.RequestsPerSecond, burst, now)
+		} else if g := e.gcra(l.RequestsPerSecond, burst); g != nil {
+			d = g.Allow(sub.ID, now)
+		} else {
+			d.Allowed = true
 		}
+		p := limits.Policy{Name: "burst", Quota: int64(burst), Window: time.Second, Remaining: int64(d.Remaining), Reset: d.ResetAfter}
+		if !d.Allowed {
+			limits.WriteRefusal(w, limits.RateLimited, d.RetryAfter, requestID, p)
+			return false, string(limits.RateLimited)
+		}
+		policies[np] = p
+		np++
 	}
 	if billable {
-		type q struct {
-			name   string
-			limit  int64
-			window limits.Window
-			span   time.Duration
-		}
-		var qs []q
+		var qs [3]quotaCheck
+		nq := 0
 		if l.DayQuota > 0 {
-			qs = append(qs, q{"day", l.DayQuota, limits.Day(), 24 * time.Hour})
+			qs[nq] = quotaCheck{name: "day", limit: l.DayQuota, window: limits.Day(), span: 24 * time.Hour}
+			nq++
 		}
 		period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
 		if l.MonthQuota > 0 {
-			qs = append(qs, q{"month", l.MonthQuota, period, sub.PeriodEnd.Sub(sub.PeriodStart)})
+			qs[nq] = quotaCheck{name: "month", limit: l.MonthQuota, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+			nq++
 		}
 		if l.HardLimit && l.IncludedCalls > 0 {
-			qs = append(qs, q{"included", l.IncludedCalls, period, sub.PeriodEnd.Sub(sub.PeriodStart)})
+			qs[nq] = quotaCheck{name: "included", limit: l.IncludedCalls, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+			nq++
 		}
-		for i, x := range qs {
+		for i := range nq {
+			x := &qs[i]
 			key := sub.ID + ":" + x.name
-			ok, used, reset := e.quotas.Take(key, 1, x.limit, x.window, now)
-			p := limits.Policy{Name: x.name, Quota: x.limit, Window: x.span, Remaining: x.limit - used, Reset: reset.Sub(now)}
+			var ok bool
+			var remaining int64
+			var reset time.Duration
+			if e.leaser != nil {
+				x.lease = e.leaser.Lease(key, x.limit, x.window)
+				x.grant = x.lease.TakeGrant(ctx, x.window, now)
+				ok, remaining = x.grant != limits.Refused, x.lease.Remaining()
+				if _, end, inWindow := x.window.Bounds(now); inWindow {
+					reset = end.Sub(now)
+				}
+			} else {
+				var used int64
+				var resetAt time.Time
+				ok, used, resetAt = e.quotas.Take(key, 1, x.limit, x.window, now)
+				remaining, reset = x.limit-used, resetAt.Sub(now)
+			}
+			p := limits.Policy{Name: x.name, Quota: x.limit, Window: x.span, Remaining: remaining, Reset: reset}
 			if !ok {
 				for _, y := range qs[:i] { // give back what this call took
-					e.quotas.Release(sub.ID+":"+y.name, 1, y.window, now)
+					if y.lease != nil {
+						y.lease.Return(y.grant, y.window, now)
+					} else {
+						e.quotas.Release(sub.ID+":"+y.name, 1, y.window, now)
+					}
 				}
-				limits.WriteRefusal(w, limits.QuotaExceeded, reset.Sub(now), requestID, append(policies, p)...)
+				policies[np] = p
+				np++
+				limits.WriteRefusal(w, limits.QuotaExceeded, reset, requestID, policies[:np]...)
 				return false, string(limits.QuotaExceeded)
 			}
-			policies = append(policies, p)
+			policies[np] = p
+			np++
 		}
 	}
-	if len(policies) > 0 {
-		limits.WriteHeaders(w.Header(), policies...)
+	if np > 0 {
+		limits.WriteHeaders(w.Header(), policies[:np]...)
 	}
 	return true, ""
+}
+
+// sweepEvery is how often idle limiter state is dropped and idle leases
+// hand their units back to Redis.
+const sweepEvery = 10 * time.Second
+
+// maybeSweep starts a sweep in the background when one is due; requests
+// never wait for it.
+func (e *enforcer) maybeSweep(now time.Time) {
+	n := now.UnixNano()
+	last := e.lastSweep.Load()
+	if n-last < int64(sweepEvery) || !e.lastSweep.CompareAndSwap(last, n) || !e.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer e.sweeping.Store(false)
+		e.gcras.Range(func(_, v any) bool {
+			v.(*limits.GCRA).Sweep(now)
+			return true
+		})
+		e.quotas.Sweep(now)
+		if e.rates != nil {
+			e.rates.Sweep(now)
+		}
+		if e.leaser != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			e.leaser.Sweep(ctx, now)
+			cancel()
+		}
+	}()
+}
+
+// release hands every leased quota unit back to Redis, so that a node
+// leaving the cluster does not strand budget the others could use.
+func (e *enforcer) release(ctx context.Context) {
+	if e.leaser != nil {
+		e.leaser.ReleaseAll(ctx)
+	}
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/portico-dev/portico/gateway/limits"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -48,6 +50,18 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Protection is the per-client-IP defence; nil uses DefaultProtection.
 	Protection *Protection
+	// Redis, when set, shares rate limits and quotas across every node that
+	// uses it: budget is leased from Redis in blocks (see gateway/limits).
+	// A *redis.Client must have ContextTimeoutEnabled.
+	Redis redis.UniversalClient
+	// RedisFailClosed refuses calls beyond the budget already leased while
+	// Redis fails; by default (fail open) each node then enforces the
+	// limits on its own.
+	RedisFailClosed bool
+	// RedisTimeout bounds each lease round trip (default 50ms).
+	RedisTimeout time.Duration
+	// RedisPrefix prefixes the Redis keys (default "portico:").
+	RedisPrefix string
 	// TokenSeed is the 32-byte seed of the Ed25519 key that signs OAuth2
 	// access tokens; every node must share it (derive it from the master
 	// key). Nil generates one, so tokens then work on this node only.
@@ -102,7 +116,16 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	enf, err := newEnforcer()
+	var rates *limits.RateLeaser
+	var quotas *limits.Leaser
+	var rstate *redisState
+	if opts.Redis != nil {
+		rstate = &redisState{log: opts.Logger}
+		if rates, quotas, err = newSharedLimits(opts, rstate); err != nil {
+			return nil, err
+		}
+	}
+	enf, err := newEnforcer(rates, quotas)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +149,11 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		if h.metrics, err = newMetrics(opts.Registry, store, opts.Now); err != nil {
 			return nil, err
 		}
+		if rstate != nil {
+			if err := rstate.register(opts.Registry, rates, quotas); err != nil {
+				return nil, err
+			}
+		}
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -144,6 +172,12 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		ErrorHandler: h.upstreamError,
 	}
 	return h, nil
+}
+
+// Shutdown hands budget leased from Redis back so that other nodes can use
+// it; call it after the servers stopped taking requests.
+func (h *Handler) Shutdown(ctx context.Context) {
+	h.limits.release(ctx)
 }
 
 type problem struct {
@@ -329,7 +363,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ok, reason := h.limits.admit(w, sub, op.Billable, h.now(), id); !ok {
+	if ok, reason := h.limits.admit(r.Context(), w, sub, op.Billable, h.now(), id); !ok {
 		mw.reason = reason
 		return
 	}

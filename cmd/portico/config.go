@@ -11,12 +11,15 @@ import (
 // Config is the whole configuration of a portico process, read once from
 // flags and PORTICO_* environment variables (a flag wins over its variable).
 type Config struct {
-	DataDir         string
-	PortalAddr      string
-	GatewayAddr     string
-	AdminAddr       string
-	DatabaseURL     string
-	RedisURL        string
+	DataDir     string
+	PortalAddr  string
+	GatewayAddr string
+	AdminAddr   string
+	DatabaseURL string
+	RedisURL    string
+	// RedisFailMode is "open" (serve under each node's own limits while
+	// Redis fails) or "closed" (refuse beyond budget already leased).
+	RedisFailMode   string
 	MasterKey       string
 	BaseURL         string
 	SMTPURL         string
@@ -66,6 +69,14 @@ func options() []option {
 		{"admin-addr", "PORTICO_ADMIN_ADDR", "127.0.0.1:9090", "listen address of the admin endpoints (Prometheus /metrics); keep it private", str(func(c *Config) *string { return &c.AdminAddr })},
 		{"database-url", "PORTICO_DATABASE_URL", "", "postgres:// URL; empty uses the embedded SQLite database in the data dir", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"redis-url", "PORTICO_REDIS_URL", "", "redis:// URL for shared counters across nodes; empty keeps them in process", str(func(c *Config) *string { return &c.RedisURL })},
+		{"redis-fail-mode", "PORTICO_REDIS_FAIL_MODE", "open", "while Redis is unreachable: open serves under each node's own limits, closed refuses calls beyond the budget already leased (hard quotas hold)", func(c *Config, v string) error {
+			switch v {
+			case "open", "closed":
+				c.RedisFailMode = v
+				return nil
+			}
+			return fmt.Errorf("%q: use open or closed", v)
+		}},
 		{"master-key", "PORTICO_MASTER_KEY", "", "32-byte key (64 hex chars or base64) that encrypts secrets at rest; generated into the data dir when empty on SQLite, required on PostgreSQL", str(func(c *Config) *string { return &c.MasterKey })},
 		{"base-url", "PORTICO_BASE_URL", "", "external URL of the console, used in emailed links (default http://<portal-addr>); https:// makes cookies Secure and enables HSTS", str(func(c *Config) *string { return &c.BaseURL })},
 		{"smtp-url", "PORTICO_SMTP_URL", "", "smtp://user:pass@host:587?from=addr or smtps://…:465; empty writes emails to the development outbox", str(func(c *Config) *string { return &c.SMTPURL })},

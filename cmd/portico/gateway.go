@@ -16,7 +16,6 @@ import (
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
-	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
@@ -36,9 +35,9 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		return err
 	}
 	if cfg.RedisURL == "" {
-		log.Warn("counters: in process on this node — with several nodes each enforces its own share of every limit until Redis is configured")
+		log.Warn("rate limits and quotas: in process on this node — with several nodes each enforces its own share of every limit until Redis is configured")
 	}
-	nonces, closeRedis, err := nonceStore(ctx, cfg, log)
+	sh, closeRedis, err := connectShared(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -50,11 +49,11 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	// rebuild; one second keeps propagation within the target.
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), time.Second)
 	reloader.Logger = log
-	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, nonces, log)
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, sh, log)
 	if err != nil {
 		return err
 	}
-	gw, ledger := rt.handler, rt.ledger
+	gw := rt.handler
 	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
@@ -91,8 +90,8 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ledger.Close(fctx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("usage ledger: %w", err)
+	if err := rt.stop(fctx); err != nil && runErr == nil {
+		runErr = err
 	}
 	if runErr == nil {
 		log.Info("stopped")
@@ -110,7 +109,7 @@ type gatewayRuntime struct {
 // startGateway loads the first configuration, starts the reloader and
 // builds the gateway handler with metering, metrics and shared nonces.
 func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string) []byte }, reloader *gwconfig.Reloader,
-	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, nonces sigv4.NonceStore, log *slog.Logger) (*gatewayRuntime, error) {
+	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, sh shared, log *slog.Logger) (*gatewayRuntime, error) {
 	reloader.Sources = src
 	if err := reloader.Reload(ctx); err != nil {
 		return nil, fmt.Errorf("gateway configuration: %w", err)
@@ -119,13 +118,23 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 	rt := &gatewayRuntime{ledger: billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys), registry: prometheus.NewRegistry()}
 	rt.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
-		Nonces: nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
+		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens")})
 	if err != nil {
 		rt.ledger.Close(context.Background())
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	rt.handler = h
 	return rt, nil
+}
+
+// stop hands leased budget back to Redis and writes the last usage to the
+// ledger; call it once the servers have finished their requests.
+func (rt *gatewayRuntime) stop(ctx context.Context) error {
+	rt.handler.Shutdown(ctx)
+	if err := rt.ledger.Close(ctx); err != nil {
+		return fmt.Errorf("usage ledger: %w", err)
+	}
+	return nil
 }
 
 // adminHandler serves the admin listener: Prometheus metrics and liveness.

@@ -204,7 +204,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		mailer = outbox
 		log.Info("email: development outbox (set PORTICO_SMTP_URL to send real email)")
 	}
-	nonces, closeRedis, err := nonceStore(ctx, cfg, log)
+	sh, closeRedis, err := connectShared(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -226,15 +226,15 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
-	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, nonces, log)
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, sh, log)
 	if err != nil {
 		return err
 	}
-	gw, ledger := rt.handler, rt.ledger
+	gw := rt.handler
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, Nonces: nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, Nonces: sh.nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	case err := <-errc:
 		log.Error("server failed", "err", err)
 		shutdown(servers, cfg.ShutdownTimeout)
-		ledger.Close(context.Background())
+		rt.stop(context.Background())
 		return err
 	}
 	if err := shutdown(servers, cfg.ShutdownTimeout); err != nil {
@@ -316,8 +316,8 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	// In-flight calls have finished: write the last usage to the ledger.
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ledger.Close(fctx); err != nil {
-		return fmt.Errorf("usage ledger: %w", err)
+	if err := rt.stop(fctx); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -11,17 +11,24 @@ import (
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
-// nonceStore returns the replay-protection store: Redis when configured, so
-// a nonce used on one node is refused on every other, else in memory (one
-// node only).
-func nonceStore(ctx context.Context, cfg *Config, log *slog.Logger) (sigv4.NonceStore, func(), error) {
+// shared is the state gateway nodes share: replay-protection nonces and,
+// through the Redis client, rate limits and quotas.
+type shared struct {
+	nonces sigv4.NonceStore
+	redis  redis.UniversalClient // nil: counters in process
+}
+
+// connectShared connects to Redis when configured, so that a nonce used on
+// one node is refused on every other and limits are enforced once for all
+// nodes; without Redis both stay in this process (one node only).
+func connectShared(ctx context.Context, cfg *Config, log *slog.Logger) (shared, func(), error) {
 	if cfg.RedisURL == "" {
-		log.Info("nonces and counters: in process (single node; set PORTICO_REDIS_URL to share them across nodes)")
-		return sigv4.NewMemoryNonces(1 << 20), func() {}, nil
+		log.Info("nonces and rate limits/quotas: in process (single node; set PORTICO_REDIS_URL to share them across nodes)")
+		return shared{nonces: sigv4.NewMemoryNonces(1 << 20)}, func() {}, nil
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PORTICO_REDIS_URL: %w", err)
+		return shared{}, nil, fmt.Errorf("PORTICO_REDIS_URL: %w", err)
 	}
 	// A short timeout that go-redis really applies: a slow Redis must not
 	// hold requests.
@@ -32,8 +39,8 @@ func nonceStore(ctx context.Context, cfg *Config, log *slog.Logger) (sigv4.Nonce
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+		return shared{}, nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
 	}
-	log.Info("nonces: shared through Redis", "addr", opt.Addr)
-	return sigv4.NewRedisNonces(rdb, "portico:nonce:"), func() { rdb.Close() }, nil
+	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", opt.Addr, "fail_mode", cfg.RedisFailMode)
+	return shared{nonces: sigv4.NewRedisNonces(rdb, "portico:nonce:"), redis: rdb}, func() { rdb.Close() }, nil
 }

@@ -9,14 +9,17 @@
 //   - GCRA limits requests per second with a burst: per key one theoretical
 //     arrival time in a lock-striped, size-bounded map (idle keys are
 //     dropped first).
+//
 //   - Quotas counts usage per key per UTC day (Day) or per billing period
 //     whose bounds the caller supplies (Period); check and increment happen
 //     under one lock, so a hard quota is never exceeded in one process.
+//
 //   - WriteHeaders, WriteRetryAfter and WriteRefusal describe limits to
 //     clients with the RateLimit-Policy and RateLimit fields of
 //     draft-ietf-httpapi-ratelimit-headers-09 (RFC 9651 structured-field
 //     lists: `"day";q=1000;w=86400` and `"day";r=990;t=3600`), Retry-After,
 //     and a 429 RFC 9457 problem of type rate-limited or quota-exceeded.
+//
 //   - Leaser and Lease share a quota across gateway nodes through Redis
 //     (used when PORTICO_REDIS_URL is set). A node reserves a block of
 //     units from a Redis counter per key and window with a Lua script that
@@ -31,19 +34,15 @@
 //     LeaseConfig.Backoff serves from its remaining block, then either from
 //     an in-process quota (FailOpen) or not at all (FailClosed).
 //
-// Not yet done (TODO):
-//   - Sharing the GCRA request rate across nodes. Quotas are leased; rates
-//     are still per node, so N nodes admit up to N times the configured
-//     rate. The plan is the same leasing scheme on GCRA time: each node
-//     leases a share of the emission schedule sized from its recent traffic
-//     so the cluster stays within 10% of the configured rate.
-//   - A janitor goroutine calling GCRA.Sweep, Quotas.Sweep and
-//     Leaser.Sweep, and the metrics behind OnError/OnRecover: the wiring
-//     belongs to the gateway's policy chain, which does not exist yet.
-//   - Lease.Take reports only allow/refuse; the remaining count a RateLimit
-//     header needs for a shared quota (from the used count Redis returns
-//     with each block) is not exposed yet.
-//   - OnRecover is not covered by a test (it needs a Redis that fails and
-//     comes back, e.g. behind a toggled proxy).
-//   - Wiring into the gateway's route policies and plan configuration.
+//   - RateLeaser shares a requests-per-second limit with burst across nodes
+//     the same way: Redis keeps one GCRA state per key, on Redis's own
+//     clock, and grants whole tokens in blocks sized from the node's recent
+//     rate (a 50ms horizon, at most the burst); a node admits from its block
+//     and caches a refusal until its Retry-After. Tokens older than MaxAge
+//     are dropped so that a node cannot bank them into an extra burst. The
+//     cluster admits burst + rate×t in any t (measured within 2% in tests).
+//
+// The gateway's enforcer (gateway/enforce.go) uses GCRA and Quotas in
+// process, or RateLeaser and Leaser when Options.Redis is set, and sweeps
+// idle state in the background every ten seconds.
 package limits

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,10 +81,17 @@ type LeaseConfig struct {
 // counter shared by all nodes, so that the request path touches Redis once
 // per block rather than once per request.
 type Leaser struct {
-	cfg      LeaseConfig
-	fallback *Quotas
-	leases   sync.Map // leaseID -> *Lease
+	cfg        LeaseConfig
+	fallback   *Quotas
+	leases     sync.Map // leaseID -> *Lease
+	roundTrips atomic.Int64
 }
+
+// RoundTrips counts the Redis calls made so far, for metrics.
+func (l *Leaser) RoundTrips() int64 { return l.roundTrips.Load() }
+
+// Mode is the configured fail mode.
+func (l *Leaser) Mode() FailMode { return l.cfg.Mode }
 
 type leaseID struct {
 	key   string
@@ -201,6 +209,15 @@ func (l *Leaser) Sweep(ctx context.Context, now time.Time) {
 	l.fallback.Sweep(now)
 }
 
+// ReleaseAll returns every lease's unused units to Redis; a node calls it
+// when it stops, so that the others can use them.
+func (l *Leaser) ReleaseAll(ctx context.Context) {
+	l.leases.Range(func(_, v any) bool {
+		v.(*Lease).Release(ctx)
+		return ctx.Err() == nil
+	})
+}
+
 // Lease admits requests against one key's shared quota from units reserved
 // in Redis. It is safe for concurrent use.
 type Lease struct {
@@ -222,28 +239,44 @@ type Lease struct {
 	degraded        bool
 	exhaustedUntil  int64 // Redis said the quota is spent; ask again then
 	exhaustedWindow int64
+	redisUsed       int64 // the counter in Redis after the last grant
 }
+
+// Grant says where an admission came from, so that it can be returned.
+type Grant uint8
+
+// Grants.
+const (
+	Refused  Grant = iota // not admitted
+	Leased                // from units reserved in Redis
+	Fallback              // from the in-process quota while Redis fails
+)
 
 // Take admits one request at now in window w (which must be of the kind the
 // lease was made for), reporting whether it may proceed. It reaches Redis
 // only when the lease is empty; a background fetch normally refills it
 // first.
 func (ls *Lease) Take(ctx context.Context, w Window, now time.Time) bool {
+	return ls.TakeGrant(ctx, w, now) != Refused
+}
+
+// TakeGrant is Take, saying where the unit came from.
+func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) Grant {
 	start, end, ok := w.Bounds(now)
 	if !ok {
-		return false
+		return Refused
 	}
 	s, n := start.UnixNano(), now.UnixNano()
 	ls.mu.Lock()
 	switch {
 	case s < ls.winStart:
 		ls.mu.Unlock()
-		return false
+		return Refused
 	case s > ls.winStart:
 		// A new window: units leased for the old one are void; its Redis
 		// key expires on its own.
 		ls.winStart, ls.winEnd = s, end.UnixNano()
-		ls.local, ls.consumed, ls.grantAt = 0, 0, n
+		ls.local, ls.consumed, ls.grantAt, ls.redisUsed = 0, 0, n, 0
 	}
 	ls.lastUse = n
 	for {
@@ -255,31 +288,33 @@ func (ls *Lease) Take(ctx context.Context, w Window, now time.Time) bool {
 				go ls.fetch(context.WithoutCancel(ctx), done, s, n)
 			}
 			ls.mu.Unlock()
-			return true
+			return Leased
 		}
 		if n < ls.degradedUntil {
 			ls.mu.Unlock()
 			if ls.l.cfg.Mode == FailClosed {
-				return false
+				return Refused
 			}
-			allowed, _, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now)
-			return allowed
+			if allowed, _, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now); allowed {
+				return Fallback
+			}
+			return Refused
 		}
 		if ls.exhausted(n) {
 			ls.mu.Unlock()
-			return false
+			return Refused
 		}
 		if ch := ls.fetching; ch != nil {
 			ls.mu.Unlock()
 			select {
 			case <-ch:
 			case <-ctx.Done():
-				return false
+				return Refused
 			}
 			ls.mu.Lock()
 			if ls.winStart != s {
 				ls.mu.Unlock()
-				return false
+				return Refused
 			}
 			continue
 		}
@@ -289,7 +324,7 @@ func (ls *Lease) Take(ctx context.Context, w Window, now time.Time) bool {
 		ls.mu.Lock()
 		if ls.winStart != s {
 			ls.mu.Unlock()
-			return false
+			return Refused
 		}
 	}
 }
@@ -330,6 +365,7 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	ttlMs := max(1, ttl.Milliseconds())
 	ls.mu.Unlock()
 
+	ls.l.roundTrips.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs).Int64Slice()
 	cancel()
@@ -348,6 +384,7 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 		recovered = ls.degraded
 		ls.degraded = false
 		if ls.winStart == s {
+			ls.redisUsed = res[1]
 			ls.local += res[0]
 			ls.consumed, ls.grantAt = 0, n
 			if res[0] == 0 {
@@ -397,6 +434,34 @@ func (ls *Lease) Release(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Return gives back one unit that TakeGrant admitted at now with grant g
+// (a later check refused the call), so it can admit another call.
+func (ls *Lease) Return(g Grant, w Window, now time.Time) {
+	switch g {
+	case Leased:
+		start, _, _ := w.Bounds(now)
+		ls.mu.Lock()
+		if ls.winStart == start.UnixNano() {
+			ls.local++
+			ls.consumed = max(ls.consumed-1, 0)
+		}
+		ls.mu.Unlock()
+	case Fallback:
+		ls.l.fallback.Release(ls.key, 1, w, now)
+	}
+}
+
+// Remaining estimates the units left in the whole cluster: the limit less
+// the Redis counter at the last grant, plus this node's unspent units.
+func (ls *Lease) Remaining() int64 {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.degraded {
+		return max(ls.local, 0)
+	}
+	return max(ls.limit-ls.redisUsed+ls.local, 0)
 }
 
 // Local reports how many leased units the lease holds.

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-dev/portico/gateway/limits"
+)
+
+// redisState watches the Redis that shares limits across nodes: it counts
+// failed round trips, says in the logs when the node falls back to local
+// limits and when Redis answers again (at most one warning per
+// logEvery, so an outage does not flood the log), and exposes both as
+// metrics.
+type redisState struct {
+	log      *slog.Logger
+	mode     limits.FailMode
+	errors   atomic.Int64
+	degraded atomic.Bool
+
+	mu      sync.Mutex
+	lastLog time.Time
+	quiet   int // errors not logged since lastLog
+}
+
+const redisLogEvery = 10 * time.Second
+
+func (s *redisState) onError(key string, mode limits.FailMode, err error) {
+	s.errors.Add(1)
+	first := !s.degraded.Swap(true)
+	s.mu.Lock()
+	now := time.Now()
+	if !first && now.Sub(s.lastLog) < redisLogEvery {
+		s.quiet++
+		s.mu.Unlock()
+		return
+	}
+	quiet := s.quiet
+	s.quiet, s.lastLog = 0, now
+	s.mu.Unlock()
+	fallback := "serving under each node's own limits"
+	if mode == limits.FailClosed {
+		fallback = "refusing calls beyond budget already leased"
+	}
+	s.log.Warn("redis unreachable for shared limits: "+fallback, "mode", mode.String(), "err", err, "errors_since_last_log", quiet)
+}
+
+func (s *redisState) onRecover(string) {
+	if s.degraded.Swap(false) {
+		s.log.Info("redis reachable again: limits are shared across nodes")
+	}
+}
+
+// newSharedLimits builds the Redis leasers for Options.Redis.
+func newSharedLimits(o Options, st *redisState) (*limits.RateLeaser, *limits.Leaser, error) {
+	mode := limits.FailOpen
+	if o.RedisFailClosed {
+		mode = limits.FailClosed
+	}
+	st.mode = mode
+	prefix := o.RedisPrefix
+	if prefix == "" {
+		prefix = "portico:"
+	}
+	rates, err := limits.NewRateLeaser(limits.RateLeaseConfig{Client: o.Redis, Prefix: prefix + "rate:", Timeout: o.RedisTimeout, Mode: mode,
+		OnError: st.onError, OnRecover: st.onRecover})
+	if err != nil {
+		return nil, nil, err
+	}
+	quotas, err := limits.NewLeaser(limits.LeaseConfig{Client: o.Redis, Prefix: prefix + "quota:", Timeout: o.RedisTimeout, Mode: mode,
+		OnError: st.onError, OnRecover: st.onRecover})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rates, quotas, nil
+}
+
+// register exposes the shared limits' health on reg.
+func (s *redisState) register(reg prometheus.Registerer, rates *limits.RateLeaser, quotas *limits.Leaser) error {
+	cs := []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "redis_errors_total",
+			Help: "Failed or timed-out Redis round trips for shared limits."}, func() float64 { return float64(s.errors.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "portico", Subsystem: "gateway", Name: "redis_degraded",
+			Help: "1 while Redis is failing and limits run on the fail-open/fail-closed fallback."}, func() float64 {
+			if s.degraded.Load() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "redis_round_trips_total",
+			Help: "Redis round trips made to lease rate tokens and quota units (far fewer than requests)."}, func() float64 {
+			return float64(rates.RoundTrips() + quotas.RoundTrips())
+		}),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
+)
+
+// sharedRedis connects to PORTICO_TEST_REDIS_URL through addr (or directly
+// when addr is empty) and returns a client and a key prefix whose keys are
+// deleted when the test ends. Without the variable the test is skipped,
+// except under PORTICO_TEST_STRICT=1.
+func sharedRedis(t *testing.T, addr string) (*redis.Client, string) {
+	t.Helper()
+	u := os.Getenv("PORTICO_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
+			t.Fatal("PORTICO_TEST_REDIS_URL is not set and PORTICO_TEST_STRICT=1")
+		}
+		t.Skip("PORTICO_TEST_REDIS_URL not set")
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = -1
+	direct := redis.NewClient(opt)
+	if err := direct.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	prefix := "portico-test:gw:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := direct.Keys(ctx, "*"+prefix+"*").Result()
+		if len(keys) > 0 {
+			direct.Del(ctx, keys...)
+		}
+		direct.Close()
+	})
+	if addr == "" {
+		return direct, prefix
+	}
+	opt.Addr = addr
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c, prefix
+}
+
+// cluster is several gateway nodes on one configuration and one Redis.
+type cluster struct {
+	nodes []*Handler
+	regs  []*prometheus.Registry
+}
+
+func newCluster(t *testing.T, n int, cfg *Config, rdb *redis.Client, prefix string, failClosed bool, log *slog.Logger) *cluster {
+	t.Helper()
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &cluster{}
+	for range n {
+		reg := prometheus.NewRegistry()
+		h, err := NewHandler(NewStore(snap), Options{Region: "local", Redis: rdb, RedisPrefix: prefix, RedisFailClosed: failClosed,
+			RedisTimeout: 200 * time.Millisecond, Registry: reg, Logger: log, Protection: &Protection{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, h)
+		c.regs = append(c.regs, reg)
+	}
+	return c
+}
+
+// call sends one signed request to node i and returns the status and the
+// problem type of a refusal.
+func (c *cluster) call(t *testing.T, i int) (int, string) {
+	req := httptest.NewRequest("GET", "http://gw.test/acme/echo/v1/things/1", nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	req.RemoteAddr = "192.0.2." + strconv.Itoa(1+i%200) + ":1234"
+	rec := httptest.NewRecorder()
+	c.nodes[i%len(c.nodes)].ServeHTTP(rec, req)
+	var p struct{ Type string }
+	if rec.Code != 200 {
+		json.Unmarshal(rec.Body.Bytes(), &p)
+	}
+	return rec.Code, p.Type
+}
+
+// A hard day quota shared by three nodes under concurrency: exactly the
+// quota is admitted, never one more.
+func TestSharedQuotaAcrossNodes(t *testing.T) {
+	rdb, prefix := sharedRedis(t, "")
+	now := time.Now()
+	c := newCluster(t, 3, demoConfig(Limits{DayQuota: 300}, SubActive, now), rdb, prefix, false, nil)
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				switch st, typ := c.call(t, g); {
+				case st == 200:
+					ok.Add(1)
+				case st == 429 && strings.HasSuffix(typ, "/quota-exceeded"):
+					refused.Add(1)
+				default:
+					t.Errorf("unexpected answer %d %s", st, typ)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() > 300 {
+		t.Fatalf("admitted %d calls against a hard quota of 300", ok.Load())
+	}
+	if ok.Load() < 290 {
+		t.Fatalf("admitted only %d of a quota of 300 (units stranded on nodes)", ok.Load())
+	}
+	// Nodes hand their leftovers back when they stop.
+	for _, n := range c.nodes {
+		n.Shutdown(context.Background())
+	}
+	keys, _ := rdb.Keys(context.Background(), prefix+"quota:*").Result()
+	if len(keys) != 1 {
+		t.Fatalf("quota keys %v", keys)
+	}
+	if used, _ := rdb.Get(context.Background(), keys[0]).Int64(); used != ok.Load() {
+		t.Fatalf("Redis counts %d used after release, the nodes admitted %d", used, ok.Load())
+	}
+	t.Logf("admitted %d, refused %d", ok.Load(), refused.Load())
+}
+
+// A rate limit shared by three nodes: together they admit burst +
+// rate×elapsed within 10%, with far fewer Redis round trips than calls.
+func TestSharedRateAcrossNodes(t *testing.T) {
+	rdb, prefix := sharedRedis(t, "")
+	now := time.Now()
+	const rate, burst = 100, 100
+	c := newCluster(t, 3, demoConfig(Limits{RequestsPerSecond: rate, Burst: burst}, SubActive, now), rdb, prefix, false, nil)
+	var ok, calls atomic.Int64
+	start := time.Now()
+	deadline := start.Add(1200 * time.Millisecond)
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				calls.Add(1)
+				if st, typ := c.call(t, g); st == 200 {
+					ok.Add(1)
+				} else if st != 429 || !strings.HasSuffix(typ, "/rate-limited") {
+					t.Errorf("unexpected answer %d %s", st, typ)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	want := burst + rate*el
+	if got := float64(ok.Load()); got < 0.9*want || got > 1.1*want {
+		t.Fatalf("admitted %v in %.2fs across 3 nodes, want %.0f ± 10%%", got, el, want)
+	}
+	var trips float64
+	for _, reg := range c.regs {
+		trips += gatherValue(t, reg, "portico_gateway_redis_round_trips_total")
+	}
+	if trips*5 > float64(calls.Load()) {
+		t.Fatalf("%v Redis round trips for %d calls", trips, calls.Load())
+	}
+	t.Logf("admitted %d of %d calls in %.2fs (want %.0f); %v Redis round trips", ok.Load(), calls.Load(), el, want, trips)
+}
+
+func gatherValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// cuttableProxy forwards TCP to target until cut, after which it drops
+// every connection and refuses new ones, like a Redis that went away.
+type cuttableProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+}
+
+func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttableProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.down {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cuttableProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cuttableProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Redis goes away in the middle of a run: fail open keeps serving under
+// the node's own limits, fail closed serves only what was leased; both say
+// so in the logs and metrics, and both share again once Redis is back.
+func TestSharedLimitsRedisDownMidRun(t *testing.T) {
+	for _, failClosed := range []bool{false, true} {
+		name := "fail-open"
+		if failClosed {
+			name = "fail-closed"
+		}
+		t.Run(name, func(t *testing.T) {
+			probe, _ := sharedRedis(t, "")
+			proxy := newCuttableProxy(t, probe.Options().Addr)
+			rdb, prefix := sharedRedis(t, proxy.ln.Addr().String())
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			c := newCluster(t, 1, demoConfig(Limits{DayQuota: 1_000_000}, SubActive, time.Now()), rdb, prefix, failClosed, log)
+			for i := range 20 {
+				if st, typ := c.call(t, 0); st != 200 {
+					t.Fatalf("call %d before the outage: %d %s", i, st, typ)
+				}
+			}
+			proxy.cut()
+			// Fail open serves on; fail closed serves what it had leased
+			// (blocks grow with the rate, up to 10,000 units) and then refuses.
+			var ok, n int
+			for n = 0; n < 30000; n++ {
+				st, typ := c.call(t, 0)
+				if st == 200 {
+					ok++
+					continue
+				}
+				if !failClosed || st != 429 || !strings.HasSuffix(typ, "/quota-exceeded") {
+					t.Fatalf("call %d during the outage: %d %s", n, st, typ)
+				}
+				if n > 10000 {
+					t.Fatalf("fail closed admitted %d calls during the outage, more than one block", ok)
+				}
+				break
+			}
+			if failClosed && n == 30000 {
+				t.Fatalf("fail closed admitted all %d calls during the outage", n)
+			}
+			if v := gatherValue(t, c.regs[0], "portico_gateway_redis_degraded"); v != 1 {
+				t.Fatalf("redis_degraded = %v during the outage", v)
+			}
+			if v := gatherValue(t, c.regs[0], "portico_gateway_redis_errors_total"); v < 1 {
+				t.Fatalf("redis_errors_total = %v during the outage", v)
+			}
+			if !strings.Contains(logs.String(), "redis unreachable") {
+				t.Fatalf("no log line about the outage:\n%s", logs.String())
+			}
+			proxy.restore()
+			deadline := time.Now().Add(10 * time.Second)
+			for gatherValue(t, c.regs[0], "portico_gateway_redis_degraded") != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("still degraded 10s after Redis came back; logs:\n%s", logs.String())
+				}
+				c.call(t, 0)
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !strings.Contains(logs.String(), "redis reachable again") {
+				t.Fatalf("no log line about the recovery:\n%s", logs.String())
+			}
+		})
+	}
+}
