@@ -9,8 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +47,10 @@ func (instantUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(bytes.NewReader(upstreamBody)), Request: r}, nil
 }
 
-var bigOnce = sync.OnceValue(func() *gateway.Config { return BigConfig("http://upstream.invalid", DefaultBig, time.Now()) })
+// bigConfig builds a fresh large configuration. It is never cached in a
+// global: a benchmark of the tiny configuration must not run with a large
+// one still live, which would make its garbage collections as costly.
+func bigConfig() *gateway.Config { return BigConfig("http://upstream.invalid", DefaultBig, time.Now()) }
 
 // newHandler builds a gateway handler as cmd/portico does, with the
 // forwarding transport replaced by instantUpstream.
@@ -105,7 +108,7 @@ func TestConfigsServe(t *testing.T) {
 	if testing.Short() {
 		t.Log("short: small configuration only")
 	} else if bigWanted() {
-		cfgs["big"] = bigOnce
+		cfgs["big"] = bigConfig
 	}
 	for name, cfg := range cfgs {
 		t.Run(name, func(t *testing.T) {
@@ -139,7 +142,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		cfg  func() *gateway.Config
 	}{
 		{"tiny", func() *gateway.Config { return SmallConfig("http://upstream.invalid", 1, time.Now()) }},
-		{"big", bigOnce},
+		{"big", bigConfig},
 	} {
 		for _, mode := range []struct{ name, api string }{{"full", SignedAPI}, {"public", PublicAPI}} {
 			b.Run(c.name+"/"+mode.name, func(b *testing.B) {
@@ -166,7 +169,7 @@ func BenchmarkCompile(b *testing.B) {
 		cfg  func() *gateway.Config
 	}{
 		{"tiny", func() *gateway.Config { return SmallConfig("http://upstream.invalid", 1, time.Now()) }},
-		{"big", bigOnce},
+		{"big", bigConfig},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg := c.cfg()
@@ -176,6 +179,36 @@ func BenchmarkCompile(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkGC is one full garbage collection with nothing, the tiny or the
+// large configuration loaded (Config + Snapshot): the marking work a large
+// configuration adds to every GC cycle, which is what makes per-request
+// cost grow with its size (cycles come every live-heap-size of allocation).
+func BenchmarkGC(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		cfg  func() *gateway.Config
+	}{
+		{"none", func() *gateway.Config { return nil }},
+		{"tiny", func() *gateway.Config { return SmallConfig("http://upstream.invalid", SmallKeys, time.Now()) }},
+		{"big", bigConfig},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var snap *gateway.Snapshot
+			if cfg := c.cfg(); cfg != nil {
+				var err error
+				if snap, err = gateway.Compile(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			for b.Loop() {
+				runtime.GC()
+			}
+			runtime.KeepAlive(snap)
 		})
 	}
 }

@@ -165,6 +165,7 @@ func gatewayCmd(args []string) error {
 	return serve(s, *addrFile, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		h.Shutdown(fctx) // hands leased budget back to Redis
 		if err := ledger.Close(fctx); err != nil {
 			log.Error("usage ledger", "err", err)
 		}
