@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// result is one wrk run as the run script records it: a line
+// "target round RESULT key=value …".
+type result struct {
+	rps, p50, p99 float64
+	bad           bool
+}
+
+// report reads the run script's results file and prints, per target, the
+// median req/s and latencies over the rounds and the ratios to nginx and to
+// the upstream served directly, flagging runs with errors or non-2xx
+// answers.
+func report(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: gwbench report RESULTS")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var order []string
+	runs := map[string][]result{}
+	var flagged []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 || fields[2] != "RESULT" {
+			continue
+		}
+		target, round := fields[0], fields[1]
+		kv := map[string]float64{}
+		for _, p := range fields[3:] {
+			k, v, _ := strings.Cut(p, "=")
+			kv[k], _ = strconv.ParseFloat(v, 64)
+		}
+		r := result{p50: kv["p50_us"], p99: kv["p99_us"]}
+		if d := kv["duration_us"]; d > 0 {
+			r.rps = kv["requests"] / (d / 1e6)
+		}
+		if errs := kv["non2xx"] + kv["connect"] + kv["read"] + kv["write"] + kv["timeout"]; errs > 0 || kv["requests"] == 0 {
+			r.bad = true
+			flagged = append(flagged, fmt.Sprintf("%s round %s: %.0f non-2xx, %.0f connect, %.0f read, %.0f write, %.0f timeout errors of %.0f requests",
+				target, round, kv["non2xx"], kv["connect"], kv["read"], kv["write"], kv["timeout"], kv["requests"]))
+		}
+		if _, ok := runs[target]; !ok {
+			order = append(order, target)
+		}
+		runs[target] = append(runs[target], r)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(order) == 0 {
+		return errors.New("report: no results")
+	}
+	med := map[string]result{}
+	for _, t := range order {
+		med[t] = median(runs[t])
+	}
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	fmt.Printf("\n%-14s %6s %10s %9s %9s %9s %9s %9s %9s\n", "target", "runs", "req/s", "p50", "p99", "÷nginx", "÷direct", "÷public", "p99÷nginx")
+	for _, t := range order {
+		m := med[t]
+		fmt.Printf("%-14s %6d %10.0f %9s %9s %9s %9s %9s %9s\n", t, len(runs[t]), m.rps, us(m.p50), us(m.p99),
+			ratio(m.rps, med["nginx"].rps), ratio(m.rps, med["direct"].rps), ratio(m.rps, med["public"].rps), ratio(m.p99, med["nginx"].p99))
+	}
+	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians.")
+	if len(flagged) > 0 {
+		fmt.Println("\nFLAGGED runs (errors or non-2xx answers; their figures are suspect):")
+		for _, s := range flagged {
+			fmt.Println("  " + s)
+		}
+		return errors.New("some runs had errors")
+	}
+	fmt.Println("All answers were 2xx; no socket errors.")
+	return nil
+}
+
+func median(rs []result) result {
+	pick := func(get func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return result{rps: pick(func(r result) float64 { return r.rps }), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(func(r result) float64 { return r.p99 })}
+}
+
+func us(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.2fms", v/1000)
+	}
+	return fmt.Sprintf("%.0fµs", v)
+}
