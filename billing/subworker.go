@@ -114,6 +114,13 @@ func (s *Service) RollPeriods(ctx context.Context, now time.Time) (int, error) {
 		return 0, fmt.Errorf("find ended periods: %w", err)
 	}
 	n := 0
+	defer func() {
+		if n > 0 {
+			// One announcement for the whole batch, even a cut-short one:
+			// the gateway rebuilds once.
+			s.changed(ctx)
+		}
+	}()
 	var errs []error
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
@@ -190,6 +197,7 @@ func (s *Service) rollPeriod(ctx context.Context, id string, now time.Time) (boo
 // offline; a version that is not offline is a conflict.
 func (s *Service) EndForVersion(ctx context.Context, providerOrgID, apiID, version string, a tenants.Actor) (int, error) {
 	var ended []string
+	changed := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var ver versionRow
 		if err := tx.Where("org_id = ? AND api_id = ? AND version = ?", providerOrgID, apiID, version).Take(&ver).Error; err != nil {
@@ -228,10 +236,14 @@ func (s *Service) EndForVersion(ctx context.Context, providerOrgID, apiID, versi
 				return err
 			}
 		}
+		changed = len(subs)
 		return nil
 	})
 	if err != nil {
 		return 0, err
+	}
+	if changed > 0 {
+		s.changed(ctx)
 	}
 	for _, id := range ended {
 		sub, err := s.ProviderSubscription(ctx, providerOrgID, id)

@@ -185,7 +185,7 @@ func activeAt(q *gorm.DB, col string, now time.Time) *gorm.DB {
 // CreateAppKey issues an AK/SK key for one of the organisation's apps and
 // returns its secret, once. An app holds at most MaxActiveKeys active keys.
 // Expected role (checked by the caller): owner, admin or developer
-// (Role.CanManageApps). The caller refreshes the gateway's key snapshot.
+// (Role.CanManageApps). OnChange refreshes the gateway's key snapshot.
 func (s *Service) CreateAppKey(ctx context.Context, orgID, appID string, a Actor, in KeyInput) (CreatedKey, error) {
 	now := s.now()
 	name, exp, err := checkKeyInput(in, now)
@@ -220,6 +220,7 @@ func (s *Service) CreateAppKey(ctx context.Context, orgID, appID string, a Actor
 	if err != nil {
 		return CreatedKey{}, err
 	}
+	s.changed(ctx)
 	return created, nil
 }
 
@@ -243,10 +244,10 @@ func (s *Service) ListAppKeys(ctx context.Context, orgID, appID string) ([]Acces
 // is already revoked changes nothing and succeeds (no second audit event),
 // so a retried request is harmless; an expired key can be revoked too. A key
 // of another app or organisation is not found. Expected role (checked by the
-// caller): owner, admin or developer (Role.CanManageApps). The caller
+// caller): owner, admin or developer (Role.CanManageApps). OnChange
 // refreshes the gateway's key snapshot.
 func (s *Service) RevokeAppKey(ctx context.Context, orgID, appID, accessKey string, a Actor) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		app, err := lockApp(tx, orgID, appID)
 		if err != nil {
 			return err
@@ -254,6 +255,10 @@ func (s *Service) RevokeAppKey(ctx context.Context, orgID, appID, accessKey stri
 		return s.revokeKey(tx, a, orgID, "app_key.revoke", "app_key",
 			"access_key = ? AND kind = ? AND org_id = ? AND app_id = ?", accessKey, KindApp, orgID, app.ID)
 	})
+	if err == nil {
+		s.changed(ctx)
+	}
+	return err
 }
 
 // CreateUserKey issues an AK/SK key for the management API, acting as the
