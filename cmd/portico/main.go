@@ -209,7 +209,12 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		return err
 	}
 	defer closeRedis()
-	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr})
+	// Every change the gateway must see bumps the configuration version
+	// (announcing it to other nodes) and rebuilds this process's gateway.
+	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
+	reloader.Logger = log
+	notifier := &gwconfig.Notifier{DB: db, Local: reloader.Trigger, Logger: log}
+	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr, OnChange: notifier.Changed})
 	allowPrivate := db.Dialect == migrations.SQLite
 	if cfg.AllowPrivateUpstreams != nil {
 		allowPrivate = *cfg.AllowPrivateUpstreams
@@ -219,11 +224,8 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	} else {
 		log.Info("upstreams: SSRF guard on (public addresses only)")
 	}
-	gwStore := gateway.NewStore(nil)
-	reloader := gwconfig.NewReloader(gwStore, 5*time.Second)
-	reloader.Logger = log
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: reloader.Trigger})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: notifier.Changed})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL, OnChange: notifier.Changed})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}, svc, db, nonces, log)
@@ -234,7 +236,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, GatewayChanged: reloader.Trigger, Nonces: nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, Nonces: nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}
