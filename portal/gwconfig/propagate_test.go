@@ -447,5 +447,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 { return metric(t, reg, name) }
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64   { return metric(t, reg, name) }
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	return metric(t, reg, name)
+}
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 { return metric(t, reg, name) }
