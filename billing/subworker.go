@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -46,12 +47,31 @@ type GatewaySubscription struct {
 // Subscriptions of deleted apps are left out.
 func (s *Service) LiveSubscriptions(ctx context.Context) ([]GatewaySubscription, error) {
 	db := s.db.WithContext(ctx)
-	var subs []subRow
-	err := db.Table("subscriptions s").Select("s.*").Joins("JOIN apps a ON a.id = s.app_id").
-		Where("s.status IN ? AND a.deleted_at IS NULL", statusStrings(liveStatuses)).Order("s.id").Scan(&subs).Error
+	// The gateway compiles this on every change and there may be hundreds
+	// of thousands: the rows are scanned by hand, several times faster than
+	// gorm's reflection.
+	rows, err := db.Table("subscriptions s").
+		Select("s.id, s.org_id, s.app_id, s.provider_org_id, s.api_id, s.plan_id, s.status, s.period_start, s.period_end").
+		Joins("JOIN apps a ON a.id = s.app_id").
+		Where("s.status IN ? AND a.deleted_at IS NULL", statusStrings(liveStatuses)).Rows() // sorted below, off the database
 	if err != nil {
 		return nil, fmt.Errorf("live subscriptions: %w", err)
 	}
+	defer rows.Close()
+	var subs []subRow
+	for rows.Next() {
+		var r subRow
+		var start, end tenants.DBTime
+		if err := rows.Scan(&r.ID, &r.OrgID, &r.AppID, &r.ProviderOrgID, &r.APIID, &r.PlanID, &r.Status, &start, &end); err != nil {
+			return nil, fmt.Errorf("live subscriptions: %w", err)
+		}
+		r.PeriodStart, r.PeriodEnd = start.Time, end.Time
+		subs = append(subs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("live subscriptions: %w", err)
+	}
+	slices.SortFunc(subs, func(a, b subRow) int { return strings.Compare(a.ID, b.ID) })
 	// Plan revisions are never deleted while a subscription names them, and
 	// the terms of a revision in use never change, so reading them apart is
 	// safe.

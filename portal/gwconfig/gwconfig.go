@@ -7,7 +7,9 @@ package gwconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/portico-dev/portico/billing"
@@ -28,31 +30,42 @@ type Sources struct {
 }
 
 // Build reads the live state and returns the gateway configuration,
-// already checked by gateway.Compile.
+// already checked by gateway.Compile. The catalog, the keys and the
+// subscriptions are read at once, on three connections: with hundreds of
+// thousands of keys and subscriptions the reads dominate.
 func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *gateway.Snapshot, error) {
 	now := time.Now
 	if src.Now != nil {
 		now = src.Now
 	}
-	snaps, err := src.Catalog.LiveSnapshots(ctx)
-	if err != nil {
+	var (
+		wg                     sync.WaitGroup
+		snaps                  []catalog.Snapshot
+		secrets                map[string][]byte
+		keys                   []tenants.KeyMaterial
+		subs                   []billing.GatewaySubscription
+		catErr, keyErr, subErr error
+	)
+	wg.Go(func() {
+		if snaps, catErr = src.Catalog.LiveSnapshots(ctx); catErr != nil {
+			return
+		}
+		var keyIDs []string
+		for _, s := range snaps {
+			keyIDs = append(keyIDs, s.BackendKeyIDs...)
+		}
+		secrets, catErr = src.Catalog.BackendSecrets(ctx, keyIDs)
+	})
+	wg.Go(func() { keys, keyErr = src.Tenants.ActiveKeys(ctx) })
+	wg.Go(func() { subs, subErr = src.Plans.LiveSubscriptions(ctx) })
+	wg.Wait()
+	if err := errors.Join(catErr, keyErr, subErr); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
-	var keyIDs []string
-	for _, s := range snaps {
-		keyIDs = append(keyIDs, s.BackendKeyIDs...)
-	}
-	secrets, err := src.Catalog.BackendSecrets(ctx, keyIDs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
-	}
-	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: map[string]gateway.Key{}}
+	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: make(map[string]gateway.Key, len(keys)),
+		APIs: make([]gateway.APIVersion, 0, len(snaps)), Subscriptions: make([]gateway.Subscription, 0, len(subs))}
 	for _, s := range snaps {
 		cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
-	}
-	keys, err := src.Tenants.ActiveKeys(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
 	for _, k := range keys {
 		if k.Kind != tenants.KindApp {
@@ -63,10 +76,6 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 			gk.ExpiresAt = *k.ExpiresAt
 		}
 		cfg.Keys[k.AccessKey] = gk
-	}
-	subs, err := src.Plans.LiveSubscriptions(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
 	for _, s := range subs {
 		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
