@@ -213,7 +213,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	// (announcing it to other nodes) and rebuilds this process's gateway.
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
 	reloader.Logger = log
-	notifier := &gwconfig.Notifier{DB: db, Local: reloader.Trigger, Logger: log}
+	notifier := &gwconfig.Notifier{DB: db, Local: reloader, Logger: log}
 	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr, OnChange: notifier.Changed})
 	allowPrivate := db.Dialect == migrations.SQLite
 	if cfg.AllowPrivateUpstreams != nil {

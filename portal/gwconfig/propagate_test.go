@@ -308,7 +308,7 @@ func TestPropagation(t *testing.T) {
 			w := cp.seed(t)
 			n := startNode(t, ctx, nodeDB, kr, dsn, m.tune)
 			if m.sqlite {
-				notifier.Local = n.rl.Trigger // one process: the signal is in process
+				notifier.Local = n.rl // one process: the signal is in process
 			}
 			if st, typ := n.call(t, w.ak, w.sk); st != 200 {
 				t.Fatalf("before any change: %d %s", st, typ)
@@ -383,6 +383,31 @@ func TestNoRebuildWithoutChange(t *testing.T) {
 	}
 	if got := gauge(t, n.reg, "portico_gateway_config_latest_version"); got != float64(v) {
 		t.Fatalf("latest version metric %v, want %d", got, v)
+	}
+}
+
+// TestOneRebuildPerLocalChange: in a process that both makes a change and
+// listens, the in-process signal, its own notification and the version
+// poll all see the change, and it rebuilds once.
+func TestOneRebuildPerLocalChange(t *testing.T) {
+	db := needPostgres(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	key := make([]byte, 32)
+	rand.Read(key)
+	kr, _ := keyring.New(key)
+	n := startNode(t, ctx, db, kr, schemaDSN(t, db), func(r *gwconfig.Reloader) { r.PollInterval, r.FullInterval = 20*time.Millisecond, 0 })
+	notifier := &gwconfig.Notifier{DB: db, Local: n.rl, Logger: quietLog()}
+	notifier.Changed(ctx)
+	v, _, err := gwconfig.CurrentVersion(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "rebuild to the new version", func() bool { return n.rl.Served() == v })
+	waitFor(t, 5*time.Second, "the notification", func() bool { return counter(t, n.reg, "portico_gateway_config_notifications_total") == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if got := counter(t, n.reg, "portico_gateway_config_rebuilds_total"); got != 2 {
+		t.Fatalf("%v rebuilds for the first build and one change, want 2", got)
 	}
 }
 

@@ -36,10 +36,11 @@ const (
 
 // Reloader keeps a gateway Store current. It rebuilds the configuration
 //
-//   - at once on Trigger, after a change made in this process;
 //   - when the database's configuration version differs from the one it
-//     serves: checked on every notification (Listen, PostgreSQL) and every
-//     PollInterval;
+//     serves: checked at once after a change made in this process (Check,
+//     from the Notifier), on every notification (Listen, PostgreSQL) and
+//     every PollInterval;
+//   - at once on Trigger (a change this process could not announce);
 //   - every FullInterval, whatever the version says.
 //
 // Triggers and notifications that arrive during a rebuild collapse into
@@ -107,8 +108,8 @@ func (r *Reloader) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// Trigger asks for a rebuild soon, after a change made in this process; it
-// never blocks.
+// Trigger asks for a rebuild soon whatever the version says; it never
+// blocks.
 func (r *Reloader) Trigger(context.Context) { signal(r.kick) }
 
 // Check asks for a version check soon; it never blocks.

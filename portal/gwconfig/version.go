@@ -82,23 +82,30 @@ func parsePayload(p string) (schema string, version uint64, ok bool) {
 // wakes the reloader of this process at once.
 type Notifier struct {
 	DB *migrations.DB
-	// Local wakes this process's reloader (Reloader.Trigger); nil for a
-	// process that serves no gateway.
-	Local  func(ctx context.Context)
+	// Local is this process's reloader; nil for a process that serves no
+	// gateway.
+	Local  *Reloader
 	Logger *slog.Logger
 }
 
 // Changed announces a committed change. The change is already made, so
-// Changed runs to completion even when ctx (a request's) is cancelled. A
-// failed bump is logged; this process still rebuilds, and other nodes catch
-// up at their next full rebuild.
+// Changed runs to completion even when ctx (a request's) is cancelled.
+// After a bump the local reloader is asked to check the version, which
+// coalesces with this process's own notification into one rebuild. A failed
+// bump is logged and the local reloader rebuilds regardless; other nodes
+// catch up at their next full rebuild.
 func (n *Notifier) Changed(ctx context.Context) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := Bump(bctx, n.DB); err != nil && n.Logger != nil {
+	_, err := Bump(bctx, n.DB)
+	if err != nil && n.Logger != nil {
 		n.Logger.ErrorContext(ctx, "gateway configuration change not announced to other nodes; they pick it up at their next full rebuild", "err", err)
 	}
-	if n.Local != nil {
-		n.Local(ctx)
+	switch {
+	case n.Local == nil:
+	case err != nil:
+		n.Local.Trigger(ctx)
+	default:
+		n.Local.Check()
 	}
 }
