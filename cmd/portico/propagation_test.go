@@ -58,7 +58,9 @@ func TestGatewayNodeFollowsControlPlane(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(nctx, []string{"gateway"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	go func() {
+		done <- run(nctx, []string{"gateway"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	}()
 	re := regexp.MustCompile(`Gateway\s+(http://\S+)/\n\s+Metrics\s+(http://\S+)\n`)
 	var m []string
 	for deadline := time.Now().Add(30 * time.Second); m == nil; m = re.FindStringSubmatch(stdout.String()) {
