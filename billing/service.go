@@ -37,6 +37,11 @@ type Options struct {
 	Mailer tenants.Mailer
 	// BaseURL is the console's external URL, for links in those emails.
 	BaseURL string
+	// OnChange, when set, is called after a committed change to
+	// subscriptions the gateway enforces (created, approved, suspended,
+	// resumed, ended, moved to another plan, version or period), so the
+	// gateway's configuration is rebuilt.
+	OnChange func(ctx context.Context)
 }
 
 // Service manages plans and subscriptions.
@@ -47,6 +52,7 @@ type Service struct {
 	log      *slog.Logger
 	mailer   tenants.Mailer
 	baseURL  string
+	onChange func(ctx context.Context)
 }
 
 // NewService returns a Service over db. It panics when opts.Versions is nil:
@@ -56,7 +62,7 @@ func NewService(db *gorm.DB, opts Options) *Service {
 		panic("billing: Options.Versions is required")
 	}
 	s := &Service{db: db, versions: opts.Versions, now: opts.Now, log: opts.Logger, mailer: opts.Mailer,
-		baseURL: strings.TrimRight(opts.BaseURL, "/")}
+		baseURL: strings.TrimRight(opts.BaseURL, "/"), onChange: opts.OnChange}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -64,6 +70,13 @@ func NewService(db *gorm.DB, opts Options) *Service {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// changed reports a committed change the gateway must see.
+func (s *Service) changed(ctx context.Context) {
+	if s.onChange != nil {
+		s.onChange(ctx)
+	}
 }
 
 // timestamp returns the current time as the database keeps it (UTC,

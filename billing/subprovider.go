@@ -172,6 +172,7 @@ func (s *Service) providerChange(ctx context.Context, providerOrgID, id string, 
 	if err != nil {
 		return Subscription{}, err
 	}
+	s.changed(ctx)
 	s.log.InfoContext(ctx, "subscription "+string(kind), "subscription_id", out.ID, "provider_org_id", providerOrgID, "status", out.Status)
 	s.mailDecision(ctx, out, kind)
 	return out, nil

@@ -456,6 +456,7 @@ func (s *Service) Subscribe(ctx context.Context, partnerOrgID string, a tenants.
 	if err != nil {
 		return Subscription{}, err
 	}
+	s.changed(ctx)
 	s.log.InfoContext(ctx, "subscription created", "subscription_id", out.ID, "org_id", partnerOrgID,
 		"app_id", out.AppID, "api_id", out.APIID, "plan_id", out.PlanID, "status", out.Status)
 	if out.Status == SubPendingApproval {
@@ -575,6 +576,9 @@ func (s *Service) ChangePlan(ctx context.Context, partnerOrgID, id string, a ten
 		out, err = s.detail(tx, "s.org_id = ?", partnerOrgID, cur.ID)
 		return err
 	})
+	if err == nil {
+		s.changed(ctx)
+	}
 	return out, err
 }
 
@@ -661,6 +665,9 @@ func (s *Service) Cancel(ctx context.Context, partnerOrgID, id string, a tenants
 		out, err = s.detail(tx, "s.org_id = ?", partnerOrgID, cur.ID)
 		return err
 	})
+	if err == nil {
+		s.changed(ctx)
+	}
 	return out, err
 }
 
@@ -693,6 +700,9 @@ func (s *Service) CancelForApp(ctx context.Context, partnerOrgID, appID string, 
 		n = len(subs)
 		return nil
 	})
+	if err == nil && n > 0 {
+		s.changed(ctx)
+	}
 	return n, err
 }
 

@@ -66,6 +66,8 @@ type subFixture struct {
 	weather string // API id
 	app1    string
 	app2    string
+	// changes counts the service's OnChange calls.
+	changes int
 }
 
 const baseURL = "https://portico.test"
@@ -82,7 +84,8 @@ func newSubFixture(t *testing.T, db *migrations.DB) *subFixture {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.ten = tenants.NewService(db.DB, tenants.Options{PasswordParams: &pp, Now: clock, Logger: quiet})
 	f.cat = cat.NewService(db.DB, cat.Options{Keyring: kr, Guard: cat.UpstreamGuard{AllowPrivate: true}, Now: clock, Logger: quiet})
-	f.svc = billing.NewService(db.DB, billing.Options{Versions: f.cat, Now: clock, Mailer: f.mail, BaseURL: baseURL + "/", Logger: quiet})
+	f.svc = billing.NewService(db.DB, billing.Options{Versions: f.cat, Now: clock, Mailer: f.mail, BaseURL: baseURL + "/", Logger: quiet,
+		OnChange: func(context.Context) { f.changes++ }})
 
 	f.acme = f.signUp(t, "acme", "Acme", "ada@acme.test")
 	f.member(t, f.acme, "bob@acme.test", tenants.RoleAdmin)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -348,7 +349,7 @@ func Compile(cfg *Config) (*Snapshot, error) {
 		return nil, errors.New("compile config: no configuration")
 	}
 	c := &compiler{}
-	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: map[subKey][]*Subscription{}}
+	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: make(map[subKey][]*Subscription, len(cfg.Subscriptions))}
 	s.router = c.router(cfg)
 	c.keys(cfg, s)
 	c.subscriptions(cfg, s)
@@ -372,8 +373,12 @@ func (c *compiler) errorf(format string, args ...any) {
 
 func (c *compiler) keys(cfg *Config, s *Snapshot) {
 	ids := sortedKeys(cfg.Keys)
-	for _, id := range ids {
-		k := cfg.Keys[id]
+	// One allocation for every key, not one each: configurations hold
+	// hundreds of thousands.
+	all := make([]Key, len(ids))
+	for i, id := range ids {
+		all[i] = cfg.Keys[id]
+		k := &all[i]
 		switch {
 		case id == "":
 			c.errorf("key with empty access key id")
@@ -388,7 +393,7 @@ func (c *compiler) keys(cfg *Config, s *Snapshot) {
 		case k.Stage != "" && k.Stage != StageProduction && k.Stage != StageTest:
 			c.errorf("key %s: unknown stage %q", id, k.Stage)
 		}
-		s.keys[id] = &k
+		s.keys[id] = k
 	}
 }
 
@@ -396,9 +401,9 @@ func (c *compiler) subscriptions(cfg *Config, s *Snapshot) {
 	seen := make(map[string]bool, len(cfg.Subscriptions))
 	for i := range cfg.Subscriptions {
 		sub := &cfg.Subscriptions[i]
-		at := fmt.Sprintf("subscription %s", sub.ID)
+		at := "subscription " + sub.ID // no fmt: this runs for every subscription
 		if sub.ID == "" {
-			at = fmt.Sprintf("subscription #%d", i)
+			at = "subscription #" + strconv.Itoa(i)
 			c.errorf("%s: no id", at)
 		} else if seen[sub.ID] {
 			c.errorf("%s: listed twice", at)

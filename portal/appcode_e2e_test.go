@@ -64,7 +64,7 @@ func TestAppCodeEndToEnd(t *testing.T) {
 		}
 
 		store := gateway.NewStore(nil)
-		rl := gwconfig.NewReloader(store, time.Hour)
+		rl := gwconfig.NewReloader(store, nil)
 		rl.Sources = gwconfig.Sources{Catalog: e.cat, Plans: e.plans, Tenants: e.svc}
 		if err := rl.Reload(ctx); err != nil {
 			t.Fatal(err)

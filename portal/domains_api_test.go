@@ -123,7 +123,7 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 		id := r.json(t)["id"].(string)
 
 		store := gateway.NewStore(nil)
-		rl := gwconfig.NewReloader(store, time.Hour)
+		rl := gwconfig.NewReloader(store, nil)
 		rl.Sources = gwconfig.Sources{Catalog: e.cat, Plans: e.plans, Tenants: e.svc, Domains: e.doms}
 		if err := rl.Reload(ctx); err != nil {
 			t.Fatal(err)

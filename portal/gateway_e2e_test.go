@@ -61,7 +61,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		ak, sk := r.json(t)["access_key"].(string), r.json(t)["secret_key"].(string)
 
 		store := gateway.NewStore(nil)
-		rl := gwconfig.NewReloader(store, time.Hour)
+		rl := gwconfig.NewReloader(store, nil)
 		rl.Sources = gwconfig.Sources{Catalog: e.cat, Plans: e.plans, Tenants: e.svc}
 		if err := rl.Reload(ctx); err != nil {
 			t.Fatal(err)

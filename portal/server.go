@@ -73,8 +73,11 @@ type Deps struct {
 	// Nonces remembers X-Portico-Nonce values of signed management requests
 	// (shared through Redis on several nodes); nil keeps them in memory.
 	Nonces sigv4.NonceStore
-	// GatewayChanged, when set, is called after a change the gateway must
-	// see (keys, subscriptions), so its configuration is rebuilt.
+	// GatewayChanged, when set, is called after a key or subscription
+	// change made through the management API. portico does not set it: the
+	// services announce every change the gateway must see themselves
+	// (their OnChange options, wired to gwconfig.Notifier), whichever path
+	// made it.
 	GatewayChanged func(ctx context.Context)
 	DB             Pinger
 	Keyring        *keyring.Keyring

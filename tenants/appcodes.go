@@ -132,6 +132,7 @@ func (s *Service) CreateAppCode(ctx context.Context, orgID, appID string, a Acto
 	if err != nil {
 		return CreatedAppCode{}, err
 	}
+	s.changed(ctx)
 	return created, nil
 }
 
@@ -177,7 +178,7 @@ func (s *Service) ListAppCodes(ctx context.Context, orgID, appID string) ([]AppC
 // caller): owner, admin or developer (Role.CanManageApps). The caller
 // refreshes the gateway's configuration.
 func (s *Service) RevokeAppCode(ctx context.Context, orgID, appID, codeID string, a Actor) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		app, err := lockApp(tx, orgID, appID)
 		if err != nil {
 			return err
@@ -202,6 +203,10 @@ func (s *Service) RevokeAppCode(ctx context.Context, orgID, appID, codeID string
 		}
 		return s.audit(tx, a, orgID, "app_code.revoke", "app_code", row.ID, appCodeAuditDetails(&row))
 	})
+	if err == nil {
+		s.changed(ctx)
+	}
+	return err
 }
 
 // revokeAppCodes revokes every active code of an app (the app is being

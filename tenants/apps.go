@@ -201,8 +201,8 @@ func (s *Service) ListApps(ctx context.Context, orgID string, p Page) (List[App]
 // not yet revoked included). The row stays, marked deleted, for billing
 // history; the app disappears from every other method. Expected role
 // (checked by the caller): owner, admin or developer (Role.CanManageApps).
-// The caller cancels the app's subscriptions through billing and refreshes
-// the gateway's key snapshot.
+// The caller cancels the app's subscriptions through billing; OnChange
+// refreshes the gateway's key snapshot.
 func (s *Service) DeleteApp(ctx context.Context, orgID, appID string, a Actor) (revokedKeys int, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		app, err := lockApp(tx, orgID, appID)
@@ -230,6 +230,7 @@ func (s *Service) DeleteApp(ctx context.Context, orgID, appID string, a Actor) (
 	if err != nil {
 		return 0, err
 	}
+	s.changed(ctx)
 	return revokedKeys, nil
 }
 

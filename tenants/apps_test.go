@@ -17,6 +17,8 @@ import (
 type keyFixture struct {
 	*fixture
 	kr *keyring.Keyring
+	// changes counts the service's OnChange calls.
+	changes int
 }
 
 func newKeyFixture(t *testing.T, db *migrations.DB) *keyFixture {
@@ -29,11 +31,12 @@ func newKeyFixture(t *testing.T, db *migrations.DB) *keyFixture {
 		t.Fatal(err)
 	}
 	pp := tenants.FastPasswordParams
+	kf := &keyFixture{fixture: f, kr: kr}
 	f.svc = tenants.NewService(db.DB, tenants.Options{
 		BaseURL: "http://portal.test", Mailer: f.mail, PasswordParams: &pp, Keyring: kr,
-		Now: func() time.Time { return f.now },
+		Now: func() time.Time { return f.now }, OnChange: func(context.Context) { kf.changes++ },
 	})
-	return &keyFixture{fixture: f, kr: kr}
+	return kf
 }
 
 func (f *keyFixture) createApp(t *testing.T, orgID string, a tenants.Actor, name string) tenants.App {
@@ -245,5 +248,45 @@ func TestDeleteApp(t *testing.T) {
 		if actions[1] != "app.delete" {
 			t.Fatalf("audit %v lacks app.delete before the last create", actions)
 		}
+	})
+}
+
+// TestKeyChangesAreAnnounced: creating or revoking an app key and deleting
+// an app call OnChange once each, after commit; refusals, user keys and
+// app renames do not.
+func TestKeyChangesAreAnnounced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newKeyFixture(t, db)
+		ctx := context.Background()
+		o := f.signUp(t, "O", "o@example.com", "acme")
+		a := actor(o.User)
+		app := f.createApp(t, o.Org.ID, a, "Weather")
+		step := func(what string, err error, want int) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if f.changes != want {
+				t.Fatalf("after %s: OnChange ×%d, want ×%d", what, f.changes, want)
+			}
+		}
+		step("create app", nil, 0)
+		k1, err := f.svc.CreateAppKey(ctx, o.Org.ID, app.ID, a, tenants.KeyInput{Name: "one"})
+		step("create key", err, 1)
+		_, err = f.svc.CreateAppKey(ctx, o.Org.ID, app.ID, a, tenants.KeyInput{Name: "two"})
+		step("create second key", err, 2)
+		if _, err := f.svc.CreateAppKey(ctx, o.Org.ID, app.ID, a, tenants.KeyInput{Name: "three"}); err == nil {
+			t.Fatal("third active key accepted")
+		}
+		step("refused third key", nil, 2)
+		_, err = f.svc.CreateUserKey(ctx, a, tenants.KeyInput{Name: "cli"})
+		step("user key", err, 2)
+		name := "Weather 2"
+		_, err = f.svc.UpdateApp(ctx, o.Org.ID, app.ID, a, tenants.AppPatch{Name: &name})
+		step("rename app", err, 2)
+		err = f.svc.RevokeAppKey(ctx, o.Org.ID, app.ID, k1.AccessKey, a)
+		step("revoke key", err, 3)
+		_, err = f.svc.DeleteApp(ctx, o.Org.ID, app.ID, a)
+		step("delete app", err, 4)
 	})
 }

@@ -46,23 +46,28 @@ type Options struct {
 	// Keyring seals AK/SK secret keys at rest. Without it, creating keys and
 	// reading key material fail.
 	Keyring *keyring.Keyring
+	// OnChange, when set, is called after a committed change that alters
+	// what the gateway must know: an app key created or revoked, an app
+	// deleted. The gateway's configuration is rebuilt from it.
+	OnChange func(ctx context.Context)
 }
 
 // Service implements accounts, organisations and their members.
 type Service struct {
-	db      *gorm.DB
-	baseURL string
-	mailer  Mailer
-	log     *slog.Logger
-	now     func() time.Time
-	pw      PasswordParams
-	dummy   string // a hash to verify against when the email is unknown
-	kr      *keyring.Keyring
+	db       *gorm.DB
+	baseURL  string
+	mailer   Mailer
+	log      *slog.Logger
+	now      func() time.Time
+	pw       PasswordParams
+	dummy    string // a hash to verify against when the email is unknown
+	kr       *keyring.Keyring
+	onChange func(ctx context.Context)
 }
 
 // NewService returns a Service over db.
 func NewService(db *gorm.DB, opts Options) *Service {
-	s := &Service{db: db, baseURL: strings.TrimRight(opts.BaseURL, "/"), mailer: opts.Mailer, log: opts.Logger, now: opts.Now, pw: DefaultPasswordParams, kr: opts.Keyring}
+	s := &Service{db: db, baseURL: strings.TrimRight(opts.BaseURL, "/"), mailer: opts.Mailer, log: opts.Logger, now: opts.Now, pw: DefaultPasswordParams, kr: opts.Keyring, onChange: opts.OnChange}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -78,6 +83,13 @@ func NewService(db *gorm.DB, opts Options) *Service {
 	}
 	s.dummy = h
 	return s
+}
+
+// changed reports a committed change the gateway must see.
+func (s *Service) changed(ctx context.Context) {
+	if s.onChange != nil {
+		s.onChange(ctx)
+	}
 }
 
 // Now returns the service's current time (UTC).

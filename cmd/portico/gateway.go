@@ -46,9 +46,9 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	svc := tenants.NewService(db.DB, tenants.Options{Logger: log, Keyring: kr})
 	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: log})
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
-	// Changes made on other nodes reach this one through the periodic
-	// rebuild; one second keeps propagation within the target.
-	reloader := gwconfig.NewReloader(gateway.NewStore(nil), time.Second)
+	// Changes made by the control plane reach this node through LISTEN/NOTIFY
+	// and the version check (startGateway).
+	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
 	reloader.Logger = log
 	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log})
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Logger: log}, svc, db, sh, log)
@@ -131,8 +131,20 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 		return nil, fmt.Errorf("gateway configuration: %w", err)
 	}
 	go reloader.Run(ctx)
+	if db.Dialect == migrations.Postgres {
+		go reloader.Listen(ctx, cfg.DatabaseURL)
+		log.Info("gateway configuration: changes propagate by PostgreSQL LISTEN/NOTIFY, with a version check and a full rebuild as safety nets",
+			"channel", gwconfig.Channel, "version_check", reloader.PollInterval, "full_rebuild", reloader.FullInterval, "version", reloader.Served())
+	} else {
+		log.Info("gateway configuration: changes apply in process at once, with a version check and a full rebuild as safety nets",
+			"version_check", reloader.PollInterval, "full_rebuild", reloader.FullInterval, "version", reloader.Served())
+	}
 	rt := &gatewayRuntime{ledger: billing.NewLedger(db.DB, 5*time.Second, log, svc.TouchKeys), registry: prometheus.NewRegistry()}
 	rt.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reloader.Register(rt.registry); err != nil {
+		rt.ledger.Close(context.Background())
+		return nil, fmt.Errorf("gateway configuration metrics: %w", err)
+	}
 	prot, err := protection(cfg)
 	if err != nil {
 		rt.ledger.Close(context.Background())

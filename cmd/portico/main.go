@@ -210,21 +210,23 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		return err
 	}
 	defer closeRedis()
-	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr})
+	// Every change the gateway must see bumps the configuration version
+	// (announcing it to other nodes) and rebuilds this process's gateway.
+	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
+	reloader.Logger = log
+	notifier := &gwconfig.Notifier{DB: db, Local: reloader, Logger: log}
+	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: cfg.BaseURL, Mailer: mailer, Logger: log, Keyring: kr, OnChange: notifier.Changed})
 	allowPrivate := allowPrivateUpstreams(cfg, db.Dialect)
 	if allowPrivate {
 		log.Info("upstreams: private and loopback addresses allowed (single-tenant mode; set PORTICO_ALLOW_PRIVATE_UPSTREAMS=false for multi-tenant)")
 	} else {
 		log.Info("upstreams: SSRF guard on (public addresses only)")
 	}
-	gwStore := gateway.NewStore(nil)
-	reloader := gwconfig.NewReloader(gwStore, 5*time.Second)
-	reloader.Logger = log
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: reloader.Trigger})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL})
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: allowPrivate}, Logger: log, OnChange: notifier.Changed})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL, OnChange: notifier.Changed})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
-	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, OnChange: reloader.Trigger})
+	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, OnChange: notifier.Changed})
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
@@ -233,7 +235,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	handler, err := portal.New(portal.Config{
 		BaseURL: cfg.BaseURL, SessionTTL: cfg.SessionTTL, TrustedProxies: cfg.TrustedProxies, OperatorToken: opTok,
 		AllowPrivateUpstreams: allowPrivate, Region: cfg.Region, GatewayURL: "http://" + cfg.GatewayAddr, DemoEcho: cfg.Demo,
-	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, Domains: doms, GatewayChanged: reloader.Trigger, Nonces: sh.nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
+	}, portal.Deps{Tenants: svc, Catalog: cat, Plans: plans, Market: mkt, Domains: doms, Nonces: sh.nonces, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -253,7 +255,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		gatewayLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	tlsSrv, tlsLn, err := gatewayTLS(cfg, gwStore, gw, log)
+	tlsSrv, tlsLn, err := gatewayTLS(cfg, reloader.Store, gw, log)
 	if err != nil {
 		portalLn.Close()
 		gatewayLn.Close()

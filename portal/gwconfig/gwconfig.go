@@ -8,8 +8,10 @@ package gwconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/portico-dev/portico/billing"
@@ -37,31 +39,47 @@ type Sources struct {
 }
 
 // Build reads the live state and returns the gateway configuration,
-// already checked by gateway.Compile.
+// already checked by gateway.Compile. The catalog, the keys and the
+// subscriptions are read at once, on three connections: with hundreds of
+// thousands of keys and subscriptions the reads dominate.
 func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *gateway.Snapshot, error) {
 	now := time.Now
 	if src.Now != nil {
 		now = src.Now
 	}
-	snaps, err := src.Catalog.LiveSnapshots(ctx)
-	if err != nil {
+	var (
+		wg                     sync.WaitGroup
+		snaps                  []catalog.Snapshot
+		secrets                map[string][]byte
+		keys                   []tenants.KeyMaterial
+		subs                   []billing.GatewaySubscription
+		codes                  []tenants.AppCodeMaterial
+		catErr, keyErr, subErr error
+	)
+	wg.Go(func() {
+		if snaps, catErr = src.Catalog.LiveSnapshots(ctx); catErr != nil {
+			return
+		}
+		var keyIDs []string
+		for _, s := range snaps {
+			keyIDs = append(keyIDs, s.BackendKeyIDs...)
+		}
+		secrets, catErr = src.Catalog.BackendSecrets(ctx, keyIDs)
+	})
+	wg.Go(func() {
+		if keys, keyErr = src.Tenants.ActiveKeys(ctx); keyErr == nil {
+			codes, keyErr = src.Tenants.ActiveAppCodes(ctx)
+		}
+	})
+	wg.Go(func() { subs, subErr = src.Plans.LiveSubscriptions(ctx) })
+	wg.Wait()
+	if err := errors.Join(catErr, keyErr, subErr); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
-	var keyIDs []string
-	for _, s := range snaps {
-		keyIDs = append(keyIDs, s.BackendKeyIDs...)
-	}
-	secrets, err := src.Catalog.BackendSecrets(ctx, keyIDs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
-	}
-	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: map[string]gateway.Key{}}
+	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: make(map[string]gateway.Key, len(keys)),
+		APIs: make([]gateway.APIVersion, 0, len(snaps)), Subscriptions: make([]gateway.Subscription, 0, len(subs))}
 	for _, s := range snaps {
 		cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
-	}
-	keys, err := src.Tenants.ActiveKeys(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
 	for _, k := range keys {
 		if k.Kind != tenants.KindApp {
@@ -73,19 +91,11 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 		}
 		cfg.Keys[k.AccessKey] = gk
 	}
-	codes, err := src.Tenants.ActiveAppCodes(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
-	}
 	if len(codes) > 0 {
 		cfg.AppCodes = make(map[string]gateway.AppCode, len(codes))
 		for _, c := range codes {
 			cfg.AppCodes[c.Hash] = gateway.AppCode{Prefix: c.Prefix, AppID: c.AppID, OrgID: c.OrgID, Stage: c.Environment}
 		}
-	}
-	subs, err := src.Plans.LiveSubscriptions(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
 	for _, s := range subs {
 		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
@@ -188,61 +198,4 @@ func subscription(s billing.GatewaySubscription) gateway.Subscription {
 		g.Limits.MonthQuota = *s.Quota.Month
 	}
 	return g
-}
-
-// Reloader keeps a gateway Store current: it rebuilds the configuration when
-// Trigger is called (after a deployment, a key or subscription change) and
-// every Interval as a safety net, and swaps it in. A failed build keeps the
-// previous snapshot serving and is logged.
-type Reloader struct {
-	Sources  Sources
-	Store    *gateway.Store
-	Interval time.Duration
-	Logger   interface {
-		Error(msg string, args ...any)
-		Info(msg string, args ...any)
-	}
-	kick    chan struct{}
-	version uint64
-}
-
-// NewReloader returns a Reloader; Run starts it.
-func NewReloader(store *gateway.Store, interval time.Duration) *Reloader {
-	return &Reloader{Store: store, Interval: interval, kick: make(chan struct{}, 1)}
-}
-
-// Trigger asks for a rebuild soon; it never blocks.
-func (r *Reloader) Trigger(context.Context) {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Reload rebuilds and swaps the configuration now.
-func (r *Reloader) Reload(ctx context.Context) error {
-	r.version++
-	_, snap, err := Build(ctx, r.Sources, r.version)
-	if err != nil {
-		return err
-	}
-	r.Store.Swap(snap)
-	return nil
-}
-
-// Run reloads on Trigger and every Interval until ctx ends.
-func (r *Reloader) Run(ctx context.Context) {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.kick:
-		case <-t.C:
-		}
-		if err := r.Reload(ctx); err != nil && ctx.Err() == nil && r.Logger != nil {
-			r.Logger.Error("gateway configuration reload failed; the previous one keeps serving", "err", err)
-		}
-	}
 }

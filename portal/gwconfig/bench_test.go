@@ -1,0 +1,83 @@
+package gwconfig_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/internal/bulkseed"
+	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/migrations/testdb"
+	"github.com/portico-dev/portico/portal/catalog"
+	"github.com/portico-dev/portico/portal/gwconfig"
+	"github.com/portico-dev/portico/tenants"
+	"github.com/portico-dev/portico/tenants/keyring"
+)
+
+// BenchmarkBuildLarge compiles the big configuration — 100,000
+// keys, 10,000 routes, 100,000 subscriptions — from PostgreSQL when
+// PORTICO_TEST_DATABASE_URL is set, else SQLite, and reports the time of
+// the database reads and of gateway.Compile apart, and the heap the
+// configuration holds. -short seeds a tenth of it.
+//
+//	go test ./portal/gwconfig -run '^$' -bench BuildLarge -benchtime 5x
+func BenchmarkBuildLarge(b *testing.B) {
+	ctx := context.Background()
+	d := migrations.SQLite
+	if os.Getenv("PORTICO_TEST_DATABASE_URL") != "" {
+		d = migrations.Postgres
+	}
+	db := testdb.Open(b, d)
+	key := make([]byte, 32)
+	rand.Read(key)
+	kr, _ := keyring.New(key)
+	pp := tenants.FastPasswordParams
+	svc := tenants.NewService(db.DB, tenants.Options{Logger: quietLog(), Keyring: kr, PasswordParams: &pp})
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: quietLog()})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: quietLog()})
+	sz := bulkseed.Large
+	if testing.Short() {
+		sz.APIs, sz.Apps = 10, 5000
+	}
+	start := time.Now()
+	if _, err := bulkseed.Seed(ctx, db.DB, kr, bulkseed.Services{Tenants: svc, Catalog: cat, Plans: plans}, sz); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: seeded %d keys, %d routes, %d subscriptions in %v", d, sz.Apps*sz.KeysPerApp, sz.APIs*sz.VersionsPerAPI*sz.OpsPerVersion,
+		sz.Apps*sz.SubsPerApp, time.Since(start).Round(time.Millisecond))
+	src := gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var snap *gateway.Snapshot
+	var compile time.Duration
+	for b.Loop() {
+		cfg, s, err := gwconfig.Build(ctx, src, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap = s
+		t := time.Now()
+		if _, err := gateway.Compile(cfg); err != nil {
+			b.Fatal(err)
+		}
+		compile += time.Since(t)
+	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(snap)
+	n := float64(b.N)
+	// ns/op covers Build (reads + one Compile) plus the second Compile timed
+	// apart; build-s is Build alone.
+	b.ReportMetric(b.Elapsed().Seconds()/n-compile.Seconds()/n, "build-s")
+	b.ReportMetric(compile.Seconds()/n, "compile-s")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
+}
