@@ -135,7 +135,7 @@ func gatewayCmd(args []string) error {
 	ledger := billing.NewLedger(db.DB, 5*time.Second, log, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := gateway.Options{Region: bench.Region, Logger: log, Meter: ledger, Registry: reg,
+	opts := gateway.Options{Region: bench.Region, Logger: log, Meter: ledger, Registry: reg, AllowPrivateUpstreams: true, // the upstream is on loopback
 		// Production's per-IP defaults (500/s from one address) would
 		// refuse a load generator on loopback; the checks still run.
 		Protection: &gateway.Protection{RequestsPerSecond: 1e7, Burst: 1e7, MaxConcurrent: 1 << 20, BanAfter: 1 << 20, BanWindow: time.Minute, BanFor: time.Minute}}
@@ -161,7 +161,7 @@ func gatewayCmd(args []string) error {
 		go http.ListenAndServe(*pprofAddr, mux)
 	}
 	// The same server settings as cmd/portico's gateway listener.
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	s := gateway.NewServer(h, gateway.DefaultServerLimits) // as cmd/portico
 	return serve(s, *addrFile, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
