@@ -75,7 +75,7 @@ type Options struct {
 	// Redis fails; by default (fail open) each node then enforces the
 	// limits on its own.
 	RedisFailClosed bool
-	// RedisTimeout bounds each lease round trip (default 50ms).
+	// RedisTimeout bounds each lease round trip (default 100ms).
 	RedisTimeout time.Duration
 	// RedisPrefix prefixes the Redis keys (default "portico:").
 	RedisPrefix string
@@ -311,6 +311,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.metrics.observe(mw.provider, mw.api, st, d)
 		}
+		if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("provider", mw.provider), slog.String("api", mw.api), slog.Int("status", st),
@@ -328,12 +331,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not use this gateway.", id, nil)
 		return
 	}
-	release, admitted := h.protect.enter(w, ip, h.now(), id)
-	if !admitted {
+	if !h.protect.enter(w, ip, h.now(), id) {
 		mw.reason = "ip-protection"
 		return
 	}
-	defer release()
+	defer h.protect.leave(ip)
 	switch r.URL.Path {
 	case "/oauth/token":
 		h.serveToken(w, r, id)

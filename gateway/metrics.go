@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,9 @@ import (
 // provider and API slugs come from the configuration (unrouted requests are
 // labelled "-"), status is the HTTP status, reason a problem type.
 type metrics struct {
+	// series caches each (provider, api, status)'s children, so a request
+	// records without hashing labels or allocating.
+	series    sync.Map // seriesKey -> *series
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	rejected  *prometheus.CounterVec
@@ -55,8 +59,27 @@ func (m *metrics) observe(provider, api string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(provider, api, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(provider, api).Observe(d.Seconds())
+	k := seriesKey{provider, api, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(provider, api, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(provider, api),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
+}
+
+type seriesKey struct {
+	provider, api string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func (m *metrics) reject(reason string) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"hash/maphash"
 	"net"
 	"net/http"
 	"net/netip"
@@ -38,12 +39,22 @@ type Protection struct {
 // tight enough to blunt a flood from one address.
 var DefaultProtection = Protection{RequestsPerSecond: 500, Burst: 1000, MaxConcurrent: 256, BanAfter: 50, BanWindow: time.Minute, BanFor: 5 * time.Minute}
 
+// protector keeps per-IP state in shards, each under its own lock, so
+// requests from different addresses rarely contend.
 type protector struct {
-	cfg      Protection
-	rate     *limits.GCRA
+	cfg    Protection
+	rate   *limits.GCRA
+	seed   maphash.Seed
+	shards [protShards]protShard
+}
+
+const protShards = 64
+
+type protShard struct {
 	mu       sync.Mutex
 	inflight map[string]int
 	failures map[string]*failWindow
+	_        [40]byte // keep shards on separate cache lines
 }
 
 type failWindow struct {
@@ -53,7 +64,11 @@ type failWindow struct {
 }
 
 func newProtector(cfg Protection) (*protector, error) {
-	p := &protector{cfg: cfg, inflight: map[string]int{}, failures: map[string]*failWindow{}}
+	p := &protector{cfg: cfg, seed: maphash.MakeSeed()}
+	for i := range p.shards {
+		p.shards[i].inflight = map[string]int{}
+		p.shards[i].failures = map[string]*failWindow{}
+	}
 	if cfg.RequestsPerSecond > 0 {
 		burst := cfg.Burst
 		if burst <= 0 {
@@ -68,6 +83,10 @@ func newProtector(cfg Protection) (*protector, error) {
 	return p, nil
 }
 
+func (p *protector) shard(ip string) *protShard {
+	return &p.shards[maphash.String(p.seed, ip)%protShards]
+}
+
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -76,40 +95,44 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// enter admits a request from ip or writes the refusal; release must be
+// enter admits a request from ip or writes the refusal; leave(ip) must be
 // called when an admitted request ends.
-func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id string) (release func(), ok bool) {
-	p.mu.Lock()
-	if f := p.failures[ip]; f != nil && now.Before(f.banned) {
-		p.mu.Unlock()
+func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id string) bool {
+	sh := p.shard(ip)
+	sh.mu.Lock()
+	if f := sh.failures[ip]; f != nil && now.Before(f.banned) {
+		sh.mu.Unlock()
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.banned.Sub(now).Seconds())+1))
 		writeProblem(w, http.StatusForbidden, "ip-banned", "Too many failed authentications from your address; try again later.", id, nil)
-		return nil, false
+		return false
 	}
-	if p.cfg.MaxConcurrent > 0 && p.inflight[ip] >= p.cfg.MaxConcurrent {
-		p.mu.Unlock()
+	if p.cfg.MaxConcurrent > 0 && sh.inflight[ip] >= p.cfg.MaxConcurrent {
+		sh.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusTooManyRequests, "too-many-connections", "Too many requests in flight from your address.", id, nil)
-		return nil, false
+		return false
 	}
-	p.inflight[ip]++
-	p.mu.Unlock()
-	release = func() {
-		p.mu.Lock()
-		if p.inflight[ip]--; p.inflight[ip] <= 0 {
-			delete(p.inflight, ip)
-		}
-		p.mu.Unlock()
-	}
+	sh.inflight[ip]++
+	sh.mu.Unlock()
 	if p.rate != nil {
 		if d := p.rate.Allow(ip, now); !d.Allowed {
-			release()
+			p.leave(ip)
 			limits.WriteRetryAfter(w.Header(), d.RetryAfter)
 			writeProblem(w, http.StatusTooManyRequests, "ip-rate-limited", "Too many requests from your address.", id, nil)
-			return nil, false
+			return false
 		}
 	}
-	return release, true
+	return true
+}
+
+// leave ends a request enter admitted.
+func (p *protector) leave(ip string) {
+	sh := p.shard(ip)
+	sh.mu.Lock()
+	if sh.inflight[ip]--; sh.inflight[ip] <= 0 {
+		delete(sh.inflight, ip)
+	}
+	sh.mu.Unlock()
 }
 
 // failed records an authentication failure from ip.
@@ -117,19 +140,20 @@ func (p *protector) failed(ip string, now time.Time) {
 	if p.cfg.BanAfter <= 0 {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f := p.failures[ip]
+	sh := p.shard(ip)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	f := sh.failures[ip]
 	if f == nil || now.Sub(f.start) > p.cfg.BanWindow {
-		if len(p.failures) > 100_000 { // bound memory under a spray of addresses
-			for k, v := range p.failures {
+		if len(sh.failures) > 100_000/protShards { // bound memory under a spray of addresses
+			for k, v := range sh.failures {
 				if now.After(v.banned) && now.Sub(v.start) > p.cfg.BanWindow {
-					delete(p.failures, k)
+					delete(sh.failures, k)
 				}
 			}
 		}
 		f = &failWindow{start: now}
-		p.failures[ip] = f
+		sh.failures[ip] = f
 	}
 	f.count++
 	if f.count >= p.cfg.BanAfter {

@@ -47,7 +47,7 @@ type LeaseConfig struct {
 	Client redis.UniversalClient
 	// Prefix prefixes every Redis key (DefaultLeasePrefix).
 	Prefix string
-	// Timeout bounds each Redis round trip (50ms). A late answer counts as
+	// Timeout bounds each Redis round trip (100ms). A late answer counts as
 	// an error; units it may have reserved are lost to this window, which
 	// errs on the side of admitting less, never more.
 	Timeout time.Duration
@@ -155,7 +155,7 @@ func NewLeaser(cfg LeaseConfig) (*Leaser, error) {
 			*d = v
 		}
 	}
-	def(&cfg.Timeout, 50*time.Millisecond)
+	def(&cfg.Timeout, 100*time.Millisecond)
 	def(&cfg.Horizon, 2*time.Second)
 	def(&cfg.Backoff, time.Second)
 	def(&cfg.IdleAfter, 10*time.Second)

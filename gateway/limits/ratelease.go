@@ -22,7 +22,7 @@ type RateLeaseConfig struct {
 	Client redis.UniversalClient
 	// Prefix prefixes every Redis key (DefaultRatePrefix).
 	Prefix string
-	// Timeout bounds each Redis round trip (50ms).
+	// Timeout bounds each Redis round trip (100ms).
 	Timeout time.Duration
 	// Mode is the behaviour while Redis fails (FailOpen: each node falls
 	// back to its own in-process GCRA with the full rate).
@@ -136,7 +136,7 @@ func NewRateLeaser(cfg RateLeaseConfig) (*RateLeaser, error) {
 			*d = v
 		}
 	}
-	def(&cfg.Timeout, 50*time.Millisecond)
+	def(&cfg.Timeout, 100*time.Millisecond)
 	def(&cfg.Horizon, 50*time.Millisecond)
 	def(&cfg.MaxAge, time.Second)
 	def(&cfg.Backoff, time.Second)
@@ -281,6 +281,13 @@ func (ls *rateLease) blockSize(n int64, cfg RateLeaseConfig) int {
 		want = int(float64(ls.consumed) * float64(cfg.Horizon) / float64(el))
 	} else if ls.block > 0 && ls.grantAt > 0 && el == 0 {
 		want = ls.block * 2 // a burst within one instant: grow
+	}
+	if ls.remaining > ls.burst/2 {
+		// Little contention: the bucket was more than half full after the
+		// last grant. A bigger block costs nobody anything (unused tokens
+		// lapse after MaxAge) and keeps a key far below its limit at
+		// about one round trip per MaxAge.
+		want = max(want, ls.remaining/4)
 	}
 	hi := min(ls.burst, max(1, int(float64(ls.rate)*cfg.MaxAge.Seconds())))
 	return min(max(want, 1), hi)

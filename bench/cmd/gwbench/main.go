@@ -18,9 +18,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200) // as cmd/portico does
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|gateway|wrkscript|bigconfig|report|freeport [flags]")
 		os.Exit(2)
