@@ -81,7 +81,10 @@ func seedDemo(ctx context.Context, cfg *Config, svc *tenants.Service, cat *catal
 		if err := json.Unmarshal(b, &d); err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		return &d, nil
+		// This run may listen elsewhere: the URLs follow it.
+		d.PortalURL, d.GatewayURL = portalURL, gatewayURL
+		d.API.BaseURL = gatewayURL + "/" + d.API.Org + "/" + d.API.Slug + "/" + d.API.Version
+		return &d, writeDemo(path, &d)
 	}
 	d := &demoFile{PortalURL: portalURL, GatewayURL: gatewayURL, Region: cfg.Region, Service: "apigw",
 		Plan: demoPlan{RequestsPerSecond: 5, Burst: 10, DayQuota: 1000}}
@@ -140,9 +143,15 @@ func seedDemo(ctx context.Context, cfg *Config, svc *tenants.Service, cat *catal
 	}
 	d.Partner.App, d.Partner.AccessKey, d.Partner.SecretKey = app.ID, key.AccessKey, key.SecretKey
 	d.API = demoAPI{Org: "acme", Slug: "echo", Version: "v1", BaseURL: gatewayURL + "/acme/echo/v1", ExamplePath: "/hello?name=world"}
+	return d, writeDemo(path, d)
+}
+
+// writeDemo writes demo.json, readable by its owner only: it holds
+// passwords and a secret key.
+func writeDemo(path string, d *demoFile) error {
 	b, _ := json.MarshalIndent(d, "", "  ")
 	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return d, nil
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -191,7 +192,15 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 // received, credentials stripped and the backend signature added.
 func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
-	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": dir})
+	// The echo backend lives on the portal's address, which the demo API's
+	// upstream names: keep it across the restart below.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	portal := ln.Addr().String()
+	ln.Close()
+	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": dir, "PORTICO_PORTAL_ADDR": portal})
 	defer cancel()
 	if d.Service != "apigw" || d.Region != "local" || d.Plan.RequestsPerSecond != 5 || d.Plan.Burst != 10 || d.Plan.DayQuota != 1000 || d.Provider.Token == "" {
 		t.Fatalf("demo.json = %+v", d)
@@ -221,7 +230,7 @@ func TestServeDemo(t *testing.T) {
 		t.Fatalf("unsigned call: %v %v", err, res.StatusCode)
 	}
 	// Two more signed calls, then a graceful stop: the ledger holds exactly
-	// the three answered calls, flushed on shutdown.
+	// the answered calls, flushed on shutdown.
 	for i := 0; i < 2; i++ {
 		req, _ := http.NewRequest("POST", d.API.BaseURL+"/items", strings.NewReader(`{"n":1}`))
 		(&sigv4.Signer{Region: d.Region}).Sign(req, d.Partner.AccessKey, d.Partner.SecretKey, "", time.Now())
@@ -235,6 +244,23 @@ func TestServeDemo(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
+	// A restart on the same data: two more calls, another graceful stop.
+	// The ledger counts all five, none twice.
+	d, cancel, done = startDemo(t, map[string]string{"PORTICO_DATA_DIR": dir, "PORTICO_PORTAL_ADDR": portal})
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest("GET", d.API.BaseURL+"/again", nil)
+		(&sigv4.Signer{Region: d.Region}).Sign(req, d.Partner.AccessKey, d.Partner.SecretKey, "", time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("call %d after the restart: %v %v", i, err, res)
+		}
+		res.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after the restart: %v", err)
+	}
 	db, err := migrations.Open(context.Background(), migrations.Config{SQLitePath: filepath.Join(dir, "portico.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +268,8 @@ func TestServeDemo(t *testing.T) {
 	defer db.Close()
 	var calls, billable int64
 	db.Raw("SELECT COALESCE(SUM(calls),0), COALESCE(SUM(billable),0) FROM usage_ledger").Row().Scan(&calls, &billable)
-	if calls != 3 || billable != 3 {
-		t.Fatalf("ledger has %d calls (%d billable), want 3", calls, billable)
+	if calls != 5 || billable != 5 {
+		t.Fatalf("ledger has %d calls (%d billable), want 5", calls, billable)
 	}
 	var lastUsed *time.Time
 	db.Raw("SELECT last_used_at FROM access_keys WHERE access_key = ?", d.Partner.AccessKey).Row().Scan(&lastUsed)
@@ -266,7 +292,11 @@ func TestGatewayNodeNeedsPostgres(t *testing.T) {
 // returns what it wrote to demo.json once the curl command is printed.
 func startDemo(t *testing.T, env map[string]string) (demoFile, context.CancelFunc, chan error) {
 	t.Helper()
-	env["PORTICO_PORTAL_ADDR"], env["PORTICO_GATEWAY_ADDR"], env["PORTICO_ADMIN_ADDR"] = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	for _, k := range []string{"PORTICO_PORTAL_ADDR", "PORTICO_GATEWAY_ADDR", "PORTICO_ADMIN_ADDR"} {
+		if env[k] == "" {
+			env[k] = "127.0.0.1:0"
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
