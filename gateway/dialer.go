@@ -20,8 +20,8 @@ func (e *forbiddenAddrError) Error() string {
 }
 
 // blockedUpstreamPrefixes are the ranges a multi-tenant gateway never
-// connects to. The list matches portal/catalog's UpstreamGuard, which
-// checks URLs when they are saved; this check runs again at connect time,
+// connects to. portal/catalog's UpstreamGuard checks URLs against the same
+// list when they are saved; this check runs again at connect time,
 // after DNS resolution, so a name that later resolves to (or rebinds to)
 // an internal address is still refused.
 var blockedUpstreamPrefixes = func() []netip.Prefix {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/tenants"
 )
 
@@ -34,30 +35,10 @@ type UpstreamGuard struct {
 	}
 }
 
-// blockedPrefixes are address ranges an upstream may never point at in
-// multi-tenant mode.
-var blockedPrefixes = func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-		"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96", "fd00:ec2::254/128",
-	} {
-		ps = append(ps, netip.MustParsePrefix(s))
-	}
-	return ps
-}()
-
-// BlockedAddr reports whether an upstream must not reach addr.
-func BlockedAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	for _, p := range blockedPrefixes {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
+// BlockedAddr reports whether an upstream must not reach addr in
+// multi-tenant mode: the gateway's own connect-time list, so that what is
+// refused when a URL is saved and what is refused when it is dialled agree.
+func BlockedAddr(addr netip.Addr) bool { return gateway.BlockedUpstreamAddr(addr) }
 
 // normalizeUpstream fills defaults and validates an upstream, including the
 // SSRF guard. Field names in errors are as the API names them.

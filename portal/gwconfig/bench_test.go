@@ -10,7 +10,7 @@ import (
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
-	"github.com/portico-dev/portico/internal/bulkseed"
+	"github.com/portico-dev/portico/portal/gwconfig/bulkseed"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
 	"github.com/portico-dev/portico/portal/catalog"
