@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -276,24 +275,6 @@ func (p *cuttableProxy) restore() {
 	p.mu.Unlock()
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Redis goes away in the middle of a run: fail open keeps serving under
 // the node's own limits, fail closed serves only what was leased; both say
 // so in the logs and metrics, and both share again once Redis is back.
@@ -307,7 +288,7 @@ func TestSharedLimitsRedisDownMidRun(t *testing.T) {
 			probe, _ := sharedRedis(t, "")
 			proxy := newCuttableProxy(t, probe.Options().Addr)
 			rdb, prefix := sharedRedis(t, proxy.ln.Addr().String())
-			var logs syncBuffer
+			var logs syncLog
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			c := newCluster(t, 1, demoConfig(Limits{DayQuota: 1_000_000}, SubActive, time.Now()), rdb, prefix, failClosed, log)
 			for i := range 20 {
