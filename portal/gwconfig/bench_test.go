@@ -10,11 +10,11 @@ import (
 
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
-	"github.com/portico-dev/portico/portal/gwconfig/bulkseed"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
+	"github.com/portico-dev/portico/portal/gwconfig/bulkseed"
 	"github.com/portico-dev/portico/tenants"
 	"github.com/portico-dev/portico/tenants/keyring"
 )
