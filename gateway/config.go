@@ -97,8 +97,12 @@ type APIVersion struct {
 	Stage string       `json:"stage"`
 	State VersionState `json:"state"`
 	// SunsetAt is set on deprecated versions; the gateway sends it in the
-	// Sunset header.
+	// Sunset header (RFC 8594).
 	SunsetAt *time.Time `json:"sunset_at,omitempty"`
+	// DeprecatedAt is when a deprecated version was deprecated; the
+	// gateway sends it in the Deprecation header (RFC 9745), which carries
+	// no other form, so without it the header is left out.
+	DeprecatedAt *time.Time `json:"deprecated_at,omitempty"`
 	// Mock versions answer from their operations' mock responses and have
 	// no upstream.
 	Mock     bool     `json:"mock"`

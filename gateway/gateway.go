@@ -428,9 +428,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	if api.State == StateDeprecated {
-		w.Header().Set("Deprecation", "true")
+		// RFC 9745: the deprecation date as @<unix seconds>; RFC 8594: the
+		// sunset date as an HTTP-date.
+		if api.DeprecatedAt != nil {
+			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.DeprecatedAt.Unix(), 10))
+		}
 		if api.SunsetAt != nil {
-			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.SunsetAt.Unix(), 10))
 			w.Header().Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 		gw := httptest.NewServer(h)
 		defer gw.Close()
 
+		var header http.Header // of the last call's answer
 		call := func(method, path, body string) (int, map[string]any) {
 			t.Helper()
 			req, _ := http.NewRequest(method, gw.URL+path, strings.NewReader(body))
@@ -85,6 +87,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Body.Close()
+			header = res.Header
 			b, _ := io.ReadAll(res.Body)
 			var m map[string]any
 			json.Unmarshal(b, &m)
@@ -131,6 +134,32 @@ func TestGatewayEndToEnd(t *testing.T) {
 		}
 		if st, _ := call("GET", "/acme/weather/v2/forecast", ""); st != 404 {
 			t.Fatalf("unknown version: %d", st)
+		}
+
+		if st, _ := call("GET", "/acme/weather/v1/forecast", ""); st != 200 {
+			t.Fatalf("published version: %d", st)
+		}
+		<-got
+		if header.Get("Deprecation") != "" || header.Get("Sunset") != "" {
+			t.Fatalf("a published version's answer is marked deprecated: %v", header)
+		}
+
+		// Deprecating the version: answers carry the deprecation date
+		// (RFC 9745) and the sunset date (RFC 8594) after the next reload.
+		before := time.Now().Add(-time.Second).Unix()
+		expectStatus(t, e.call("POST", "/api/v1/orgs/acme/apis/weather/versions/v1/deprecate", prov, map[string]any{"sunset_at": "2099-01-01"}), http.StatusOK)
+		after := time.Now().Add(time.Second).Unix()
+		rl.Reload(ctx)
+		if st, _ := call("GET", "/acme/weather/v1/forecast", ""); st != 200 {
+			t.Fatalf("deprecated version: %d", st)
+		}
+		<-got
+		dep, err := strconv.ParseInt(strings.TrimPrefix(header.Get("Deprecation"), "@"), 10, 64)
+		if !strings.HasPrefix(header.Get("Deprecation"), "@") || err != nil || dep < before || dep > after {
+			t.Fatalf("Deprecation = %q, want @<unix time between %d and %d>", header.Get("Deprecation"), before, after)
+		}
+		if want := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Format(http.TimeFormat); header.Get("Sunset") != want {
+			t.Fatalf("Sunset = %q, want %q", header.Get("Sunset"), want)
 		}
 
 		// Cancelling the subscription, then revoking the key, take effect

@@ -72,17 +72,11 @@ type Deps struct {
 	Domains *domains.Service
 	// Nonces remembers X-Portico-Nonce values of signed management requests
 	// (shared through Redis on several nodes); nil keeps them in memory.
-	Nonces sigv4.NonceStore
-	// GatewayChanged, when set, is called after a key or subscription
-	// change made through the management API. portico does not set it: the
-	// services announce every change the gateway must see themselves
-	// (their OnChange options, wired to gwconfig.Notifier), whichever path
-	// made it.
-	GatewayChanged func(ctx context.Context)
-	DB             Pinger
-	Keyring        *keyring.Keyring
-	Outbox         *mail.Outbox // nil when SMTP is configured
-	Logger         *slog.Logger
+	Nonces  sigv4.NonceStore
+	DB      Pinger
+	Keyring *keyring.Keyring
+	Outbox  *mail.Outbox // nil when SMTP is configured
+	Logger  *slog.Logger
 }
 
 // Server is the portal's HTTP handler and the routes it serves.
@@ -153,7 +147,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 		SigV4:   verifier,
 		Tenants: d.Tenants, Catalog: d.Catalog, Plans: d.Plans, Market: d.Market, Domains: d.Domains, Logger: d.Logger, LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin,
 		SignupThrottle: signup, TokenTTL: cfg.TokenTTL,
-		KeysChanged: d.GatewayChanged, SubscriptionsChanged: d.GatewayChanged,
 		AppDeleted: func(ctx context.Context, orgID, appID string, a tenants.Actor) error {
 			if d.Plans == nil {
 				return nil

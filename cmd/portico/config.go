@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +35,12 @@ type Config struct {
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	Region          string
+	// GatewayDomain is the platform's gateway domain: a request to
+	// {org}.{GatewayDomain}/{api}/{version}/… is routed to organisation
+	// {org}, and providers cannot claim host names under it as custom
+	// domains. "" turns host-based routing off (path-based routing
+	// /{org}/{api}/{version}/… always works).
+	GatewayDomain string
 	// GatewayTLSAddr is the gateway's TLS listener; "" leaves TLS off.
 	GatewayTLSAddr string
 	// TLSCertFile and TLSKeyFile hold the default certificate the TLS
@@ -164,6 +171,11 @@ func options() []option {
 			return nil
 		}},
 		{"region", "PORTICO_REGION", "local", "region name in AK/SK credential scopes", str(func(c *Config) *string { return &c.Region })},
+		{"gateway-domain", "PORTICO_GATEWAY_DOMAIN", "", "host name under which every organisation gets {org}.<domain> on the gateway (host-based routing {org}.<domain>/{api}/{version}/…; point a wildcard DNS record at the gateway); empty turns it off", func(c *Config, v string) error {
+			d, err := parseGatewayDomain(v)
+			c.GatewayDomain = d
+			return err
+		}},
 		{"gateway-tls-addr", "PORTICO_GATEWAY_TLS_ADDR", "", "listen address of the gateway's TLS listener (TLS 1.2+, HTTP/2, custom domains' certificates by SNI); empty leaves TLS off", str(func(c *Config) *string { return &c.GatewayTLSAddr })},
 		{"tls-cert-file", "PORTICO_TLS_CERT_FILE", "", "PEM certificate chain the TLS listener serves to names without a custom-domain certificate", str(func(c *Config) *string { return &c.TLSCertFile })},
 		{"tls-key-file", "PORTICO_TLS_KEY_FILE", "", "PEM private key of --tls-cert-file", str(func(c *Config) *string { return &c.TLSKeyFile })},
@@ -226,4 +238,59 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 		return nil, errors.New("--tls-cert-file is set but --gateway-tls-addr is not: set the TLS listener's address too")
 	}
 	return c, nil
+}
+
+// parseGatewayDomain checks and normalises the gateway domain: a bare host
+// name (lower case, no trailing dot) with at least two labels, or
+// "localhost" for local testing; "" is allowed and means none.
+func parseGatewayDomain(v string) (string, error) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%q is not a host name: %s (like gw.example.com)", v, why)
+	}
+	switch {
+	case d == "":
+		return "", nil
+	case strings.Contains(d, "://"):
+		return bad("leave out the scheme")
+	case strings.ContainsAny(d, "/?#"):
+		return bad("leave out the path")
+	case strings.Contains(d, "@"):
+		return bad("leave out the user")
+	case strings.HasPrefix(d, "*.") || strings.HasPrefix(d, "."):
+		return bad("give the domain itself, without a wildcard or leading dot")
+	case net.ParseIP(strings.Trim(d, "[]")) != nil:
+		return bad("use a DNS name, not an IP address")
+	case strings.Contains(d, ":"):
+		return bad("leave out the port; the gateway's listen addresses set the ports")
+	case len(d) > 253:
+		return bad("longer than 253 characters")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 && d != "localhost" {
+		return bad("use a fully qualified name with a dot")
+	}
+	for _, l := range labels {
+		if !hostLabel(l) {
+			return bad("use letters, digits and dashes between dots, each part at most 63 characters and not starting or ending with a dash")
+		}
+	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return bad("the last part cannot be all digits")
+	}
+	return d, nil
+}
+
+// hostLabel reports whether l is one label of a DNS host name.
+func hostLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

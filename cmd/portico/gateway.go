@@ -50,8 +50,8 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	// and the version check (startGateway).
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
 	reloader.Logger = log
-	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log})
-	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Logger: log}, svc, db, sh, log)
+	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: cfg.GatewayDomain})
+	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Domain: cfg.GatewayDomain, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
 	}
@@ -127,6 +127,11 @@ type gatewayRuntime struct {
 func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string) []byte }, reloader *gwconfig.Reloader,
 	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, sh shared, log *slog.Logger) (*gatewayRuntime, error) {
 	reloader.Sources = src
+	if src.Domain != "" {
+		log.Info("gateway domain: host-based routing on", "domain", src.Domain, "routes", "{org}."+src.Domain+"/{api}/{version}/…")
+	} else {
+		log.Info("gateway domain: none (set PORTICO_GATEWAY_DOMAIN for {org}.<domain> host-based routing); path-based routing /{org}/{api}/{version}/… only")
+	}
 	if err := reloader.Reload(ctx); err != nil {
 		return nil, fmt.Errorf("gateway configuration: %w", err)
 	}

@@ -384,7 +384,8 @@ func TestGatewayNodeOnPostgres(t *testing.T) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	env := map[string]string{"PORTICO_DATABASE_URL": u.String(), "PORTICO_MASTER_KEY": strings.Repeat("ab", 32),
-		"PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0", "PORTICO_DATA_DIR": t.TempDir()}
+		"PORTICO_GATEWAY_ADDR": "127.0.0.1:0", "PORTICO_ADMIN_ADDR": "127.0.0.1:0", "PORTICO_DATA_DIR": t.TempDir(),
+		"PORTICO_GATEWAY_DOMAIN": "gw.portico.test"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -414,6 +415,9 @@ func TestGatewayNodeOnPostgres(t *testing.T) {
 		t.Fatalf("unknown route: %v %v", err, res)
 	}
 	res.Body.Close()
+	if !strings.Contains(stderr.String(), "host-based routing on") || !strings.Contains(stderr.String(), "domain=gw.portico.test") {
+		t.Fatalf("the gateway domain is not logged:\n%s", stderr.String())
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("gateway node stop: %v", err)

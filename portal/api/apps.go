@@ -145,14 +145,7 @@ func (a *API) deleteApp(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	c.Status(http.StatusNoContent)
-}
-
-func (a *API) keysChanged(c *gin.Context) {
-	if a.KeysChanged != nil {
-		a.KeysChanged(c.Request.Context())
-	}
 }
 
 type keyRequest struct {
@@ -188,7 +181,6 @@ func (a *API) createAppKey(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	a.ok(c, http.StatusCreated, createdKeyView{keyView: viewKey(k.Key), SecretKey: k.SecretKey})
 }
 
@@ -198,7 +190,6 @@ func (a *API) revokeAppKey(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	c.Status(http.StatusNoContent)
 }
 
@@ -230,7 +221,6 @@ func (a *API) createUserKey(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	a.ok(c, http.StatusCreated, createdKeyView{keyView: viewKey(k.Key), SecretKey: k.SecretKey})
 }
 
@@ -240,7 +230,6 @@ func (a *API) revokeUserKey(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	c.Status(http.StatusNoContent)
 }
 
@@ -296,7 +285,6 @@ func (a *API) createAppCode(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	a.ok(c, http.StatusCreated, createdAppCodeView{appCodeView: viewAppCode(x.AppCode), Code: x.Code})
 }
 
@@ -306,6 +294,5 @@ func (a *API) revokeAppCode(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.keysChanged(c)
 	c.Status(http.StatusNoContent)
 }

@@ -43,12 +43,6 @@ type Deps struct {
 	// AppDeleted, when set, runs before an app is deleted (billing cancels
 	// its subscriptions).
 	AppDeleted func(ctx context.Context, orgID, appID string, a tenants.Actor) error
-	// KeysChanged, when set, is called after an AK/SK key is created or
-	// revoked, so the verifiers' key snapshot is rebuilt.
-	KeysChanged func(ctx context.Context)
-	// SubscriptionsChanged, when set, is called after a subscription
-	// changes, so the gateway configuration is recompiled.
-	SubscriptionsChanged func(ctx context.Context)
 	// SigV4 verifies AK/SK-signed requests made with users' PU… keys; nil
 	// accepts bearer tokens only.
 	SigV4 *sigv4.Verifier

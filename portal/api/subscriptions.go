@@ -33,12 +33,6 @@ func (a *API) registerSubscriptions(org *gin.RouterGroup) {
 	org.POST(s+"/:id/terminate", provider, a.terminateSubscriber)
 }
 
-func (a *API) subsChanged(c *gin.Context) {
-	if a.SubscriptionsChanged != nil {
-		a.SubscriptionsChanged(c.Request.Context())
-	}
-}
-
 type subscribeRequest struct {
 	App     string `json:"app"`
 	API     string `json:"api"`
@@ -79,7 +73,6 @@ func (a *API) createSubscription(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.subsChanged(c)
 	a.ok(c, http.StatusCreated, s)
 }
 
@@ -144,7 +137,6 @@ func (a *API) changeSubscriptionPlan(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.subsChanged(c)
 	a.ok(c, http.StatusOK, s)
 }
 
@@ -155,7 +147,6 @@ func (a *API) cancelSubscription(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.subsChanged(c)
 	a.ok(c, http.StatusOK, s)
 }
 
@@ -239,7 +230,6 @@ func (a *API) decide(c *gin.Context, needReason bool, do func(orgID, id string, 
 		a.fail(c, err)
 		return
 	}
-	a.subsChanged(c)
 	a.ok(c, http.StatusOK, s)
 }
 

@@ -331,20 +331,40 @@ func TestLifecycleRevisionsAndRollback(t *testing.T) {
 		if _, err := f.cat.Deprecate(ctx, f.org.ID, "pets", "v1", f.now.Add(-time.Hour), f.actor); tenants.ErrorCode(err) != tenants.EInvalid {
 			t.Fatalf("past sunset accepted: %v", err)
 		}
+		deprecatedAt := f.now
 		if _, err := f.cat.Deprecate(ctx, f.org.ID, "pets", "v1", sunset, f.actor); err != nil {
 			t.Fatal(err)
 		}
-		snaps, _ = f.cat.LiveSnapshots(ctx)
-		for _, s := range snaps {
-			if s.VersionID == ver.ID && (s.State != catalog.Deprecated || s.SunsetAt == nil || !s.SunsetAt.Equal(sunset)) {
-				t.Fatalf("live %s snapshot not deprecated: %+v", s.Environment, s)
+		f.now = f.now.Add(time.Hour)
+		deprecated := func(what string) {
+			t.Helper()
+			snaps, err := f.cat.LiveSnapshots(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range snaps {
+				if s.VersionID == ver.ID && (s.State != catalog.Deprecated || s.SunsetAt == nil || !s.SunsetAt.Equal(sunset) ||
+					s.DeprecatedAt == nil || !s.DeprecatedAt.Equal(deprecatedAt)) {
+					t.Fatalf("%s: live %s snapshot not deprecated at %s with sunset %s: %+v", what, s.Environment, deprecatedAt, sunset, s)
+				}
 			}
 		}
-		// A rollback keeps the deprecation.
+		deprecated("deprecate")
+		// A rollback keeps the deprecation, with its date.
 		rb2, err := f.cat.Rollback(ctx, f.org.ID, "pets", "v1", catalog.EnvProduction, 2, f.actor)
-		if err != nil || rb2.Snapshot.State != catalog.Deprecated {
-			t.Fatalf("rollback after deprecation: %v %s", err, rb2.Snapshot.State)
+		if err != nil || rb2.Snapshot.State != catalog.Deprecated || rb2.Snapshot.DeprecatedAt == nil || !rb2.Snapshot.DeprecatedAt.Equal(deprecatedAt) {
+			t.Fatalf("rollback after deprecation: %v %s %v", err, rb2.Snapshot.State, rb2.Snapshot.DeprecatedAt)
 		}
+		deprecated("rollback")
+		// Snapshots written before they carried the deprecation date get it
+		// from the version.
+		if err := db.Exec("UPDATE revisions SET snapshot = REPLACE(snapshot, '\"deprecated_at\"', '\"deprecated_at_old\"') WHERE version_id = ?", ver.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if hist, err := f.cat.Revisions(ctx, f.org.ID, "pets", "v1", catalog.EnvProduction); err != nil || !hist[0].Live || hist[0].Snapshot.DeprecatedAt != nil {
+			t.Fatalf("old-style snapshot still dated: %v %+v", err, hist[0].Snapshot)
+		}
+		deprecated("old-style snapshots")
 		if _, err := f.cat.TakeOffline(ctx, f.org.ID, "pets", "v1", f.actor); err != nil {
 			t.Fatal(err)
 		}

@@ -30,10 +30,14 @@ type Snapshot struct {
 	Environment string     `json:"environment"`
 	State       State      `json:"state"`
 	SunsetAt    *time.Time `json:"sunset_at,omitempty"`
-	Mock        bool       `json:"mock"`
-	Upstream    *Upstream  `json:"upstream,omitempty"`
-	Settings    Settings   `json:"settings"`
-	Operations  []SnapOp   `json:"operations"`
+	// DeprecatedAt is when the version was deprecated, for the gateway's
+	// Deprecation header (RFC 9745). Snapshots written before it existed
+	// lack it; LiveSnapshots fills it in from the version.
+	DeprecatedAt *time.Time `json:"deprecated_at,omitempty"`
+	Mock         bool       `json:"mock"`
+	Upstream     *Upstream  `json:"upstream,omitempty"`
+	Settings     Settings   `json:"settings"`
+	Operations   []SnapOp   `json:"operations"`
 	// BackendKeyIDs name the active backend signing keys by reference; the
 	// secrets stay sealed in backend_keys.
 	BackendKeyIDs []string `json:"backend_key_ids"`
@@ -82,7 +86,7 @@ func (s *Service) snapshotOf(tx *gorm.DB, api API, ver Version, env string) (Sna
 	}
 	snap := Snapshot{Schema: 1, OrgID: api.OrgID, OrgSlug: orgSlug, APIID: api.ID, APISlug: api.Slug, APIName: api.Name,
 		VersionID: ver.ID, Version: ver.Version, Environment: env, State: ver.State, SunsetAt: ver.SunsetAt,
-		Mock: ver.Mock, Settings: ver.Settings, BackendKeyIDs: keys}
+		DeprecatedAt: ver.DeprecatedAt, Mock: ver.Mock, Settings: ver.Settings, BackendKeyIDs: keys}
 	if !ver.Mock {
 		up := ver.Upstream
 		snap.Upstream = &up
@@ -324,7 +328,7 @@ func (s *Service) Rollback(ctx context.Context, orgID, apiSlug, version, env str
 		snap := td.Snapshot
 		// Lifecycle facts are not rolled back: a deprecated version stays
 		// deprecated, whatever the old revision said.
-		snap.State, snap.SunsetAt = ver.State, ver.SunsetAt
+		snap.State, snap.SunsetAt, snap.DeprecatedAt = ver.State, ver.SunsetAt, ver.DeprecatedAt
 		n := number
 		if out, err = s.addRevision(tx, orgID, ver.ID, env, "rollback", &n, snap, a, fmt.Sprintf("rollback to revision %d", number)); err != nil {
 			return err
@@ -400,7 +404,7 @@ func (s *Service) transition(ctx context.Context, orgID, apiSlug, version string
 				continue
 			}
 			snap := live.Snapshot
-			snap.State, snap.SunsetAt = ver.State, ver.SunsetAt
+			snap.State, snap.SunsetAt, snap.DeprecatedAt = ver.State, ver.SunsetAt, ver.DeprecatedAt
 			if _, err := s.addRevision(tx, orgID, ver.ID, env, "lifecycle", nil, snap, a, string(to)); err != nil {
 				return err
 			}
@@ -427,14 +431,47 @@ func (s *Service) LiveSnapshots(ctx context.Context) ([]Snapshot, error) {
 		return nil, fmt.Errorf("live snapshots: %w", err)
 	}
 	out := make([]Snapshot, 0, len(rows))
+	var undated []string
 	for _, r := range rows {
 		d, err := detail(r)
 		if err != nil {
 			return nil, err
 		}
+		if d.Snapshot.State == Deprecated && d.Snapshot.DeprecatedAt == nil {
+			undated = append(undated, d.Snapshot.VersionID)
+		}
 		out = append(out, d.Snapshot)
 	}
+	if len(undated) > 0 {
+		if err := s.dateDeprecations(ctx, out, undated); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// dateDeprecations fills in DeprecatedAt of deprecated snapshots written
+// before snapshots carried it, from their versions' deprecated_at (or, were
+// that ever missing, the time the version last changed), since the
+// Deprecation header needs a date.
+func (s *Service) dateDeprecations(ctx context.Context, snaps []Snapshot, versionIDs []string) error {
+	var vers []Version
+	if err := s.db.WithContext(ctx).Select("id", "deprecated_at", "updated_at").Where("id IN ?", versionIDs).Find(&vers).Error; err != nil {
+		return fmt.Errorf("live snapshots: deprecation dates: %w", err)
+	}
+	when := make(map[string]time.Time, len(vers))
+	for _, v := range vers {
+		when[v.ID] = v.UpdatedAt
+		if v.DeprecatedAt != nil {
+			when[v.ID] = *v.DeprecatedAt
+		}
+	}
+	for i := range snaps {
+		if t, ok := when[snaps[i].VersionID]; ok && snaps[i].State == Deprecated && snaps[i].DeprecatedAt == nil {
+			snaps[i].DeprecatedAt = &t
+		}
+	}
+	return nil
 }
 
 // Diff lists, in readable lines, what changed between two snapshots; an

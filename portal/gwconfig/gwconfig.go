@@ -145,7 +145,7 @@ func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersio
 	v := gateway.APIVersion{
 		OrgID: s.OrgID, OrgSlug: s.OrgSlug, APIID: s.APIID, APISlug: s.APISlug, APIName: s.APIName,
 		VersionID: s.VersionID, Version: s.Version, Stage: s.Environment, State: gateway.VersionState(s.State),
-		SunsetAt: s.SunsetAt, Mock: s.Mock,
+		SunsetAt: s.SunsetAt, DeprecatedAt: s.DeprecatedAt, Mock: s.Mock,
 		Settings: gateway.Settings{MaxBodyBytes: s.Settings.MaxBodyBytes, RequireNonce: s.Settings.RequireNonce, AllowAppCode: s.Settings.AllowAppCode,
 			Public: s.Settings.Public},
 	}

@@ -55,20 +55,6 @@ func appsURL(c *gin.Context, segments ...string) string {
 	return components.Path(append([]string{"orgs", currentOrg(c).Slug, "apps"}, segments...)...)
 }
 
-// keysChanged tells the verifiers that the key snapshot is stale.
-func (w *Console) keysChanged(ctx context.Context) {
-	if w.KeysChanged != nil {
-		w.KeysChanged(ctx)
-	}
-}
-
-// subscriptionsChanged tells the gateway that subscriptions changed.
-func (w *Console) subscriptionsChanged(ctx context.Context) {
-	if w.SubscriptionsChanged != nil {
-		w.SubscriptionsChanged(ctx)
-	}
-}
-
 // listURLs returns the first-page and next-page links of a filtered,
 // paginated table: the filters in keep stay in both links.
 func listURLs(c *gin.Context, next string, keep ...string) (first, nextURL string) {
@@ -311,14 +297,10 @@ func (w *Console) deleteApp(c *gin.Context) {
 		}
 	}
 	revoked, err := w.Tenants.DeleteApp(ctx, org.ID, a.ID, w.actor(c))
-	if cancelled > 0 {
-		w.subscriptionsChanged(ctx)
-	}
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	w.keysChanged(ctx)
 	setFlash(c, "success", "App "+a.Name+" deleted: "+countOf(revoked, "key", "keys")+" revoked and "+
 		countOf(cancelled, "subscription", "subscriptions")+" cancelled.")
 	redirect(c, appsURL(c))
@@ -364,9 +346,6 @@ func (w *Console) createKey(c *gin.Context) {
 	if err != nil && !isFormError(err) {
 		w.fail(c, err)
 		return
-	}
-	if err == nil {
-		w.keysChanged(ctx)
 	}
 	p, lerr := w.appPage(c, c.Param("app"))
 	if lerr != nil {
@@ -438,9 +417,6 @@ func (w *Console) examplePath(ctx context.Context, s billing.Subscription) strin
 func (w *Console) revokeKey(c *gin.Context) {
 	ctx := c.Request.Context()
 	err := w.Tenants.RevokeAppKey(ctx, currentOrg(c).ID, c.Param("app"), c.Param("key"), w.actor(c))
-	if err == nil {
-		w.keysChanged(ctx)
-	}
 	w.flashResult(c, err, "Key "+c.Param("key")+" revoked: requests signed with it are refused from now on.")
 	if c.IsAborted() {
 		return
@@ -458,9 +434,6 @@ func (w *Console) createAppCode(c *gin.Context) {
 	if err != nil && !isFormError(err) {
 		w.fail(c, err)
 		return
-	}
-	if err == nil {
-		w.keysChanged(ctx)
 	}
 	p, lerr := w.appPage(c, c.Param("app"))
 	if lerr != nil {
@@ -500,9 +473,6 @@ func (w *Console) appCodeCurl(ctx context.Context, c *gin.Context, code string) 
 func (w *Console) revokeAppCode(c *gin.Context) {
 	ctx := c.Request.Context()
 	err := w.Tenants.RevokeAppCode(ctx, currentOrg(c).ID, c.Param("app"), c.Param("code"), w.actor(c))
-	if err == nil {
-		w.keysChanged(ctx)
-	}
 	w.flashResult(c, err, "App code revoked: calls carrying it are refused from now on.")
 	if c.IsAborted() {
 		return

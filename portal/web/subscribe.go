@@ -134,7 +134,6 @@ func (w *Console) subscribe(c *gin.Context) {
 		w.rerenderSubscribe(c, d, planSlug, in, err)
 		return
 	}
-	w.subscriptionsChanged(ctx)
 	switch sub.Status {
 	case billing.SubActive:
 		setFlash(c, "success", "Subscribed: "+sub.AppName+" can call "+sub.APIName+" "+sub.Version+" on plan "+sub.Plan.Name+".")

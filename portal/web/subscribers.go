@@ -284,7 +284,6 @@ func (w *Console) decide(c *gin.Context, d decision) {
 	}
 	msg := ""
 	if err == nil {
-		w.subscriptionsChanged(ctx)
 		msg = d.done(after)
 	}
 	w.flashResult(c, err, msg)

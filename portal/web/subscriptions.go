@@ -257,7 +257,6 @@ func (w *Console) changeSubscriptionPlan(c *gin.Context) {
 		w.render(c, httpStatusForForm(err), subscriptions.Detail(p))
 		return
 	}
-	w.subscriptionsChanged(ctx)
 	switch {
 	case after.PlanID != before.PlanID:
 		setFlash(c, "success", "Upgraded to plan "+after.Plan.Name+", effective now. The app keeps its keys.")
@@ -280,7 +279,6 @@ func (w *Console) cancelSubscription(c *gin.Context) {
 	after, err := w.Plans.Cancel(ctx, currentOrg(c).ID, s.ID, w.actor(c))
 	msg := ""
 	if err == nil {
-		w.subscriptionsChanged(ctx)
 		msg = "Subscription cancelled: the app can no longer call " + after.APIName + "."
 		switch {
 		case s.Status == billing.SubPendingApproval:

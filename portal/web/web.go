@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -59,13 +58,6 @@ type Deps struct {
 	SignupThrottle       *throttle.Limiter
 	ResetThrottle        *throttle.Limiter
 
-	// KeysChanged, when set, is called after an app's AK/SK key is created
-	// or revoked (and after an app is deleted, which revokes its keys), so
-	// the verifiers' key snapshot is rebuilt.
-	KeysChanged func(ctx context.Context)
-	// SubscriptionsChanged, when set, is called after a subscription is
-	// created or changes, so the gateway configuration is recompiled.
-	SubscriptionsChanged func(ctx context.Context)
 	// Region is the deployment's signing region (PORTICO_REGION), shown in
 	// the example request of a new key; "" means "local".
 	Region string

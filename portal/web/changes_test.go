@@ -31,10 +31,12 @@ import (
 	"github.com/portico-dev/portico/tenants/keyring"
 )
 
-// TestChangeHooks: the console tells the gateway about every change to
-// keys and subscriptions (KeysChanged, SubscriptionsChanged), and a new
-// key's example request uses the configured region and gateway URL.
-func TestChangeHooks(t *testing.T) {
+// TestConsoleChangesAreAnnounced: every change the console makes to keys
+// and subscriptions reaches the gateway through the services' OnChange
+// (which portico wires to gwconfig.Notifier), once per committed change
+// and not for refused ones; and a new key's example request uses the
+// configured region and gateway URL.
+func TestConsoleChangesAreAnnounced(t *testing.T) {
 	db := testdb.Open(t, migrations.SQLite)
 	ctx := context.Background()
 	key := make([]byte, 32)
@@ -46,11 +48,13 @@ func TestChangeHooks(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	outbox := mail.NewOutbox(db.DB, log, func() string { return uuid.Must(uuid.NewV7()).String() })
 	pp := tenants.FastPasswordParams
-	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: "http://console.test", Mailer: outbox, Logger: log, PasswordParams: &pp, Keyring: kr})
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log})
-
 	var keys, subs atomic.Int32
+	svc := tenants.NewService(db.DB, tenants.Options{BaseURL: "http://console.test", Mailer: outbox, Logger: log, PasswordParams: &pp, Keyring: kr,
+		OnChange: func(context.Context) { keys.Add(1) }})
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
+	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log,
+		OnChange: func(context.Context) { subs.Add(1) }})
+
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	Register(r, Deps{
@@ -58,9 +62,7 @@ func TestChangeHooks(t *testing.T) {
 		Sessions: session.NewManager(session.CookieName, kr.Derive("session"), false, time.Hour), Logger: log, CSRFKey: kr.Derive("csrf"),
 		LoginIPThrottle: throttle.New(time.Second, 100), LoginAccountThrottle: throttle.New(time.Second, 100),
 		SignupThrottle: throttle.New(time.Second, 100), ResetThrottle: throttle.New(time.Second, 100),
-		KeysChanged:          func(context.Context) { keys.Add(1) },
-		SubscriptionsChanged: func(context.Context) { subs.Add(1) },
-		Region:               "eu-west-7", GatewayURL: "https://gw.example.com/",
+		Region: "eu-west-7", GatewayURL: "https://gw.example.com/",
 	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
@@ -130,7 +132,7 @@ func TestChangeHooks(t *testing.T) {
 	counts := func(what string, wantKeys, wantSubs int32) {
 		t.Helper()
 		if keys.Load() != wantKeys || subs.Load() != wantSubs {
-			t.Fatalf("after %s: KeysChanged ×%d, SubscriptionsChanged ×%d; want ×%d and ×%d", what, keys.Load(), subs.Load(), wantKeys, wantSubs)
+			t.Fatalf("after %s: tenants OnChange ×%d, billing OnChange ×%d; want ×%d and ×%d", what, keys.Load(), subs.Load(), wantKeys, wantSubs)
 		}
 	}
 
@@ -158,12 +160,23 @@ func TestChangeHooks(t *testing.T) {
 	post("/orgs/partner/apps/"+app+"/keys/"+ak[1]+"/revoke", nil, http.StatusSeeOther)
 	counts("revoking the key", 2, 1)
 
+	get("/orgs/partner/apps/" + app)
+	_, body = post("/orgs/partner/apps/"+app+"/codes", map[string]string{"name": "browser"}, http.StatusCreated)
+	counts("creating an app code", 3, 1)
+	codes, err := svc.ListAppCodes(ctx, part.Org.ID, app)
+	if err != nil || len(codes) != 1 {
+		t.Fatalf("app codes = %v, %v", codes, err)
+	}
+	post("/orgs/partner/apps/"+app+"/codes/"+codes[0].ID+"/revoke", nil, http.StatusSeeOther)
+	counts("revoking the app code", 4, 1)
+
 	post("/orgs/partner/subscriptions/"+subID+"/cancel", nil, http.StatusSeeOther)
-	counts("cancelling", 2, 2)
+	counts("cancelling", 4, 2)
 	if _, err := plans.Subscribe(ctx, part.Org.ID, tenants.Actor{UserID: part.User.ID, Email: part.User.Email},
 		billing.SubscribeInput{AppID: app, ProviderOrg: "acme", API: "weather", Version: "v1", Plan: "free"}); err != nil {
 		t.Fatal(err)
 	}
+	counts("subscribing again", 4, 3)
 	post("/orgs/partner/apps/"+app+"/delete", nil, http.StatusSeeOther)
-	counts("deleting the app", 3, 3)
+	counts("deleting the app", 5, 4)
 }
