@@ -465,20 +465,23 @@ type h1Body struct {
 	ctx  context.Context
 	stop func() bool
 	keep bool
-	// state: 0 reading, 1 done (conn released or closed).
+	// state: 0 reading, 1 closed or failed, 2 read to EOF (conn released).
 	state atomic.Int32
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {
-	if b.state.Load() != 0 {
+	switch b.state.Load() {
+	case 1:
 		return 0, errBodyClosed
+	case 2:
+		return 0, io.EOF
 	}
 	n, err := b.rc.Read(p)
 	if err == nil {
 		return n, nil
 	}
 	if err == io.EOF {
-		if b.state.CompareAndSwap(0, 1) {
+		if b.state.CompareAndSwap(0, 2) {
 			keep := b.keep
 			if b.stop != nil && !b.stop() {
 				keep = false

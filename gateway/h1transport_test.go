@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
 // countingServer is an httptest server that counts the connections it
@@ -73,10 +75,13 @@ func do(t *testing.T, tr http.RoundTripper, method, url, body string) (*http.Res
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	b, err := io.ReadAll(res.Body)
-	res.Body.Close()
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
+	if n, err := res.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("%s %s: Read after EOF: %d, %v", method, url, n, err)
+	}
+	res.Body.Close()
 	return res, string(b)
 }
 
@@ -430,5 +435,64 @@ func TestH1Concurrent(t *testing.T) {
 	}
 	if n := s.conns.Load(); n > 8 {
 		t.Errorf("accepted %d connections for 8 concurrent clients", n)
+	}
+}
+
+// TestForwardThroughH1 runs the gateway over h1Transport: a POST keeps
+// its body and Content-Length, connections are reused, a stale pooled
+// connection costs no error and no breaker failure, and a client that
+// leaves is logged as 499.
+func TestForwardThroughH1(t *testing.T) {
+	var seen sync.Map
+	release := make(chan struct{})
+	defer close(release)
+	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		seen.Store(r.Method, fmt.Sprintf("cl=%d te=%v body=%s", r.ContentLength, r.TransferEncoding, b))
+		io.WriteString(w, "ok")
+	})
+	g := newFwdGateway(t, fwdConfig(Upstream{Timeout: 10 * time.Second, Targets: []Target{{URL: up.URL, Weight: 1}}}),
+		Options{AllowPrivateUpstreams: true})
+	if _, ok := g.h.proxy.Transport.(*upstreamTransport).inner.(*h1Transport); !ok {
+		t.Fatalf("inner transport is %T", g.h.proxy.Transport.(*upstreamTransport).inner)
+	}
+	for i := 0; i < 3; i++ {
+		if res, body := g.call(t, "POST", "/acme/echo/v1/items", `{"a":1}`, nil); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("POST: %d %s", res.StatusCode, body)
+		}
+	}
+	if v, _ := seen.Load("POST"); v != `cl=7 te=[] body={"a":1}` {
+		t.Errorf("upstream saw %v", v)
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections, want 1", n)
+	}
+	// The upstream drops its idle connections: the next call must not see it.
+	up.CloseClientConnections()
+	time.Sleep(50 * time.Millisecond)
+	if res, body := g.call(t, "GET", "/acme/echo/v1/items/1", "", nil); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET after idle close: %d %s", res.StatusCode, body)
+	}
+	if m := g.metrics(t); strings.Contains(m, "upstream_errors") && strings.Contains(m, `kind="unavailable"`) {
+		t.Errorf("stale connection counted as an upstream error:\n%s", m)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "http://gw.example/acme/echo/v1/slow", nil).WithContext(ctx)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	rec := httptest.NewRecorder()
+	g.h.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Fatalf("client gone: status %d, want 499", rec.Code)
 	}
 }
