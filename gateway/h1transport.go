@@ -21,7 +21,8 @@ import (
 // about a quarter of the gateway's CPU under load. Connections are kept in
 // a LIFO stack per host:port and handed back when a response body has been
 // read to its end. What it does not handle — https, upgrades (WebSocket),
-// bodies of unknown length, request trailers — goes to fallback.
+// CONNECT, bodies of unknown length (a chunked request the gateway did not
+// buffer with a known length), request trailers — goes to fallback.
 type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	fallback http.RoundTripper
@@ -83,7 +84,7 @@ func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Co
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Trailer) > 0 ||
+	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Trailer) > 0 || req.Method == http.MethodConnect ||
 		(hasBody && req.ContentLength <= 0) || req.URL.Host == "" {
 		return t.fallback.RoundTrip(req)
 	}
