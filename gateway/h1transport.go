@@ -48,6 +48,9 @@ type h1Conn struct {
 	idleAt  time.Time
 	written int64
 	reused  bool
+	// unblock sets a past deadline to end pending I/O when the request's
+	// context is done; made once per connection, not per request.
+	unblock func()
 }
 
 func (c *h1Conn) Write(p []byte) (int, error) {
@@ -162,7 +165,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 	} else {
 		br.Reset(nc)
 	}
-	return &h1Conn{nc: nc, br: br, addr: addr}, nil
+	return &h1Conn{nc: nc, br: br, addr: addr, unblock: func() { nc.SetDeadline(aLongTimeAgo) }}, nil
 }
 
 func isForbidden(err error) bool {
@@ -268,8 +271,7 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	c.nc.SetDeadline(dl)
 	var stop func() bool
 	if ctx.Done() != nil {
-		nc := c.nc
-		stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+		stop = context.AfterFunc(ctx, c.unblock)
 	}
 	fail := func(err error, stale bool) (*http.Response, error) {
 		if stop != nil {

@@ -496,3 +496,38 @@ func TestForwardThroughH1(t *testing.T) {
 		t.Fatalf("client gone: status %d, want 499", rec.Code)
 	}
 }
+
+func TestH1IdleExpiryAndBound(t *testing.T) {
+	s := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr, _ := newTestH1(t)
+	tr.idleTimeout = 20 * time.Millisecond
+	do(t, tr, "GET", s.URL, "")
+	time.Sleep(50 * time.Millisecond)
+	do(t, tr, "GET", s.URL, "") // the expired connection is not reused
+	if n := s.conns.Load(); n != 2 {
+		t.Errorf("accepted %d connections, want 2", n)
+	}
+
+	// Three responses finish at once with room for two idle connections.
+	tr2, _ := newTestH1(t)
+	tr2.maxIdle = 2
+	var bodies []io.ReadCloser
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest("GET", s.URL, nil)
+		res, err := tr2.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, res.Body)
+	}
+	for _, b := range bodies {
+		io.ReadAll(b)
+		b.Close()
+	}
+	tr2.mu.Lock()
+	idle := len(tr2.idle[strings.TrimPrefix(s.URL, "http://")])
+	tr2.mu.Unlock()
+	if idle != 2 {
+		t.Errorf("%d idle connections, want 2", idle)
+	}
+}
