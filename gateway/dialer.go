@@ -64,18 +64,21 @@ func guardControl(_, address string, _ syscall.RawConn) error {
 // host (a gateway talks to few hosts, hard), pass-through compression, and
 // a dialer whose timeout is the upstream's ConnectTimeout and which, unless
 // private upstreams are allowed, refuses internal addresses after DNS.
-func (h *Handler) newTransport(allowPrivate bool) *http.Transport {
+// Plain http:// targets go through h1Transport on the same dialer; the
+// std transport serves https://, upgrades and the rest.
+func (h *Handler) newTransport(allowPrivate bool) http.RoundTripper {
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guardControl
 	}
-	return &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			ctx, cancel := context.WithTimeout(ctx, h.ups.dialTimeout(addr))
-			defer cancel()
-			return d.DialContext(ctx, network, addr)
-		},
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, h.ups.dialTimeout(addr))
+		defer cancel()
+		return d.DialContext(ctx, network, addr)
+	}
+	return newH1Transport(dial, &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dial,
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
@@ -84,7 +87,7 @@ func (h *Handler) newTransport(allowPrivate bool) *http.Transport {
 		// The backend's encoding passes through untouched.
 		DisableCompression: true,
 		ForceAttemptHTTP2:  true,
-	}
+	})
 }
 
 // bufferPool recycles ReverseProxy's 32 KiB copy buffers; without it every

@@ -1,0 +1,519 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// h1Transport is a lean HTTP/1.1 client for plain http:// upstreams. The
+// calling goroutine writes the request (one flush, usually one write
+// syscall) and reads the response on the same connection: no per-connection
+// goroutines and no channel hand-offs, which in net/http's Transport cost
+// about a quarter of the gateway's CPU under load. Connections are kept in
+// a LIFO stack per host:port and handed back when a response body has been
+// read to its end. What it does not handle — https, upgrades (WebSocket),
+// CONNECT, bodies of unknown length (a chunked request the gateway did not
+// buffer with a known length), request trailers — goes to fallback.
+type h1Transport struct {
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	fallback http.RoundTripper
+	// maxIdle bounds the idle connections kept per host:port.
+	maxIdle int
+	// idleTimeout: an idle connection older than this is closed instead
+	// of reused (checked lazily, when the pool is touched).
+	idleTimeout time.Duration
+	// probeAfter: a connection idle longer than this is checked for a
+	// close by the server (a non-blocking peek) before it is reused.
+	probeAfter time.Duration
+
+	mu   sync.Mutex
+	idle map[string][]*h1Conn
+}
+
+// h1Conn is one upstream connection. It is the bufio.Writer's target so it
+// can count what reached the socket.
+type h1Conn struct {
+	nc      net.Conn
+	br      *bufio.Reader
+	addr    string
+	idleAt  time.Time
+	written int64
+	reused  bool
+	// unblock sets a past deadline to end pending I/O when the request's
+	// context is done; made once per connection, not per request.
+	unblock func()
+}
+
+func (c *h1Conn) Write(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+func (c *h1Conn) close() {
+	c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+}
+
+var (
+	readerPool sync.Pool // *bufio.Reader, 4 KiB
+	writerPool sync.Pool // *bufio.Writer, 4 KiB
+	// aLongTimeAgo is a deadline in the past: it unblocks pending I/O.
+	aLongTimeAgo = time.Unix(1, 0)
+	// errBodyClosed is returned by a Read after Close.
+	errBodyClosed = errors.New("gateway: read on closed response body")
+	// errRequestBodyLength: the body ended before its Content-Length.
+	errRequestBodyLength = errors.New("gateway: request body shorter than its Content-Length")
+)
+
+func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), fallback http.RoundTripper) *h1Transport {
+	return &h1Transport{dial: dial, fallback: fallback, maxIdle: 512, idleTimeout: 90 * time.Second,
+		probeAfter: time.Second, idle: map[string][]*h1Conn{}}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Trailer) > 0 || req.Method == http.MethodConnect ||
+		(hasBody && req.ContentLength <= 0) || req.URL.Host == "" {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	body := req.Body
+	for retried := false; ; retried = true {
+		c, err := t.get(ctx, addr, retried)
+		if err != nil {
+			closeBody(body)
+			return nil, err
+		}
+		res, err := t.roundTrip(ctx, c, req, body)
+		if err == nil {
+			return res, nil
+		}
+		// A pooled connection the server closed while it was idle fails
+		// before any answer: send again once on a fresh connection when
+		// nothing reached the server, or the request may be sent twice.
+		var se *staleError
+		if !retried && errors.As(err, &se) && ctx.Err() == nil && (se.nothingWritten || idempotent(req)) {
+			if !hasBody {
+				continue
+			}
+			if req.GetBody != nil {
+				if b, gerr := req.GetBody(); gerr == nil {
+					body = b
+					continue
+				}
+			}
+		}
+		if errors.As(err, &se) {
+			err = se.err
+		}
+		return nil, err
+	}
+}
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		b.Close()
+	}
+}
+
+// staleError marks a failure on a reused connection before any response
+// byte arrived.
+type staleError struct {
+	err            error
+	nothingWritten bool
+}
+
+func (e *staleError) Error() string { return e.err.Error() }
+func (e *staleError) Unwrap() error { return e.err }
+
+// get returns an idle connection to addr or dials one; fresh skips the pool.
+func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn, error) {
+	if !fresh {
+		if c := t.pop(addr); c != nil {
+			return c, nil
+		}
+	}
+	nc, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil && !isForbidden(err) {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	br, _ := readerPool.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 4096)
+	} else {
+		br.Reset(nc)
+	}
+	return &h1Conn{nc: nc, br: br, addr: addr, unblock: func() { nc.SetDeadline(aLongTimeAgo) }}, nil
+}
+
+func isForbidden(err error) bool {
+	var fe *forbiddenAddrError
+	return errors.As(err, &fe)
+}
+
+// pop takes the most recently used idle connection, closing expired ones
+// and those the server has visibly closed.
+func (t *h1Transport) pop(addr string) *h1Conn {
+	for {
+		t.mu.Lock()
+		st := t.idle[addr]
+		if len(st) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		c := st[len(st)-1]
+		st[len(st)-1] = nil
+		t.idle[addr] = st[:len(st)-1]
+		t.mu.Unlock()
+		idle := time.Since(c.idleAt)
+		if idle > t.idleTimeout || (idle > t.probeAfter && !alive(c.nc)) {
+			c.close()
+			continue
+		}
+		c.reused = true
+		return c
+	}
+}
+
+// put returns a connection to its host's stack, dropping the expired ones
+// at the bottom (LIFO leaves the oldest there).
+func (t *h1Transport) put(c *h1Conn) {
+	now := time.Now()
+	c.idleAt = now
+	var drop []*h1Conn
+	t.mu.Lock()
+	st := t.idle[c.addr]
+	n := 0
+	for n < len(st) && now.Sub(st[n].idleAt) > t.idleTimeout {
+		n++
+	}
+	if n > 0 {
+		drop = append(drop, st[:n]...)
+		st = append(st[:0], st[n:]...)
+	}
+	if len(st) >= t.maxIdle {
+		drop = append(drop, c)
+	} else {
+		st = append(st, c)
+	}
+	t.idle[c.addr] = st
+	t.mu.Unlock()
+	for _, d := range drop {
+		d.close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection, and the fallback's.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*h1Conn{}
+	t.mu.Unlock()
+	for _, st := range idle {
+		for _, c := range st {
+			c.close()
+		}
+	}
+	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// alive reports whether an idle connection is still open: a non-blocking
+// peek must find nothing to read (EAGAIN). EOF, an error or unexpected
+// bytes mean it cannot be reused.
+func alive(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = rerr == syscall.EAGAIN
+		return true
+	})
+	return err == nil && ok
+}
+
+// roundTrip sends req on c and reads the answer. On failure c is closed and
+// the request body too; a failure on a reused connection before any
+// response byte comes back as a *staleError.
+func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Request, body io.ReadCloser) (*http.Response, error) {
+	dl, _ := ctx.Deadline()
+	c.nc.SetDeadline(dl)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.unblock)
+	}
+	fail := func(err error, stale bool) (*http.Response, error) {
+		if stop != nil {
+			stop()
+		}
+		c.close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if stale && c.reused && !isTimeout(err) && connectionFailure(err) {
+			return nil, &staleError{err: err, nothingWritten: c.written == 0}
+		}
+		return nil, err
+	}
+	c.written = 0
+	if err := writeRequest(c, req, body); err != nil {
+		return fail(err, !errors.Is(err, errRequestBodyLength))
+	}
+	var res *http.Response
+	for n := 0; ; n++ {
+		if _, err := c.br.Peek(1); err != nil {
+			return fail(err, n == 0)
+		}
+		var err error
+		res, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			return fail(err, false)
+		}
+		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		if n >= 8 {
+			return fail(errors.New("gateway: too many 1xx responses from upstream"), false)
+		}
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return fail(errors.New("gateway: unexpected 101 Switching Protocols from upstream"), false)
+	}
+	keep := !res.Close && !req.Close && res.ProtoAtLeast(1, 1)
+	if res.Body == http.NoBody {
+		if stop != nil && !stop() {
+			keep = false
+		}
+		t.release(c, keep)
+		return res, nil
+	}
+	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
+	return res, nil
+}
+
+// release pools c when it may carry another request, else closes it.
+func (t *h1Transport) release(c *h1Conn, keep bool) {
+	if keep && c.br.Buffered() == 0 {
+		t.put(c)
+		return
+	}
+	c.close()
+}
+
+// writeRequest writes the request line, headers and body in one flush.
+func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser) error {
+	bw, _ := writerPool.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(c, 4096)
+	} else {
+		bw.Reset(c)
+	}
+	defer func() {
+		bw.Reset(nil)
+		writerPool.Put(bw)
+	}()
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !validHeaderValue(host) {
+		closeBody(body)
+		return errors.New("gateway: invalid Host header")
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	u := req.URL
+	if u.Opaque != "" || u.ForceQuery {
+		bw.WriteString(u.RequestURI())
+	} else {
+		p := u.EscapedPath()
+		if p == "" {
+			p = "/"
+		}
+		bw.WriteString(p)
+		if u.RawQuery != "" {
+			bw.WriteByte('?')
+			bw.WriteString(u.RawQuery)
+		}
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	if ua := req.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
+		writeHeader(bw, "User-Agent", ua[0])
+	}
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer", "Connection", "Expect":
+			// Written here or meaningless: the body is already in hand.
+			continue
+		}
+		if !validHeaderName(k) {
+			closeBody(body)
+			return errors.New("gateway: invalid header name " + strconv.Quote(k))
+		}
+		for _, v := range vv {
+			writeHeader(bw, k, v)
+		}
+	}
+	if req.Close {
+		bw.WriteString("Connection: close\r\n")
+	} else if cv := req.Header["Connection"]; len(cv) > 0 {
+		for _, v := range cv {
+			writeHeader(bw, "Connection", v)
+		}
+	}
+	hasBody := body != nil && body != http.NoBody
+	if hasBody {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	} else if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	bw.WriteString("\r\n")
+	if hasBody {
+		n, err := io.CopyN(bw, body, req.ContentLength)
+		body.Close()
+		if err != nil {
+			if n < req.ContentLength && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
+				return errRequestBodyLength
+			}
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// writeHeader writes one field, newlines in the value turned into spaces
+// as net/http's Header.Write does.
+func writeHeader(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\r', '\n':
+			bw.WriteByte(' ')
+		default:
+			bw.WriteByte(c)
+		}
+	}
+	bw.WriteString("\r\n")
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// h1Body is a response body: at EOF it gives the connection back to the
+// pool (when the answer allows keep-alive); closed earlier, or after an
+// error, it closes the connection without draining it.
+type h1Body struct {
+	t    *h1Transport
+	c    *h1Conn
+	rc   io.ReadCloser
+	ctx  context.Context
+	stop func() bool
+	keep bool
+	// state: 0 reading, 1 closed or failed, 2 read to EOF (conn released).
+	state atomic.Int32
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	switch b.state.Load() {
+	case 1:
+		return 0, errBodyClosed
+	case 2:
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err == nil {
+		return n, nil
+	}
+	if err == io.EOF {
+		if b.state.CompareAndSwap(0, 2) {
+			keep := b.keep
+			if b.stop != nil && !b.stop() {
+				keep = false
+			}
+			b.t.release(b.c, keep)
+		}
+		return n, io.EOF
+	}
+	if b.state.CompareAndSwap(0, 1) {
+		if b.stop != nil {
+			b.stop()
+		}
+		b.c.close()
+	}
+	if b.ctx.Err() != nil {
+		err = b.ctx.Err()
+	}
+	return n, err
+}
+
+// Close before EOF closes the connection: draining an answer nobody reads
+// could take long. A Read may be running concurrently, so the reader is
+// left to the garbage collector rather than pooled.
+func (b *h1Body) Close() error {
+	if b.state.CompareAndSwap(0, 1) {
+		if b.stop != nil {
+			b.stop()
+		}
+		b.c.nc.Close()
+	}
+	return nil
+}
