@@ -26,7 +26,7 @@ func main() {
 		debug.SetGCPercent(200) // as cmd/portico does
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|gateway|wrkscript|bigconfig|report|freeport [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|goproxy|gateway|wrkscript|bigconfig|report|freeport [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -34,6 +34,8 @@ func main() {
 	switch os.Args[1] {
 	case "upstream":
 		err = upstream(args)
+	case "goproxy":
+		err = goproxy(args)
 	case "gateway":
 		err = gatewayCmd(args)
 	case "wrkscript":

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,6 +41,25 @@ func upstream(args []string) error {
 		w.Write(upstreamBody)
 	})
 	return serve(&http.Server{Handler: h, IdleTimeout: 120 * time.Second}, *addrFile, nil)
+}
+
+// goproxy is the stock Go reverse proxy in front of the same upstream:
+// httputil.ReverseProxy with a std http.Transport (idle pool raised to the
+// benchmark's connection count, as anyone running it would) on a default
+// http.Server — what Portico's forwarding is built on, with nothing added.
+func goproxy(args []string) error {
+	fs := flag.NewFlagSet("goproxy", flag.ExitOnError)
+	addrFile := fs.String("addr-file", "", "write the listening address here once ready")
+	up := fs.String("upstream", "", "upstream base URL")
+	fs.Parse(args)
+	target, err := url.Parse(*up)
+	if err != nil || target.Host == "" {
+		return fmt.Errorf("goproxy: -upstream %q is not a URL", *up)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
+	p := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() }, Transport: tr}
+	return serve(&http.Server{Handler: p, IdleTimeout: 120 * time.Second}, *addrFile, nil)
 }
 
 // serve listens on a free loopback port, announces it in addrFile and
