@@ -369,7 +369,43 @@ func Compile(cfg *Config) (*Snapshot, error) {
 	return s, nil
 }
 
-type compiler struct{ errs []error }
+// compiler collects problems and shares repeated strings: ids repeat
+// across hundreds of thousands of keys and subscriptions (an app's, an
+// organisation's, a plan's), and one copy of each keeps the snapshot
+// smaller and quicker for the garbage collector to mark.
+type compiler struct {
+	errs  []error
+	strs  map[string]string
+	lists map[string][]string
+}
+
+// intern returns the one copy of v.
+func (c *compiler) intern(v string) string {
+	if s, ok := c.strs[v]; ok {
+		return s
+	}
+	if c.strs == nil {
+		c.strs = map[string]string{}
+	}
+	c.strs[v] = v
+	return v
+}
+
+// internList returns the one copy of a list of strings.
+func (c *compiler) internList(v []string) []string {
+	k := strings.Join(v, "\x00")
+	if l, ok := c.lists[k]; ok {
+		return l
+	}
+	if c.lists == nil {
+		c.lists = map[string][]string{}
+	}
+	for i := range v {
+		v[i] = c.intern(v[i])
+	}
+	c.lists[k] = v
+	return v
+}
 
 func (c *compiler) errorf(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
@@ -397,6 +433,8 @@ func (c *compiler) keys(cfg *Config, s *Snapshot) {
 		case k.Stage != "" && k.Stage != StageProduction && k.Stage != StageTest:
 			c.errorf("key %s: unknown stage %q", id, k.Stage)
 		}
+		k.AppID, k.OrgID, k.Stage = c.intern(k.AppID), c.intern(k.OrgID), c.intern(k.Stage)
+		cfg.Keys[id] = *k // the map and the index share the strings
 		s.keys[id] = k
 	}
 }
@@ -431,6 +469,8 @@ func (c *compiler) subscriptions(cfg *Config, s *Snapshot) {
 		if !sub.PeriodStart.IsZero() && !sub.PeriodEnd.After(sub.PeriodStart) {
 			c.errorf("%s: period ends (%s) before it starts (%s)", at, sub.PeriodEnd.Format(time.RFC3339), sub.PeriodStart.Format(time.RFC3339))
 		}
+		sub.AppID, sub.OrgID, sub.ProviderOrgID = c.intern(sub.AppID), c.intern(sub.OrgID), c.intern(sub.ProviderOrgID)
+		sub.APIID, sub.PlanID, sub.Versions = c.intern(sub.APIID), c.intern(sub.PlanID), c.internList(sub.Versions)
 		k := subKey{sub.AppID, sub.APIID}
 		s.subs[k] = append(s.subs[k], sub)
 	}

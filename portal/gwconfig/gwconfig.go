@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -82,15 +81,11 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 	for _, s := range snaps {
 		cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
 	}
-	// Ids repeat across hundreds of thousands of keys and subscriptions
-	// (an app's, an organisation's, a plan's): one copy of each keeps the
-	// configuration smaller and quicker for the garbage collector to scan.
-	in := interner{}
 	for _, k := range keys {
 		if k.Kind != tenants.KindApp {
 			continue
 		}
-		gk := gateway.Key{AccessKey: k.AccessKey, Secret: []byte(k.SecretKey), AppID: in.s(k.AppID), OrgID: in.s(k.OrgID), Stage: in.s(k.Environment)}
+		gk := gateway.Key{AccessKey: k.AccessKey, Secret: []byte(k.SecretKey), AppID: k.AppID, OrgID: k.OrgID, Stage: k.Environment}
 		if k.ExpiresAt != nil {
 			gk.ExpiresAt = *k.ExpiresAt
 		}
@@ -103,10 +98,7 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 		}
 	}
 	for _, s := range subs {
-		g := subscription(s)
-		g.AppID, g.OrgID, g.ProviderOrgID, g.APIID, g.PlanID = in.s(g.AppID), in.s(g.OrgID), in.s(g.ProviderOrgID), in.s(g.APIID), in.s(g.PlanID)
-		g.Versions = in.list(g.Versions)
-		cfg.Subscriptions = append(cfg.Subscriptions, g)
+		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
 	}
 	if err := customDomains(ctx, src, cfg); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
@@ -184,38 +176,6 @@ func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersio
 			v.BackendKeys = append(v.BackendKeys, gateway.BackendKey{ID: id, Secret: sec})
 		}
 	}
-	return v
-}
-
-// interner hands out one copy of each distinct string and string list.
-type interner struct {
-	strs  map[string]string
-	lists map[string][]string
-}
-
-func (in *interner) s(v string) string {
-	if c, ok := in.strs[v]; ok {
-		return c
-	}
-	if in.strs == nil {
-		in.strs = map[string]string{}
-	}
-	in.strs[v] = v
-	return v
-}
-
-func (in *interner) list(v []string) []string {
-	k := strings.Join(v, "\x00")
-	if c, ok := in.lists[k]; ok {
-		return c
-	}
-	if in.lists == nil {
-		in.lists = map[string][]string{}
-	}
-	for i := range v {
-		v[i] = in.s(v[i])
-	}
-	in.lists[k] = v
 	return v
 }
 
