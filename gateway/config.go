@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-dev/portico/gateway/backendsig"
 )
 
 // Stages (environments) an API version can be deployed to. Requests go to
@@ -194,6 +196,8 @@ type MockResponse struct {
 type BackendKey struct {
 	ID     string `json:"id"`
 	Secret []byte `json:"-"`
+
+	signer *backendsig.Signer // built by Compile
 }
 
 // String implements fmt.Stringer without the secret.
@@ -493,7 +497,9 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 		v.ips = ips
 	}
 	seenKey := map[string]bool{}
-	for _, k := range v.BackendKeys {
+	for i := range v.BackendKeys {
+		k := &v.BackendKeys[i]
+		k.signer = backendsig.NewSigner(k.ID, k.Secret)
 		if k.ID == "" || len(k.Secret) == 0 {
 			c.errorf("%s: backend key %q needs an id and a secret", at, k.ID)
 		}

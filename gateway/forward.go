@@ -294,10 +294,9 @@ func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
 	}
 	out.Host = tg.host
 	if len(call.api.BackendKeys) > 0 {
-		bk := call.api.BackendKeys[0]
-		backendsig.Apply(out, bk.ID, bk.Secret, backendsig.Facts{
-			Consumer: call.key.OrgID, App: call.key.AppID, Plan: call.sub.PlanID, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now(),
-		})
+		bk := &call.api.BackendKeys[0]
+		f := backendsig.Facts{Consumer: call.key.OrgID, App: call.key.AppID, Plan: call.sub.PlanID, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now()}
+		bk.signer.Apply(out, f) // Compile built it
 	}
 }
 

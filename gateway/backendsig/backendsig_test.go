@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,31 @@ func TestApplyThenVerify(t *testing.T) {
 	Apply(r, "bk_old", secrets["bk_old"], Facts{RequestID: "r", BodySHA256: hexSum(body), Timestamp: now})
 	if _, err := Verify(r, secrets, hexSum("other"), now); err != ErrMismatch {
 		t.Fatalf("body tamper: %v", err)
+	}
+}
+
+// A Signer signs exactly as Apply does, also when used concurrently.
+func TestSignerMatchesApply(t *testing.T) {
+	f := Facts{Consumer: "org_1", App: "app_1", Plan: "plan_1", RequestID: "req_1", BodySHA256: hexSum("{}"), Timestamp: time.Unix(1700000000, 0)}
+	secret := []byte("backend-secret-backend-secret-32")
+	s := NewSigner("bk_1", secret)
+	done := make(chan string, 8)
+	for i := range 8 {
+		go func() {
+			r1 := httptest.NewRequest("POST", "http://b/items/"+strconv.Itoa(i)+"?b=2&a=1", nil)
+			r2 := httptest.NewRequest("POST", "http://b/items/"+strconv.Itoa(i)+"?b=2&a=1", nil)
+			Apply(r1, "bk_1", secret, f)
+			s.Apply(r2, f)
+			if a, b := r1.Header.Get(HeaderSignature), r2.Header.Get(HeaderSignature); a != b || !strings.HasPrefix(a, "keyId=bk_1, v1=") {
+				done <- a + " != " + b
+				return
+			}
+			done <- ""
+		}()
+	}
+	for range 8 {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
 	}
 }
