@@ -282,10 +282,14 @@ type Limits struct {
 // Snapshot is a compiled, immutable configuration: lookup tables built once
 // by Compile and read concurrently by every request without locks.
 type Snapshot struct {
-	cfg      *Config
-	router   *Router
-	keys     map[string]*Key
-	subs     map[subKey][]*Subscription
+	cfg    *Config
+	router *Router
+	keys   map[string]*Key
+	// subs holds each app's first subscription to an API and more the
+	// rest, which few have: one slice per pair would be a hundred
+	// thousand small objects for the collector to mark.
+	subs     map[subKey]*Subscription
+	more     map[subKey][]*Subscription
 	appCodes map[[32]byte]*Key
 	tls      tlsCerts
 }
@@ -315,16 +319,17 @@ func (s *Snapshot) Key(accessKey string) (*Key, bool) {
 // when it has one, else the first live one (so the caller can say why the
 // call is refused).
 func (s *Snapshot) Subscription(appID, apiID string) (*Subscription, bool) {
-	l := s.subs[subKey{appID, apiID}]
-	for _, sub := range l {
+	k := subKey{appID, apiID}
+	first, ok := s.subs[k]
+	if !ok || first.Status == SubActive {
+		return first, ok
+	}
+	for _, sub := range s.more[k] {
 		if sub.Status == SubActive {
 			return sub, true
 		}
 	}
-	if len(l) > 0 {
-		return l[0], true
-	}
-	return nil, false
+	return first, true
 }
 
 // Store holds the current snapshot behind an atomic pointer: requests Load
@@ -357,7 +362,7 @@ func Compile(cfg *Config) (*Snapshot, error) {
 		return nil, errors.New("compile config: no configuration")
 	}
 	c := &compiler{}
-	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: make(map[subKey][]*Subscription, len(cfg.Subscriptions))}
+	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: make(map[subKey]*Subscription, len(cfg.Subscriptions))}
 	s.router = c.router(cfg)
 	c.keys(cfg, s)
 	c.subscriptions(cfg, s)
@@ -476,7 +481,14 @@ func (c *compiler) subscriptions(cfg *Config, s *Snapshot) {
 		sub.AppID, sub.OrgID, sub.ProviderOrgID = c.intern(sub.AppID), c.intern(sub.OrgID), c.intern(sub.ProviderOrgID)
 		sub.APIID, sub.PlanID, sub.Versions = c.intern(sub.APIID), c.intern(sub.PlanID), c.internList(sub.Versions)
 		k := subKey{sub.AppID, sub.APIID}
-		s.subs[k] = append(s.subs[k], sub)
+		if _, taken := s.subs[k]; !taken {
+			s.subs[k] = sub
+		} else {
+			if s.more == nil {
+				s.more = map[subKey][]*Subscription{}
+			}
+			s.more[k] = append(s.more[k], sub)
+		}
 	}
 }
 

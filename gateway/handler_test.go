@@ -389,3 +389,30 @@ func TestGatewayIPLists(t *testing.T) {
 		t.Fatalf("compile with a bad deny entry: %v", err)
 	}
 }
+
+// An app with several live subscriptions to one API calls on the active
+// one, whatever their order; without one the first says why it cannot.
+func TestSnapshotPrefersTheActiveSubscription(t *testing.T) {
+	now := time.Now()
+	cfg := demoConfig(Limits{}, SubPendingApproval, now)
+	second := cfg.Subscriptions[0]
+	second.ID, second.Status = "s2", SubActive
+	third := second
+	third.ID, third.Status = "s3", SubSuspended
+	cfg.Subscriptions = append(cfg.Subscriptions, second, third)
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, ok := snap.Subscription("app1", "a1"); !ok || sub.ID != "s2" {
+		t.Fatalf("got %+v, want the active s2", sub)
+	}
+	cfg = demoConfig(Limits{}, SubPendingApproval, now)
+	snap, _ = Compile(cfg)
+	if sub, ok := snap.Subscription("app1", "a1"); !ok || sub.ID != "s1" {
+		t.Fatalf("got %+v, want the pending s1", sub)
+	}
+	if _, ok := snap.Subscription("app1", "nope"); ok {
+		t.Fatal("a subscription to an API the app never subscribed to")
+	}
+}
