@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,4 +45,71 @@ func NewServer(h http.Handler, l ServerLimits) *http.Server {
 	}
 	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}
+}
+
+// LimitConns caps the connections one client address may hold open at
+// once: a flood of idle keep-alive connections from one address cannot
+// exhaust the gateway's file descriptors and memory. Connections beyond the
+// cap are closed as soon as they are accepted. Addresses in exempt (the
+// load balancers in front of the gateway, whose connections carry many
+// clients) are not counted. perIP <= 0 returns ln unchanged.
+func LimitConns(ln net.Listener, perIP int, exempt []netip.Prefix) net.Listener {
+	if perIP <= 0 {
+		return ln
+	}
+	return &connLimiter{Listener: ln, perIP: perIP, exempt: exempt, open: map[netip.Addr]int{}}
+}
+
+type connLimiter struct {
+	net.Listener
+	perIP  int
+	exempt []netip.Prefix
+	mu     sync.Mutex
+	open   map[netip.Addr]int
+}
+
+// Accept implements net.Listener.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return c, nil
+		}
+		ip := ap.Addr().Unmap()
+		if inPrefixes(ip, l.exempt) {
+			return c, nil
+		}
+		l.mu.Lock()
+		if l.open[ip] >= l.perIP {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.open[ip]++
+		l.mu.Unlock()
+		return &limitedConn{Conn: c, l: l, ip: ip}, nil
+	}
+}
+
+type limitedConn struct {
+	net.Conn
+	l      *connLimiter
+	ip     netip.Addr
+	closed atomic.Bool
+}
+
+// Close implements net.Conn, releasing the address's slot once.
+func (c *limitedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.l.mu.Lock()
+		if c.l.open[c.ip]--; c.l.open[c.ip] <= 0 {
+			delete(c.l.open, c.ip)
+		}
+		c.l.mu.Unlock()
+	}
+	return c.Conn.Close()
 }

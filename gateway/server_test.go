@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,83 @@ func TestClientAddrBehindTrustedProxies(t *testing.T) {
 	r.RemoteAddr = "192.0.2.1:5555" // not a proxy: its X-Forwarded-For is the client's own claim
 	if got := clientAddr(r, trusted); got.String() != "192.0.2.1" {
 		t.Fatalf("untrusted peer: %v", got)
+	}
+}
+
+// One address may hold only so many connections; closing one frees a slot;
+// exempt addresses (load balancers) are not counted.
+func TestLimitConns(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitConns(inner, 2, nil)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dial()
+	dial()
+	first := <-accepted
+	<-accepted
+	refused := dial() // the third is closed by the gateway at once
+	refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := refused.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("third connection from one address: read err %v, want it closed", err)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the third connection reached the server")
+	default:
+	}
+	first.Close()
+	dial()
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a freed slot was not reused")
+	}
+
+	inner2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exempt := LimitConns(inner2, 1, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	defer exempt.Close()
+	go func() {
+		for range 3 {
+			if c, err := exempt.Accept(); err == nil {
+				accepted <- c
+			}
+		}
+	}()
+	for range 3 {
+		c, err := net.Dial("tcp", inner2.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for i := range 3 {
+		select {
+		case <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("exempt connection %d not accepted", i)
+		}
 	}
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// GatewayIPAllow and GatewayIPDeny are the gateway's global client
 	// address lists (CIDRs or addresses).
 	GatewayIPAllow, GatewayIPDeny []string
+	// GatewayMaxConnsPerIP caps the connections one client address may
+	// hold open on a gateway listener (0 = no cap).
+	GatewayMaxConnsPerIP int
 	// GatewayLimits bound slow and oversized requests.
 	GatewayLimits gateway.ServerLimits
 	// Demo seeds an empty database with a ready-to-call API and writes
@@ -134,6 +137,14 @@ func options() []option {
 		{"gateway-ip-deny", "PORTICO_GATEWAY_IP_DENY", "", "comma-separated CIDRs or addresses refused by the gateway before anything else", cidrs(func(c *Config) *[]string { return &c.GatewayIPDeny })},
 		{"gateway-read-header-timeout", "PORTICO_GATEWAY_READ_HEADER_TIMEOUT", "10s", "how long a gateway client may take to send its request headers (slow-header defence)", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadHeaderTimeout })},
 		{"gateway-read-timeout", "PORTICO_GATEWAY_READ_TIMEOUT", "60s", "how long a gateway client may take to send a whole request, body included", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadTimeout })},
+		{"gateway-max-conns-per-ip", "PORTICO_GATEWAY_MAX_CONNS_PER_IP", "512", "connections one client address may hold open on the gateway (trusted proxies exempt); 0 for no cap", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q: use a number of connections, or 0 for no cap", v)
+			}
+			c.GatewayMaxConnsPerIP = n
+			return nil
+		}},
 		{"gateway-max-header-bytes", "PORTICO_GATEWAY_MAX_HEADER_BYTES", "65536", "largest request line and headers the gateway reads; larger requests get 431", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 4096 || n > 16<<20 {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,7 +57,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		return err
 	}
 	gw := rt.handler
-	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	gwLn, err := listenGateway(cfg, cfg.GatewayAddr)
 	if err != nil {
 		return fmt.Errorf("gateway listener: %w", err)
 	}
@@ -165,6 +166,22 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 	go h.RunHealthChecks(ctx)
 	rt.handler = h
 	return rt, nil
+}
+
+// listenGateway opens a gateway listener that caps the connections one
+// client address may hold (trusted proxies exempt).
+func listenGateway(cfg *Config, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	var exempt []netip.Prefix
+	for _, s := range cfg.TrustedProxies {
+		if p, err := gateway.ParsePrefix(s); err == nil {
+			exempt = append(exempt, p)
+		}
+	}
+	return gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, exempt), nil
 }
 
 // protection is the default per-IP defence with the configured address

@@ -253,7 +253,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	if err != nil {
 		return fmt.Errorf("portal listener: %w", err)
 	}
-	gatewayLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	gatewayLn, err := listenGateway(cfg, cfg.GatewayAddr)
 	if err != nil {
 		portalLn.Close()
 		return fmt.Errorf("gateway listener: %w", err)

@@ -30,7 +30,7 @@ func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Log
 		def = c
 	}
 	tc := gateway.TLSConfig(store, def)
-	ln, err := net.Listen("tcp", cfg.GatewayTLSAddr)
+	ln, err := listenGateway(cfg, cfg.GatewayTLSAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway TLS listener: %w", err)
 	}
