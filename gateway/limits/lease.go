@@ -350,6 +350,13 @@ func (ls *Lease) blockSize(n int64) int64 {
 	} else if ls.block > 0 {
 		want = ls.block * 2 // a burst within one instant: grow
 	}
+	if ls.redisUsed > 0 {
+		// Far from the limit a bigger block costs nobody anything: take a
+		// 64th of what is left in the cluster, so a busy key reaches Redis
+		// rarely. Near the limit the blocks shrink with what is left, and
+		// what a node holds goes back when it idles or stops.
+		want = max(want, (ls.limit-ls.redisUsed)/64)
+	}
 	return min(max(want, c.MinBlock), c.MaxBlock)
 }
 
