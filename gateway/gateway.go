@@ -103,7 +103,10 @@ type Handler struct {
 	tokens   *tokenIssuerKeys
 
 	healthInterval time.Duration
-	healthClient   *http.Client
+	// idle closes upstream connections idle past their timeout for hosts
+	// no longer called (the pool itself only looks when a host is used).
+	idle         interface{ closeIdle(time.Time) }
+	healthClient *http.Client
 }
 
 // snapKeys serves the verifier's key lookups from the current snapshot.
@@ -185,6 +188,7 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if tr == nil {
 		tr = h.newTransport(opts.AllowPrivateUpstreams)
 	}
+	h.idle, _ = tr.(interface{ closeIdle(time.Time) })
 	h.healthClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	h.proxy = h.newProxy(tr)
 	if opts.Registry != nil {

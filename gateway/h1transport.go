@@ -197,6 +197,33 @@ func (t *h1Transport) pop(addr string) *h1Conn {
 	}
 }
 
+// closeIdle closes every pooled connection idle past the timeout, for all
+// hosts: put and get only look at the host they serve, so a host no longer
+// called would keep its connections (and descriptors) forever.
+func (t *h1Transport) closeIdle(now time.Time) {
+	var drop []*h1Conn
+	t.mu.Lock()
+	for addr, st := range t.idle {
+		n := 0
+		for n < len(st) && now.Sub(st[n].idleAt) > t.idleTimeout {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		drop = append(drop, st[:n]...)
+		if n == len(st) {
+			delete(t.idle, addr)
+			continue
+		}
+		t.idle[addr] = append(st[:0], st[n:]...)
+	}
+	t.mu.Unlock()
+	for _, c := range drop {
+		c.close()
+	}
+}
+
 // put returns a connection to its host's stack, dropping the expired ones
 // at the bottom (LIFO leaves the oldest there).
 func (t *h1Transport) put(c *h1Conn) {

@@ -531,3 +531,30 @@ func TestH1IdleExpiryAndBound(t *testing.T) {
 		t.Errorf("%d idle connections, want 2", idle)
 	}
 }
+
+// A host no longer called does not keep its idle connections: the sweep
+// the health-check loop runs closes them once they expire.
+func TestH1CloseIdleSweepsEveryHost(t *testing.T) {
+	s := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr, _ := newTestH1(t)
+	tr.idleTimeout = 20 * time.Millisecond
+	do(t, tr, "GET", s.URL, "")
+	tr.closeIdle(time.Now()) // still fresh: kept
+	tr.mu.Lock()
+	kept := len(tr.idle)
+	tr.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("%d hosts pooled right after a call, want 1", kept)
+	}
+	tr.closeIdle(time.Now().Add(time.Second))
+	tr.mu.Lock()
+	left := len(tr.idle)
+	tr.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d hosts still pooled after their connections expired", left)
+	}
+	do(t, tr, "GET", s.URL, "") // a fresh connection
+	if n := s.conns.Load(); n != 2 {
+		t.Errorf("accepted %d connections, want 2", n)
+	}
+}

@@ -21,6 +21,9 @@ func (h *Handler) RunHealthChecks(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		h.checkHealth(ctx)
+		if h.idle != nil {
+			h.idle.closeIdle(time.Now())
+		}
 		select {
 		case <-ctx.Done():
 			return
