@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/portal/domains"
 )
 
 // Config is the whole configuration of a portico process, read once from
@@ -282,7 +283,7 @@ func parseGatewayDomain(v string) (string, error) {
 		return bad("use a fully qualified name with a dot")
 	}
 	for _, l := range labels {
-		if !hostLabel(l) {
+		if !domains.ValidLabel(l) {
 			return bad("use letters, digits and dashes between dots, each part at most 63 characters and not starting or ending with a dash")
 		}
 	}
@@ -290,18 +291,4 @@ func parseGatewayDomain(v string) (string, error) {
 		return bad("the last part cannot be all digits")
 	}
 	return d, nil
-}
-
-// hostLabel reports whether l is one label of a DNS host name.
-func hostLabel(l string) bool {
-	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -393,7 +393,7 @@ func (s *Service) checkHostname(h string) (string, error) {
 		return bad("Use a fully qualified host name with a dot, like api.example.com.")
 	}
 	for _, l := range labels {
-		if !validLabel(l) {
+		if !ValidLabel(l) {
 			return bad("\"" + h + "\" is not a valid host name: use letters, digits and dashes between dots, each part at most 63 characters and not starting or ending with a dash.")
 		}
 	}
@@ -406,7 +406,9 @@ func (s *Service) checkHostname(h string) (string, error) {
 	return h, nil
 }
 
-func validLabel(l string) bool {
+// ValidLabel reports whether l is one label of a DNS host name: letters,
+// digits and dashes, 1 to 63 of them, not starting or ending with a dash.
+func ValidLabel(l string) bool {
 	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 		return false
 	}
