@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portico-dev/portico/gateway/limits"
 )
@@ -53,6 +56,26 @@ func (s *redisState) onRecover(string) {
 	if s.degraded.Swap(false) {
 		s.log.Info("redis reachable again: limits are shared across nodes")
 	}
+}
+
+// ConnectRedis opens the Redis client gateway nodes share, with timeouts
+// go-redis really applies (ContextTimeoutEnabled): a slow Redis must not
+// hold requests. It pings before returning.
+func ConnectRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = 250*time.Millisecond, 250*time.Millisecond, time.Second
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+	}
+	return rdb, nil
 }
 
 // newSharedLimits builds the Redis leasers for Options.Redis.

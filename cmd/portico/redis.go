@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -26,21 +26,10 @@ func connectShared(ctx context.Context, cfg *Config, log *slog.Logger) (shared, 
 		log.Info("nonces and rate limits/quotas: in process (single node; set PORTICO_REDIS_URL to share them across nodes)")
 		return shared{nonces: sigv4.NewMemoryNonces(1 << 20)}, func() {}, nil
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := gateway.ConnectRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		return shared{}, nil, fmt.Errorf("PORTICO_REDIS_URL: %w", err)
 	}
-	// A short timeout that go-redis really applies: a slow Redis must not
-	// hold requests.
-	opt.ContextTimeoutEnabled = true
-	opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = 250*time.Millisecond, 250*time.Millisecond, time.Second
-	rdb := redis.NewClient(opt)
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		rdb.Close()
-		return shared{}, nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
-	}
-	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", opt.Addr, "fail_mode", cfg.RedisFailMode)
+	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", rdb.Options().Addr, "fail_mode", cfg.RedisFailMode)
 	return shared{nonces: sigv4.NewRedisNonces(rdb, "portico:nonce:"), redis: rdb}, func() { rdb.Close() }, nil
 }

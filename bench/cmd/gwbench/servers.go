@@ -20,7 +20,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/portico-dev/portico/bench"
 	"github.com/portico-dev/portico/billing"
@@ -161,7 +160,7 @@ func gatewayCmd(args []string) error {
 		// refuse a load generator on loopback; the checks still run.
 		Protection: &gateway.Protection{RequestsPerSecond: 1e7, Burst: 1e7, MaxConcurrent: 1 << 20, BanAfter: 1 << 20, BanWindow: time.Minute, BanFor: time.Minute}}
 	if *redisURL != "" {
-		rdb, err := redisClient(ctx, *redisURL)
+		rdb, err := gateway.ConnectRedis(ctx, *redisURL) // as cmd/portico connects
 		if err != nil {
 			return err
 		}
@@ -194,25 +193,6 @@ func gatewayCmd(args []string) error {
 		db.DB.Raw("SELECT COALESCE(SUM(calls), 0) FROM usage_ledger").Scan(&calls)
 		fmt.Fprintf(os.Stderr, "gwbench gateway: usage ledger holds %d calls\n", calls)
 	})
-}
-
-// redisClient connects as cmd/portico does: short timeouts that go-redis
-// really applies, so a slow Redis cannot hold requests.
-func redisClient(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
-	}
-	opt.ContextTimeoutEnabled = true
-	opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = 250*time.Millisecond, 250*time.Millisecond, time.Second
-	rdb := redis.NewClient(opt)
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
-	}
-	return rdb, nil
 }
 
 func freePort() error {
