@@ -18,12 +18,14 @@ import (
 // built once per distinct (rate, burst) and shared by every subscription
 // with those terms; counters are keyed by subscription.
 type enforcer struct {
-	// gcras maps [rate, burst] to its limiter: built on first use, then
-	// read without locks on every request.
-	gcras  sync.Map
-	quotas *limits.Quotas
-	rates  *limits.RateLeaser // nil without Redis
-	leaser *limits.Leaser     // nil without Redis
+	// gcras maps [rate, burst] to its limiter: a map replaced whole when a
+	// new pair first appears, so requests read it without a lock or an
+	// allocation (a sync.Map would box the key on every lookup).
+	gcras   atomic.Pointer[map[[2]int]*limits.GCRA]
+	gcrasMu sync.Mutex
+	quotas  *limits.Quotas
+	rates   *limits.RateLeaser // nil without Redis
+	leaser  *limits.Leaser     // nil without Redis
 
 	lastSweep atomic.Int64
 	sweeping  atomic.Bool
@@ -34,7 +36,9 @@ func newEnforcer(rates *limits.RateLeaser, leaser *limits.Leaser) (*enforcer, er
 	if err != nil {
 		return nil, err
 	}
-	return &enforcer{quotas: q, rates: rates, leaser: leaser}, nil
+	e := &enforcer{quotas: q, rates: rates, leaser: leaser}
+	e.gcras.Store(&map[[2]int]*limits.GCRA{})
+	return e, nil
 }
 
 func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
@@ -42,15 +46,26 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 		burst = rps
 	}
 	k := [2]int{rps, burst}
-	if g, ok := e.gcras.Load(k); ok {
-		return g.(*limits.GCRA)
+	if g, ok := (*e.gcras.Load())[k]; ok {
+		return g
+	}
+	e.gcrasMu.Lock()
+	defer e.gcrasMu.Unlock()
+	cur := *e.gcras.Load()
+	if g, ok := cur[k]; ok {
+		return g
 	}
 	g, err := limits.NewGCRA(float64(rps), burst)
 	if err != nil {
 		return nil
 	}
-	actual, _ := e.gcras.LoadOrStore(k, g)
-	return actual.(*limits.GCRA)
+	next := make(map[[2]int]*limits.GCRA, len(cur)+1)
+	for kk, v := range cur {
+		next[kk] = v
+	}
+	next[k] = g
+	e.gcras.Store(&next)
+	return g
 }
 
 // quotaCheck is one quota a call spends.
@@ -162,10 +177,9 @@ func (e *enforcer) maybeSweep(now time.Time) {
 	}
 	go func() {
 		defer e.sweeping.Store(false)
-		e.gcras.Range(func(_, v any) bool {
-			v.(*limits.GCRA).Sweep(now)
-			return true
-		})
+		for _, g := range *e.gcras.Load() {
+			g.Sweep(now)
+		}
 		e.quotas.Sweep(now)
 		if e.rates != nil {
 			e.rates.Sweep(now)

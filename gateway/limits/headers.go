@@ -42,7 +42,9 @@ func WriteHeaders(h http.Header, policies ...Policy) {
 	if len(policies) == 0 {
 		return
 	}
-	var buf [256]byte
+	// Both fields are built in one buffer and share one string and one
+	// backing array for their values: this runs on every admitted call.
+	var buf [512]byte
 	b := buf[:0]
 	for i, p := range policies {
 		if i > 0 {
@@ -54,8 +56,7 @@ func WriteHeaders(h http.Header, policies ...Policy) {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, ceilSeconds(p.Window), 10)
 	}
-	setHeader(h, canonicalPolicy, string(b))
-	b = buf[:0]
+	split := len(b)
 	for i, p := range policies {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -66,7 +67,11 @@ func WriteHeaders(h http.Header, policies ...Policy) {
 		b = append(b, ";t="...)
 		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
 	}
-	setHeader(h, canonicalRateLimit, string(b))
+	both := string(b)
+	vals := [2]string{both[:split], both[split:]}
+	v := vals[:]
+	h[canonicalPolicy] = v[0:1:1]
+	h[canonicalRateLimit] = v[1:2:2]
 }
 
 // Canonical forms of the header names (as http.Header keys them), so that
@@ -75,16 +80,6 @@ const (
 	canonicalPolicy    = "Ratelimit-Policy"
 	canonicalRateLimit = "Ratelimit"
 )
-
-// setHeader is h.Set for a canonical key, reusing the value slice when the
-// header is already present.
-func setHeader(h http.Header, key, v string) {
-	if old := h[key]; len(old) == 1 {
-		old[0] = v
-		return
-	}
-	h[key] = []string{v}
-}
 
 // WriteRetryAfter sets Retry-After to d in whole seconds, rounded up and at
 // least 1 so that a client never retries immediately into a refusal.
