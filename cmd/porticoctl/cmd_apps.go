@@ -303,19 +303,27 @@ func keysCreateCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 }
 
 func keysRevokeCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
+	return revokeCredentialCmd(a, cmd, fs, "<access-key>", func(ctx context.Context, c *client.Client, org, app, id string) error {
+		return c.RevokeAppKey(ctx, org, app, id)
+	}, "Revoked key %s; calls signed with it are refused from now on.\n")
+}
+
+// revokeCredentialCmd revokes one of an app's credentials (an AK/SK key or
+// an app code) named by the command's argument.
+func revokeCredentialCmd(a *app, cmd *command, fs *flag.FlagSet, arg string, revoke func(ctx context.Context, c *client.Client, org, app, id string) error, done string) runner {
 	app := appFlag(fs)
 	return func(ctx context.Context, args []string) error {
-		if err := need(cmd, args, "<access-key>"); err != nil {
+		if err := need(cmd, args, arg); err != nil {
 			return err
 		}
 		org, id, err := a.keysApp(ctx, cmd, *app)
 		if err != nil {
 			return err
 		}
-		if err := a.client().RevokeAppKey(ctx, org, id, args[0]); err != nil {
+		if err := revoke(ctx, a.client(), org, id, args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "Revoked key %s; calls signed with it are refused from now on.\n", args[0])
+		fmt.Fprintf(a.stdout, done, args[0])
 		return nil
 	}
 }
@@ -416,19 +424,7 @@ func appCodesCreateCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 }
 
 func appCodesRevokeCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
-	app := appFlag(fs)
-	return func(ctx context.Context, args []string) error {
-		if err := need(cmd, args, "<id>"); err != nil {
-			return err
-		}
-		org, id, err := a.keysApp(ctx, cmd, *app)
-		if err != nil {
-			return err
-		}
-		if err := a.client().RevokeAppCode(ctx, org, id, args[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "Revoked app code %s; calls carrying it are refused from now on.\n", args[0])
-		return nil
-	}
+	return revokeCredentialCmd(a, cmd, fs, "<id>", func(ctx context.Context, c *client.Client, org, app, id string) error {
+		return c.RevokeAppCode(ctx, org, app, id)
+	}, "Revoked app code %s; calls carrying it are refused from now on.\n")
 }
