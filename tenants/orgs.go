@@ -143,6 +143,9 @@ func (s *Service) UpdateOrganization(ctx context.Context, orgID string, a Actor,
 				u, err := url.Parse(val)
 				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(val) > 500 {
 					v.Add(field, "Use a full http(s) URL.")
+				} else if field == "logo_url" && u.Scheme != "https" {
+					// Pages only load images from https hosts.
+					v.Add(field, "Use an https URL for the logo: pages only load images over https.")
 				}
 			}
 			*pair[1] = val

@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -454,6 +455,11 @@ func TestUpdateOrganizationBranding(t *testing.T) {
 		wantCode(t, err, tenants.EInvalid)
 		if fs := tenants.ErrorFields(err); fs["brand_color"] == "" || fs["logo_url"] == "" {
 			t.Fatalf("fields %v", fs)
+		}
+		plain := "http://acme.example/logo.png" // pages load images over https only
+		_, err = f.svc.UpdateOrganization(ctx, o.Org.ID, actor(o.User), tenants.OrgPatch{LogoURL: &plain})
+		if fs := tenants.ErrorFields(err); !strings.Contains(fs["logo_url"], "https") {
+			t.Fatalf("http logo: %v %v", err, fs)
 		}
 		_, err = f.svc.OrganizationBySlug(ctx, "nope")
 		wantCode(t, err, tenants.ENotFound)

@@ -420,9 +420,10 @@ func TestValidationAndIsolation(t *testing.T) {
 		f.api(t, "pets")
 		_, err := f.cat.CreateAPI(ctx, f.org.ID, f.actor, catalog.APIInput{Slug: "pets", Name: "Again"})
 		wantCode(t, err, tenants.EConflict)
-		_, err = f.cat.CreateAPI(ctx, f.org.ID, f.actor, catalog.APIInput{Slug: "Bad Slug", Name: "", Visibility: "secret", TermsURL: "javascript:alert(1)"})
+		_, err = f.cat.CreateAPI(ctx, f.org.ID, f.actor, catalog.APIInput{Slug: "Bad Slug", Name: "", Visibility: "secret", TermsURL: "javascript:alert(1)",
+			LogoURL: "http://pets.example/logo.png"}) // pages load images over https only
 		wantCode(t, err, tenants.EInvalid)
-		for _, field := range []string{"slug", "name", "visibility", "terms_url"} {
+		for _, field := range []string{"slug", "name", "visibility", "terms_url", "logo_url"} {
 			if _, ok := tenants.ErrorFields(err)[field]; !ok {
 				t.Errorf("no error for %s: %v", field, tenants.ErrorFields(err))
 			}

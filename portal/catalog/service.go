@@ -162,6 +162,8 @@ func validateAPI(v tenants.Validation, a *API) {
 		}
 		if !ok || len(*u) > 500 {
 			v.Add(field, "Use a full http(s) URL"+map[bool]string{true: " or a mailto: address", false: ""}[field == "contact_url"]+".")
+		} else if field == "logo_url" && pu.Scheme != "https" {
+			v.Add(field, "Use an https URL for the logo: pages only load images over https.")
 		}
 	}
 }

@@ -371,7 +371,8 @@ func TestSecurityHeaders(t *testing.T) {
 			}
 			hdr := rec.Header()
 			csp := hdr.Get("Content-Security-Policy")
-			for _, directive := range []string{"default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"} {
+			for _, directive := range []string{"default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'",
+				"img-src 'self' data: https:;"} { // providers' logos on their own https hosts
 				if !strings.Contains(csp, directive) {
 					t.Errorf("CSP %q lacks %q", csp, directive)
 				}
