@@ -367,27 +367,31 @@ func (w *Console) createKey(c *gin.Context) {
 }
 
 // curlExample is a request a new key can sign as it is: curl's own SigV4
-// signer, the deployment's region, and the first operation of an API the
-// app subscribes to (a placeholder path when it subscribes to none).
+// signer, the deployment's region and exampleURL.
 func (w *Console) curlExample(ctx context.Context, c *gin.Context, ak, sk string) string {
 	region := w.Region
 	if region == "" {
 		region = "local"
 	}
+	return `curl --aws-sigv4 "aws:amz:` + region + `:apigw" --user "` + ak + ":" + sk + `" "` + w.exampleURL(ctx, c) + `"`
+}
+
+// exampleURL is the gateway URL of the first operation of an API the app
+// subscribes to, for example requests; the path is a template the user
+// fills in when the app subscribes to none, and the gateway reads
+// GATEWAY_URL when the console does not know its address.
+func (w *Console) exampleURL(ctx context.Context, c *gin.Context) string {
 	gateway := strings.TrimRight(w.GatewayURL, "/")
 	if gateway == "" {
 		gateway = "GATEWAY_URL"
 	}
-	path := "/{provider}/{api}/{version}/…"
 	subs, _ := w.appSubscriptions(ctx, currentOrg(c).ID, c.Param("app"))
 	for _, s := range subs {
-		if !s.Status.Live() {
-			continue
+		if s.Status.Live() {
+			return gateway + components.Path(s.ProviderOrgSlug, s.APISlug, s.Version) + w.examplePath(ctx, s)
 		}
-		path = components.Path(s.ProviderOrgSlug, s.APISlug, s.Version) + w.examplePath(ctx, s)
-		break
 	}
-	return `curl --aws-sigv4 "aws:amz:` + region + `:apigw" --user "` + ak + ":" + sk + `" "` + gateway + path + `"`
+	return gateway + "/{provider}/{api}/{version}/…"
 }
 
 // examplePath is the path of the first GET operation without path
@@ -451,22 +455,9 @@ func (w *Console) createAppCode(c *gin.Context) {
 	w.render(c, http.StatusCreated, apps.Detail(p))
 }
 
-// appCodeCurl is an example request carrying an app code, to the first
-// live subscription's API (a placeholder path when there is none).
+// appCodeCurl is an example request carrying an app code (see exampleURL).
 func (w *Console) appCodeCurl(ctx context.Context, c *gin.Context, code string) string {
-	gateway := strings.TrimRight(w.GatewayURL, "/")
-	if gateway == "" {
-		gateway = "GATEWAY_URL"
-	}
-	path := "/{provider}/{api}/{version}/…"
-	subs, _ := w.appSubscriptions(ctx, currentOrg(c).ID, c.Param("app"))
-	for _, s := range subs {
-		if s.Status.Live() {
-			path = components.Path(s.ProviderOrgSlug, s.APISlug, s.Version) + w.examplePath(ctx, s)
-			break
-		}
-	}
-	return `curl -H "X-Portico-App-Code: ` + code + `" "` + gateway + path + `"`
+	return `curl -H "X-Portico-App-Code: ` + code + `" "` + w.exampleURL(ctx, c) + `"`
 }
 
 // revokeAppCode revokes one of an app's codes, for good.

@@ -63,7 +63,7 @@ type Deps struct {
 	Region string
 	// GatewayURL is the gateway's external URL, like
 	// "https://gw.example.com", for the example request of a new key; ""
-	// shows a placeholder.
+	// writes GATEWAY_URL for the user to fill in.
 	GatewayURL string
 }
 
