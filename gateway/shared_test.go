@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portico-dev/portico/gateway/sigv4"
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
 
 // sharedRedis connects to PORTICO_TEST_REDIS_URL through addr (or directly
@@ -27,13 +27,7 @@ import (
 // except under PORTICO_TEST_STRICT=1.
 func sharedRedis(t *testing.T, addr string) (*redis.Client, string) {
 	t.Helper()
-	u := os.Getenv("PORTICO_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_REDIS_URL is not set and PORTICO_TEST_STRICT=1")
-		}
-		t.Skip("PORTICO_TEST_REDIS_URL not set")
-	}
+	u := testenv.Env(t, "PORTICO_TEST_REDIS_URL")
 	opt, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
 
 // chromium returns the browser to drive, skipping (or failing under
@@ -23,12 +24,7 @@ func chromium(t *testing.T) string {
 	if path == "" {
 		path, _ = exec.LookPath("chromium")
 	}
-	if path == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_STRICT=1 but chromium is not installed (apt-get install chromium)")
-		}
-		t.Skip("chromium not installed; apt-get install chromium")
-	}
+	testenv.Need(t, path != "", "chromium is not installed (apt-get install chromium)")
 	return path
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
 
 func TestParseConfigPrecedence(t *testing.T) {
@@ -331,13 +332,7 @@ func startDemo(t *testing.T, env map[string]string) (demoFile, context.CancelFun
 // TestServeSharesNoncesThroughRedis: with PORTICO_REDIS_URL a nonce is
 // claimed in Redis, so its replay is refused.
 func TestServeSharesNoncesThroughRedis(t *testing.T) {
-	url := os.Getenv("PORTICO_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_REDIS_URL is not set")
-		}
-		t.Skip("PORTICO_TEST_REDIS_URL not set")
-	}
+	url := testenv.Env(t, "PORTICO_TEST_REDIS_URL")
 	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": t.TempDir(), "PORTICO_REDIS_URL": url})
 	defer func() { cancel(); <-done }()
 	nonce := sigv4.NewNonce()
@@ -363,13 +358,7 @@ func TestServeSharesNoncesThroughRedis(t *testing.T) {
 // TestGatewayNodeOnPostgres runs a gateway-only node against a fresh
 // PostgreSQL schema: it migrates, serves its listeners and stops cleanly.
 func TestGatewayNodeOnPostgres(t *testing.T) {
-	base := os.Getenv("PORTICO_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_DATABASE_URL is not set")
-		}
-		t.Skip("PORTICO_TEST_DATABASE_URL not set")
-	}
+	base := testenv.Env(t, "PORTICO_TEST_DATABASE_URL")
 	admin, err := migrations.Open(context.Background(), migrations.Config{URL: base, MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/tenants"
@@ -30,13 +30,7 @@ import (
 // (the target is 1 s; the measured times are logged). It also checks the
 // node says how it propagates and exports the LISTEN connection's state.
 func TestGatewayNodeFollowsControlPlane(t *testing.T) {
-	base := os.Getenv("PORTICO_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_DATABASE_URL is not set")
-		}
-		t.Skip("PORTICO_TEST_DATABASE_URL not set")
-	}
+	base := testenv.Env(t, "PORTICO_TEST_DATABASE_URL")
 	ctx := context.Background()
 	admin, err := migrations.Open(ctx, migrations.Config{URL: base, MaxOpenConns: 1})
 	if err != nil {

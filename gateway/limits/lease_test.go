@@ -11,19 +11,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
 
 // testRedis connects to PORTICO_TEST_REDIS_URL. Without it the test is
 // skipped, except under PORTICO_TEST_STRICT=1, where that is a failure.
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	u := os.Getenv("PORTICO_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_REDIS_URL is not set and PORTICO_TEST_STRICT=1")
-		}
-		t.Skip("PORTICO_TEST_REDIS_URL not set")
-	}
+	u := testenv.Env(t, "PORTICO_TEST_REDIS_URL")
 	opt, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatalf("PORTICO_TEST_REDIS_URL: %v", err)

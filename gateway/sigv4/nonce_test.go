@@ -6,13 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
 
 // nonceRequest signs GET /f carrying nonce with access key ak.
@@ -81,13 +82,7 @@ func TestReplayRedis(t *testing.T) {
 // where that is a failure.
 func testRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	u := os.Getenv("PORTICO_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_REDIS_URL is not set and PORTICO_TEST_STRICT=1")
-		}
-		t.Skip("PORTICO_TEST_REDIS_URL not set")
-	}
+	u := testenv.Env(t, "PORTICO_TEST_REDIS_URL")
 	opt, err := redis.ParseURL(u)
 	if err != nil {
 		t.Fatalf("PORTICO_TEST_REDIS_URL: %v", err)

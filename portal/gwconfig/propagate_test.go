@@ -23,6 +23,7 @@ import (
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
+	"github.com/portico-dev/portico/migrations/testdb/testenv"
 	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/tenants"
@@ -38,12 +39,7 @@ const propagationBound = 3 * time.Second
 // PORTICO_TEST_STRICT=1) without one.
 func needPostgres(t *testing.T) *migrations.DB {
 	t.Helper()
-	if os.Getenv("PORTICO_TEST_DATABASE_URL") == "" {
-		if os.Getenv("PORTICO_TEST_STRICT") == "1" {
-			t.Fatal("PORTICO_TEST_STRICT=1 but PORTICO_TEST_DATABASE_URL is not set")
-		}
-		t.Skip("PORTICO_TEST_DATABASE_URL not set")
-	}
+	testenv.Env(t, "PORTICO_TEST_DATABASE_URL")
 	return testdb.Open(t, migrations.Postgres)
 }
 
