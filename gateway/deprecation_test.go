@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"testing"
 	"time"
 )
@@ -41,5 +42,23 @@ func TestGatewayDeprecationHeaders(t *testing.T) {
 				t.Errorf("Sunset = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A deprecated public version says so too: the headers do not depend on
+// how the caller authenticated.
+func TestGatewayDeprecationHeadersOnPublicVersions(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	deprecatedAt := time.Unix(1790839800, 0)
+	cfg := demoConfig(Limits{}, SubActive, now)
+	cfg.APIs[0].State, cfg.APIs[0].DeprecatedAt, cfg.APIs[0].Settings.Public = StateDeprecated, &deprecatedAt, true
+	srv := newTestGateway(t, cfg, now)
+	res, err := http.Get(srv.URL + "/acme/echo/v1/things/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Deprecation") != "@1790839800" {
+		t.Fatalf("public deprecated version: %d, Deprecation %q", res.StatusCode, res.Header.Get("Deprecation"))
 	}
 }

@@ -304,10 +304,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mw := &meteredWriter{ResponseWriter: w, requestID: id, provider: "-", api: "-"}
 	w = mw
 	defer func() {
-		st := mw.status
-		if st == 0 {
-			st = 499
-		}
+		st := mw.finalStatus()
 		d := h.now().Sub(start)
 		if h.metrics != nil {
 			if mw.reason != "" {
@@ -335,8 +332,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not use this gateway.", id, nil)
 		return
 	}
-	if !h.protect.enter(w, ip, h.now(), id) {
-		mw.reason = "ip-protection"
+	if code := h.protect.enter(w, ip, h.now(), id); code != "" {
+		mw.reason = code
 		return
 	}
 	defer h.protect.leave(ip)
@@ -385,6 +382,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
 		return
 	}
+	// Every answer for a deprecated version says so, public or not.
+	if api.State == StateDeprecated {
+		// RFC 9745: the deprecation date as @<unix seconds>; RFC 8594: the
+		// sunset date as an HTTP-date.
+		if api.DeprecatedAt != nil {
+			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.DeprecatedAt.Unix(), 10))
+		}
+		if api.SunsetAt != nil {
+			w.Header().Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
+		}
+	}
 	if api.Settings.Public {
 		h.servePublic(w, r, m, id, maxBody)
 		return
@@ -422,24 +430,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// From here on the call counts: it is metered whatever the answer.
 	if h.meter != nil {
 		defer func() {
-			st := mw.status
-			if st == 0 {
-				st = 499
-			}
 			h.meter.Record(UsageEvent{Time: start, ProviderOrgID: api.OrgID, APIID: api.APIID, Version: api.Version, OperationID: op.ID,
-				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: st,
+				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: mw.finalStatus(),
 				Latency: h.now().Sub(start), BytesIn: r.ContentLength, BytesOut: mw.bytes, Billable: op.Billable})
 		}()
-	}
-	if api.State == StateDeprecated {
-		// RFC 9745: the deprecation date as @<unix seconds>; RFC 8594: the
-		// sunset date as an HTTP-date.
-		if api.DeprecatedAt != nil {
-			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.DeprecatedAt.Unix(), 10))
-		}
-		if api.SunsetAt != nil {
-			w.Header().Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
-		}
 	}
 	if api.Mock {
 		h.serveMock(w, op)

@@ -42,6 +42,15 @@ type meteredWriter struct {
 	clientIP string
 }
 
+// finalStatus is the status answered, or 499 when the client went away
+// before any answer was written.
+func (w *meteredWriter) finalStatus() int {
+	if w.status == 0 {
+		return 499
+	}
+	return w.status
+}
+
 func (w *meteredWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code

@@ -95,22 +95,23 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// enter admits a request from ip or writes the refusal; leave(ip) must be
-// called when an admitted request ends.
-func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id string) bool {
+// enter admits a request from ip, returning "", or writes the refusal and
+// returns its problem code; leave(ip) must be called when an admitted
+// request ends.
+func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id string) string {
 	sh := p.shard(ip)
 	sh.mu.Lock()
 	if f := sh.failures[ip]; f != nil && now.Before(f.banned) {
 		sh.mu.Unlock()
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.banned.Sub(now).Seconds())+1))
 		writeProblem(w, http.StatusForbidden, "ip-banned", "Too many failed authentications from your address; try again later.", id, nil)
-		return false
+		return "ip-banned"
 	}
 	if p.cfg.MaxConcurrent > 0 && sh.inflight[ip] >= p.cfg.MaxConcurrent {
 		sh.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusTooManyRequests, "too-many-connections", "Too many requests in flight from your address.", id, nil)
-		return false
+		return "too-many-connections"
 	}
 	sh.inflight[ip]++
 	sh.mu.Unlock()
@@ -119,10 +120,10 @@ func (p *protector) enter(w http.ResponseWriter, ip string, now time.Time, id st
 			p.leave(ip)
 			limits.WriteRetryAfter(w.Header(), d.RetryAfter)
 			writeProblem(w, http.StatusTooManyRequests, "ip-rate-limited", "Too many requests from your address.", id, nil)
-			return false
+			return "ip-rate-limited"
 		}
 	}
-	return true
+	return ""
 }
 
 // leave ends a request enter admitted.
