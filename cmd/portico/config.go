@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -25,14 +26,16 @@ type Config struct {
 	RedisURL    string
 	// RedisFailMode is "open" (serve under each node's own limits while
 	// Redis fails) or "closed" (refuse beyond budget already leased).
-	RedisFailMode   string
-	MasterKey       string
-	BaseURL         string
-	SMTPURL         string
-	OperatorToken   string
-	LogFormat       string
-	LogLevel        string
-	TrustedProxies  []string
+	RedisFailMode  string
+	MasterKey      string
+	BaseURL        string
+	SMTPURL        string
+	OperatorToken  string
+	LogFormat      string
+	LogLevel       string
+	TrustedProxies []string
+	// TrustedPrefixes are TrustedProxies parsed, for the gateway.
+	TrustedPrefixes []netip.Prefix
 	SessionTTL      time.Duration
 	ShutdownTimeout time.Duration
 	Region          string
@@ -126,10 +129,14 @@ func options() []option {
 		{"log-format", "PORTICO_LOG_FORMAT", "text", "log format: text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"log-level", "PORTICO_LOG_LEVEL", "info", "log level: debug, info, warn, error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"trusted-proxies", "PORTICO_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted", func(c *Config, v string) error {
-			c.TrustedProxies = nil
+			c.TrustedProxies, c.TrustedPrefixes = nil, nil
 			for _, p := range strings.Split(v, ",") {
 				if p = strings.TrimSpace(p); p != "" {
-					c.TrustedProxies = append(c.TrustedProxies, p)
+					pr, err := gateway.ParsePrefix(p)
+					if err != nil {
+						return err
+					}
+					c.TrustedProxies, c.TrustedPrefixes = append(c.TrustedProxies, p), append(c.TrustedPrefixes, pr)
 				}
 			}
 			return nil

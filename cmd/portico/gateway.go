@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,13 +174,7 @@ func listenGateway(cfg *Config, addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	var exempt []netip.Prefix
-	for _, s := range cfg.TrustedProxies {
-		if p, err := gateway.ParsePrefix(s); err == nil {
-			exempt = append(exempt, p)
-		}
-	}
-	return gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, exempt), nil
+	return gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, cfg.TrustedPrefixes), nil
 }
 
 // protection is the default per-IP defence with the configured address
@@ -192,13 +185,7 @@ func protection(cfg *Config) (*gateway.Protection, error) {
 	if p.IPs, err = gateway.ParseIPList(cfg.GatewayIPAllow, cfg.GatewayIPDeny); err != nil {
 		return nil, fmt.Errorf("gateway IP lists: %w", err)
 	}
-	for _, s := range cfg.TrustedProxies {
-		pr, err := gateway.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("PORTICO_TRUSTED_PROXIES: %w", err)
-		}
-		p.TrustedProxies = append(p.TrustedProxies, pr)
-	}
+	p.TrustedProxies = cfg.TrustedPrefixes
 	return &p, nil
 }
 

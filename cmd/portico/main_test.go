@@ -34,6 +34,10 @@ func TestParseConfigPrecedence(t *testing.T) {
 	if c.BaseURL != "http://127.0.0.1:9999" {
 		t.Fatalf("base url = %q", c.BaseURL)
 	}
+	c, err = parseConfig("t", []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, func(string) string { return "" })
+	if err != nil || len(c.TrustedPrefixes) != 2 || c.TrustedPrefixes[1].String() != "192.0.2.7/32" || c.TrustedProxies[0] != "10.0.0.0/8" {
+		t.Fatalf("trusted proxies: %v %v %v", err, c.TrustedProxies, c.TrustedPrefixes)
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
@@ -43,6 +47,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 		"bad log format":    {args: []string{"--log-format", "xml"}},
 		"stray argument":    {args: []string{"extra"}},
 		"unknown flag":      {args: []string{"--nope"}},
+		"bad trusted proxy": {env: map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }); err == nil {
