@@ -80,14 +80,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	if tlsSrv != nil {
 		servers, listeners = append(servers, tlsSrv), append(listeners, tlsLn)
 	}
-	errc := make(chan error, len(servers))
-	for i, ln := range listeners {
-		go func(s *http.Server, ln net.Listener) {
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}(servers[i], ln)
-	}
+	errc := serveAll(servers, listeners)
 	fmt.Fprintf(stdout, "\nPortico gateway node %s is running.\n\n  Gateway  http://%s/\n", version, gwLn.Addr())
 	if tlsLn != nil {
 		fmt.Fprintf(stdout, "  Gateway  https://%s/\n", tlsLn.Addr())
@@ -113,6 +106,20 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		log.Info("stopped")
 	}
 	return runErr
+}
+
+// serveAll serves each server on its listener; the channel reports the
+// first server that fails (a graceful shutdown is not a failure).
+func serveAll(servers []*http.Server, listeners []net.Listener) <-chan error {
+	errc := make(chan error, len(servers))
+	for i, ln := range listeners {
+		go func(s *http.Server, ln net.Listener) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(servers[i], ln)
+	}
+	return errc
 }
 
 // gatewayRuntime is the data plane as both serve and gateway run it.

@@ -281,14 +281,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	if tlsSrv != nil {
 		servers, listeners = append(servers, tlsSrv), append(listeners, tlsLn)
 	}
-	errc := make(chan error, len(servers))
-	for i, ln := range listeners {
-		go func(s *http.Server, ln net.Listener) {
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}(servers[i], ln)
-	}
+	errc := serveAll(servers, listeners)
 	go rollPeriods(ctx, plans, log)
 	portalURL := "http://" + portalLn.Addr().String()
 	var demo *demoFile
