@@ -442,6 +442,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.forward(w, r, m, key, sub, id, bodyHash)
 }
 
+// anonymous and noSubscription stand for the caller of a public version:
+// the backend signature then names no consumer, app or plan. Read only.
+var (
+	anonymous      Key
+	noSubscription Subscription
+)
+
 // servePublic answers a call to a public version: no credentials, no
 // subscription, no plan limits, no metering.
 func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, m Match, id string, maxBody int64) {
@@ -450,7 +457,7 @@ func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, m Match, i
 		return
 	}
 	if bodyHash, ok := h.hashBody(w, r, maxBody, id); ok {
-		h.forward(w, r, m, &Key{}, &Subscription{}, id, bodyHash)
+		h.forward(w, r, m, &anonymous, &noSubscription, id, bodyHash)
 	}
 }
 
