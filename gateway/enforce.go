@@ -128,11 +128,9 @@ func (e *enforcer) admit(ctx context.Context, w http.ResponseWriter, sub *Subscr
 			var reset time.Duration
 			if e.leaser != nil {
 				x.lease = e.leaser.Lease(key, x.limit, x.window)
-				x.grant = x.lease.TakeGrant(ctx, x.window, now)
-				ok, remaining = x.grant != limits.Refused, x.lease.Remaining()
-				if _, end, inWindow := x.window.Bounds(now); inWindow {
-					reset = end.Sub(now)
-				}
+				var resetAt time.Time
+				x.grant, remaining, resetAt = x.lease.TakeGrant(ctx, x.window, now)
+				ok, reset = x.grant != limits.Refused, resetAt.Sub(now)
 			} else {
 				var used int64
 				var resetAt time.Time

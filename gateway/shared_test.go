@@ -335,3 +335,20 @@ func TestSharedLimitsRedisDownMidRun(t *testing.T) {
 		})
 	}
 }
+
+// With shared quotas the RateLimit header counts the whole cluster's use:
+// after one call of a 300-call day quota, 299 are left, however many units
+// the node leased.
+func TestSharedQuotaHeaders(t *testing.T) {
+	rdb, prefix := sharedRedis(t, "")
+	c := newCluster(t, 1, demoConfig(Limits{DayQuota: 300}, SubActive, time.Now()), rdb, prefix, false, nil)
+	req := httptest.NewRequest("GET", "http://gw.test/acme/echo/v1/things/1", nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	c.nodes[0].ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Header().Get("RateLimit"), `"day";r=299;`) {
+		t.Fatalf("%d RateLimit %q", rec.Code, rec.Header().Get("RateLimit"))
+	}
+}

@@ -257,21 +257,24 @@ const (
 // only when the lease is empty; a background fetch normally refills it
 // first.
 func (ls *Lease) Take(ctx context.Context, w Window, now time.Time) bool {
-	return ls.TakeGrant(ctx, w, now) != Refused
+	g, _, _ := ls.TakeGrant(ctx, w, now)
+	return g != Refused
 }
 
-// TakeGrant is Take, saying where the unit came from.
-func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) Grant {
+// TakeGrant is Take, saying where the unit came from, about how many units
+// are left in the whole cluster (see remainingLocked) and when the window
+// ends, for the RateLimit headers.
+func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) (g Grant, remaining int64, resetAt time.Time) {
 	start, end, ok := w.Bounds(now)
 	if !ok {
-		return Refused
+		return Refused, 0, now
 	}
 	s, n := start.UnixNano(), now.UnixNano()
 	ls.mu.Lock()
 	switch {
 	case s < ls.winStart:
 		ls.mu.Unlock()
-		return Refused
+		return Refused, 0, end
 	case s > ls.winStart:
 		// A new window: units leased for the old one are void; its Redis
 		// key expires on its own.
@@ -287,34 +290,35 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) Grant {
 				done := ls.startFetch()
 				go ls.fetch(context.WithoutCancel(ctx), done, s, n)
 			}
+			remaining = ls.remainingLocked()
 			ls.mu.Unlock()
-			return Leased
+			return Leased, remaining, end
 		}
 		if n < ls.degradedUntil {
 			ls.mu.Unlock()
 			if ls.l.cfg.Mode == FailClosed {
-				return Refused
+				return Refused, 0, end
 			}
-			if allowed, _, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now); allowed {
-				return Fallback
+			if allowed, used, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now); allowed {
+				return Fallback, ls.limit - used, end
 			}
-			return Refused
+			return Refused, 0, end
 		}
 		if ls.exhausted(n) {
 			ls.mu.Unlock()
-			return Refused
+			return Refused, 0, end
 		}
 		if ch := ls.fetching; ch != nil {
 			ls.mu.Unlock()
 			select {
 			case <-ch:
 			case <-ctx.Done():
-				return Refused
+				return Refused, 0, end
 			}
 			ls.mu.Lock()
 			if ls.winStart != s {
 				ls.mu.Unlock()
-				return Refused
+				return Refused, 0, end
 			}
 			continue
 		}
@@ -324,7 +328,7 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) Grant {
 		ls.mu.Lock()
 		if ls.winStart != s {
 			ls.mu.Unlock()
-			return Refused
+			return Refused, 0, end
 		}
 	}
 }
@@ -460,11 +464,10 @@ func (ls *Lease) Return(g Grant, w Window, now time.Time) {
 	}
 }
 
-// Remaining estimates the units left in the whole cluster: the limit less
-// the Redis counter at the last grant, plus this node's unspent units.
-func (ls *Lease) Remaining() int64 {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
+// remainingLocked estimates the units left in the whole cluster: the limit
+// less the Redis counter at the last grant, plus this node's unspent units
+// (only those while Redis fails). Called with mu held.
+func (ls *Lease) remainingLocked() int64 {
 	if ls.degraded {
 		return max(ls.local, 0)
 	}
