@@ -218,14 +218,6 @@ func (h *Handler) Shutdown(ctx context.Context) {
 	h.limits.release(ctx)
 }
 
-type problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail"`
-	RequestID string `json:"request_id"`
-}
-
 func newRequestID() string {
 	b := make([]byte, 16)
 	rand.Read(b)

@@ -85,7 +85,6 @@ func TestLookup(t *testing.T) {
 		code   string
 		allow  string
 		stage  string
-		ver    string
 	}
 	cases := []struct {
 		name                     string

@@ -28,8 +28,6 @@ const (
 	breakerHalfOpen
 )
 
-var breakerStateNames = [...]string{"closed", "open", "half-open"}
-
 // epoch anchors the monotonic clock the breakers use: nanoseconds since
 // process start fit an int64 and compare without wall-clock jumps.
 var epoch = time.Now()

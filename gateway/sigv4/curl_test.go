@@ -23,10 +23,9 @@ func (v curlVersion) atLeast(major, minor int) bool {
 func (v curlVersion) String() string { return strconv.Itoa(v.major) + "." + strconv.Itoa(v.minor) }
 
 var (
-	curl788  = curlVersion{7, 88} // Debian 12
-	curl85   = curlVersion{8, 5}  // Ubuntu 24.04
-	curl814  = curlVersion{8, 14}
-	curlList = []curlVersion{curl788, curl85, curl814}
+	curl788 = curlVersion{7, 88} // Debian 12
+	curl85  = curlVersion{8, 5}  // Ubuntu 24.04
+	curl814 = curlVersion{8, 14}
 )
 
 // curlCanonicalQuery mimics curl's canon_query (8.3 and later): the raw

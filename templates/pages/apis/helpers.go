@@ -395,13 +395,6 @@ func yesNo(b bool) string {
 	return "No"
 }
 
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // apiFieldNames are the metadata form's fields in form order.
 var apiFieldNames = []string{"slug", "name", "summary", "description", "category", "tags", "visibility", "logo_url", "contact_url", "terms_url"}
 
