@@ -161,7 +161,7 @@ func TestConsoleChangesAreAnnounced(t *testing.T) {
 	counts("revoking the key", 2, 1)
 
 	get("/orgs/partner/apps/" + app)
-	_, body = post("/orgs/partner/apps/"+app+"/codes", map[string]string{"name": "browser"}, http.StatusCreated)
+	post("/orgs/partner/apps/"+app+"/codes", map[string]string{"name": "browser"}, http.StatusCreated)
 	counts("creating an app code", 3, 1)
 	codes, err := svc.ListAppCodes(ctx, part.Org.ID, app)
 	if err != nil || len(codes) != 1 {
