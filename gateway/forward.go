@@ -35,16 +35,16 @@ type fwdKey struct{}
 // value of its own (one allocation for both).
 type fwdCall struct {
 	context.Context
-	in         *http.Request
-	mw         *meteredWriter
-	pool       *pool
-	api        *APIVersion
-	key        *Key
-	sub        *Subscription
-	id         string
-	bodyHash   string
-	rel        string
-	idempotent bool
+	in   *http.Request
+	mw   *meteredWriter
+	pool *pool
+	api  *APIVersion
+	// consumer, app and plan name the caller to the backend.
+	consumer, app, plan string
+	id                  string
+	bodyHash            string
+	rel                 string
+	idempotent          bool
 	// tried marks the pool's targets already used; target is the last.
 	tried  uint32
 	target *targetState
@@ -88,7 +88,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	mw, _ := w.(*meteredWriter)
-	call := &fwdCall{Context: ctx, in: r, mw: mw, pool: p, api: api, key: key, sub: sub, id: id, bodyHash: bodyHash,
+	call := &fwdCall{Context: ctx, in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID, id: id, bodyHash: bodyHash,
 		rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r)}
 	defer func() {
 		// The proxy aborts with ErrAbortHandler when the answer broke off
@@ -295,7 +295,7 @@ func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
 	out.Host = tg.host
 	if len(call.api.BackendKeys) > 0 {
 		bk := &call.api.BackendKeys[0]
-		f := backendsig.Facts{Consumer: call.key.OrgID, App: call.key.AppID, Plan: call.sub.PlanID, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now()}
+		f := backendsig.Facts{Consumer: call.consumer, App: call.app, Plan: call.plan, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now()}
 		bk.signer.Apply(out, f) // Compile built it
 	}
 }
