@@ -11,17 +11,25 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/portico-dev/portico/gateway/backendsig"
 )
 
-// credentialHeaders are the partner's credentials, never forwarded.
-var credentialHeaders = []string{"Authorization", "X-Portico-Nonce", "X-Portico-App-Code"}
-
-// signatureHeaders are set only by the gateway: a partner's own values
-// would let it impersonate another consumer to a backend.
-var signatureHeaders = []string{backendsig.HeaderRequestID, backendsig.HeaderConsumer, backendsig.HeaderApp,
-	backendsig.HeaderPlan, backendsig.HeaderTimestamp, backendsig.HeaderSignature}
+// gatewayOnly reports whether a (canonical) request header never reaches
+// the backend as the partner sent it: the partner's credentials
+// (Authorization, X-Amz-*, the nonce and app code), and the headers only the
+// gateway sets (a partner's own X-Portico-Consumer and the like would let it
+// pose as another consumer to a backend).
+func gatewayOnly(name string) bool {
+	switch name {
+	case "Authorization", "X-Portico-Nonce", AppCodeHeader,
+		backendsig.HeaderRequestID, backendsig.HeaderConsumer, backendsig.HeaderApp,
+		backendsig.HeaderPlan, backendsig.HeaderTimestamp, backendsig.HeaderSignature:
+		return true
+	}
+	return len(name) > 6 && strings.EqualFold(name[:6], "x-amz-")
+}
 
 // errNoHealthyUpstream: every target of the upstream is down or its
 // breaker open.
@@ -45,12 +53,19 @@ type fwdCall struct {
 	bodyHash            string
 	rel                 string
 	idempotent          bool
+	// deadline ends the call. h1Transport sets it on the connection, so a
+	// call it carries needs no timer context (forward makes one only for
+	// the other transports).
+	deadline time.Time
+	// signedAt is the backend signature's timestamp.
+	signedAt time.Time
 	// tried marks the pool's targets already used; target is the last.
 	tried  uint32
 	target *targetState
-	// hdr backs the values of the headers rewrite sets, saving one
+	// hdr and sig back the values of the headers forward sets, saving one
 	// allocation per header.
-	hdr [5]string
+	hdr [4]string
+	sig backendsig.Values
 }
 
 // Value implements context.Context.
@@ -71,7 +86,9 @@ func idempotent(r *http.Request) bool {
 	return r.Header.Get("Idempotency-Key") != ""
 }
 
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *Key, sub *Subscription, id, bodyHash string) {
+// forward sends the call to the API's upstream; now is when it arrived
+// (the backend signature's timestamp).
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *Key, sub *Subscription, id, bodyHash string, now time.Time) {
 	api := m.API
 	p := h.ups.poolFor(api)
 	if p == nil || len(p.targets) == 0 {
@@ -85,11 +102,16 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
 	mw, _ := w.(*meteredWriter)
-	call := &fwdCall{Context: ctx, in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID, id: id, bodyHash: bodyHash,
-		rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r)}
+	call := &fwdCall{Context: r.Context(), in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID,
+		id: id, bodyHash: bodyHash, rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r), deadline: time.Now().Add(timeout), signedAt: now}
+	if !p.plain || !h.h1 || !h1Carries(r) {
+		// Other transports end the call through its context.
+		ctx, cancel := context.WithDeadline(r.Context(), call.deadline)
+		defer cancel()
+		call.Context = ctx
+	}
+	h.prepareHeaders(r, call)
 	defer func() {
 		// The proxy aborts with ErrAbortHandler when the answer broke off
 		// after its headers went out: the client sees a truncated
@@ -98,7 +120,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler && r.Context().Err() == nil {
 				kind := "truncated"
-				if ctx.Err() != nil {
+				if call.expired() {
 					kind = "timeout"
 				}
 				h.countUpstream(mw, kind)
@@ -124,46 +146,79 @@ func (h *Handler) newProxy(inner http.RoundTripper) *httputil.ReverseProxy {
 	}
 }
 
-// rewrite strips the partner's credentials and adds the forwarding headers.
-// The proxy has already removed hop-by-hop and X-Forwarded-* headers.
+// expired reports whether the call ran out of time.
+func (c *fwdCall) expired() bool { return c.Context.Err() != nil || !time.Now().Before(c.deadline) }
+
+// prepareHeaders turns the inbound request's headers into those the backend
+// receives, before the proxy copies them: the partner's credentials and any
+// headers only the gateway may set go, the forwarding, trace and
+// backend-signature headers come in (the signature itself is set per
+// target by aim). Editing them in place, rather than the proxy's copy, lets
+// the copy be made at its final size. Nothing after forward reads the
+// partner's credentials.
+func (h *Handler) prepareHeaders(r *http.Request, call *fwdCall) {
+	hd := r.Header
+	// X-Forwarded-For appends the client's address to what earlier
+	// proxies said (the backend decides how far to trust it); Host and
+	// Proto say what the client asked for.
+	xff := clientIP(r)
+	if prior := hd["X-Forwarded-For"]; len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + xff
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	if n := len(hd) + len(call.hdr) + len(call.sig); n > 8 {
+		// More than a small map holds: copy into one made at its final
+		// size rather than let the additions below grow this one.
+		nh := make(http.Header, n)
+		for name, vals := range hd {
+			if !gatewayOnly(name) {
+				nh[name] = vals
+			}
+		}
+		hd, r.Header = nh, nh
+	} else {
+		for name := range hd {
+			if gatewayOnly(name) {
+				delete(hd, name)
+			}
+		}
+	}
+	v := &call.hdr
+	v[0], v[1], v[2], v[3] = xff, r.Host, proto, traceparent(hd)
+	// The proxy drops X-Forwarded-* from its copy (rewrite sets them
+	// again); they are set here too so that copy has room for them.
+	hd["X-Forwarded-For"] = v[0:1:1]
+	hd["X-Forwarded-Host"] = v[1:2:2]
+	hd["X-Forwarded-Proto"] = v[2:3:3]
+	hd["Traceparent"] = v[3:4:4]
+	if len(call.api.BackendKeys) == 0 {
+		call.sig[0] = call.id
+		hd[backendsig.HeaderRequestID] = call.sig[0:1:1]
+		return
+	}
+	backendsig.SetHeaders(hd, call.facts(), "", &call.sig)
+}
+
+// facts are what the backend signature binds besides the request.
+func (c *fwdCall) facts() backendsig.Facts {
+	return backendsig.Facts{Consumer: c.consumer, App: c.app, Plan: c.plan, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
+}
+
+// rewrite puts back the X-Forwarded-* headers prepareHeaders set, which
+// the proxy removes from its copy of the request.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	call, _ := pr.Out.Context().Value(fwdKey{}).(*fwdCall)
 	if call == nil {
 		return
 	}
 	hd := pr.Out.Header
-	for _, name := range credentialHeaders {
-		delete(hd, name)
-	}
-	for _, name := range signatureHeaders {
-		delete(hd, name)
-	}
-	for name := range hd {
-		if len(name) > 6 && strings.EqualFold(name[:6], "x-amz-") {
-			delete(hd, name)
-		}
-	}
-	// X-Forwarded-For appends the client's address to what earlier
-	// proxies said (the backend decides how far to trust it); Host and
-	// Proto say what the client asked for.
-	in := pr.In
-	xff := clientIP(in)
-	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + xff
-	}
-	proto := "http"
-	if in.TLS != nil {
-		proto = "https"
-	}
 	v := &call.hdr
-	v[0], v[1], v[2], v[3], v[4] = xff, in.Host, proto, traceparent(hd), call.id
 	hd["X-Forwarded-For"] = v[0:1:1]
 	hd["X-Forwarded-Host"] = v[1:2:2]
 	hd["X-Forwarded-Proto"] = v[2:3:3]
-	hd["Traceparent"] = v[3:4:4]
-	if len(call.api.BackendKeys) == 0 {
-		hd[backendsig.HeaderRequestID] = v[4:5:5]
-	}
 	pr.Out.URL.RawQuery = stripSigQuery(pr.Out.URL.RawQuery)
 }
 
@@ -271,7 +326,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		tg.failed(u)
 		lastErr = err
-		if attempt >= call.pool.retries || !call.idempotent || call.Context.Err() != nil || !connectionFailure(err) ||
+		if attempt >= call.pool.retries || !call.idempotent || call.expired() || !connectionFailure(err) ||
 			(call.mw != nil && call.mw.status != 0) || (req.Body != nil && req.GetBody == nil) {
 			return nil, err
 		}
@@ -295,8 +350,12 @@ func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
 	out.Host = tg.host
 	if len(call.api.BackendKeys) > 0 {
 		bk := &call.api.BackendKeys[0]
-		f := backendsig.Facts{Consumer: call.consumer, App: call.app, Plan: call.plan, RequestID: call.id, BodySHA256: call.bodyHash, Timestamp: h.now()}
-		bk.signer.Apply(out, f) // Compile built it
+		sig := bk.signer.Value(out.Method, u.EscapedPath(), u.RawQuery, call.facts()) // Compile built the signer
+		if vs := out.Header[backendsig.HeaderSignature]; len(vs) == 1 {
+			vs[0] = sig // out's own copy of the placeholder prepareHeaders set
+		} else {
+			out.Header[backendsig.HeaderSignature] = []string{sig}
+		}
 	}
 }
 

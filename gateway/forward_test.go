@@ -288,6 +288,48 @@ func TestForwardSlowUpstream(t *testing.T) {
 	}
 }
 
+// An answer that stalls after its headers is cut at the timeout, whichever
+// transport carries it (h1Transport enforces the call's deadline on the
+// connection, without a timer context), and counted as a timeout.
+func TestForwardTimeoutMidBody(t *testing.T) {
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer stall.Close()
+	defer close(release)
+	g := newFwdGateway(t, fwdConfig(Upstream{Timeout: 300 * time.Millisecond, Targets: []Target{{URL: stall.URL, Weight: 1}}}),
+		Options{AllowPrivateUpstreams: true})
+	start := time.Now()
+	req, _ := http.NewRequest("GET", g.srv.URL+"/acme/echo/v1/x", nil)
+	(&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now())
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		b, rerr := io.ReadAll(res.Body)
+		res.Body.Close()
+		if rerr == nil && len(b) == 1000 {
+			t.Fatalf("got the whole body %q", b)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("cut after %v, want about the 300 ms timeout", d)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(g.metrics(t), `kind="timeout"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no timeout metric:\n%s", g.metrics(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestForwardResetMidResponse(t *testing.T) {
 	up := newRawUpstream(t, rawTruncate)
 	g := newFwdGateway(t, fwdConfig(Upstream{Targets: []Target{{URL: up.URL(), Weight: 1}}}), Options{AllowPrivateUpstreams: true})

@@ -102,6 +102,10 @@ type Handler struct {
 	protect  *protector
 	tokens   *tokenIssuerKeys
 
+	// h1: the upstream transport is h1Transport, which ends a call at its
+	// fwdCall's deadline without a timer context.
+	h1 bool
+
 	healthInterval time.Duration
 	// idle closes upstream connections idle past their timeout for hosts
 	// no longer called (the pool itself only looks when a host is used).
@@ -202,6 +206,7 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 		tr = h.newTransport(opts.AllowPrivateUpstreams)
 	}
 	h.idle, _ = tr.(interface{ closeIdle(time.Time) })
+	_, h.h1 = tr.(*h1Transport)
 	h.healthClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	h.proxy = h.newProxy(tr)
 	if opts.Registry != nil {
@@ -302,15 +307,18 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
-	w.Header().Set(RequestIDHeader, id)
 	// Every request gets one structured access-log line (never the query
 	// string or headers: they may carry credentials) and its metrics.
+	// start is also the "now" of the per-IP, limit and signature checks:
+	// one clock read serves them all.
 	start := h.now()
 	mw := &meteredWriter{ResponseWriter: w, requestID: id, provider: "-", api: "-"}
+	mw.idValue[0] = id
+	w.Header()[RequestIDHeader] = mw.idValue[:] // canonical name; no slice allocated
 	w = mw
 	defer func() {
 		st := mw.finalStatus()
-		d := h.now().Sub(start)
+		d := mw.ended(h.now).Sub(start)
 		if h.metrics != nil {
 			if mw.reason != "" {
 				h.metrics.reject(mw.reason)
@@ -337,7 +345,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not use this gateway.", id, nil)
 		return
 	}
-	if code := h.protect.enter(w, ip, h.now(), id); code != "" {
+	if code := h.protect.enter(w, ip, start, id); code != "" {
 		mw.reason = code
 		return
 	}
@@ -399,7 +407,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if api.Settings.Public {
-		h.servePublic(w, r, m, id, maxBody)
+		h.servePublic(w, r, m, id, maxBody, start)
 		return
 	}
 	key, bodyHash, ok := h.authenticate(w, r, snap, api, ip, id, maxBody)
@@ -428,7 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ok, reason := h.limits.admit(r.Context(), w, &sub, op.Billable, h.now(), id); !ok {
+	if ok, reason := h.limits.admit(r.Context(), w, &sub, op.Billable, start, id); !ok {
 		mw.reason = reason
 		return
 	}
@@ -437,14 +445,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			h.meter.Record(UsageEvent{Time: start, ProviderOrgID: api.OrgID, APIID: api.APIID, Version: api.Version, OperationID: op.ID,
 				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: mw.finalStatus(),
-				Latency: h.now().Sub(start), BytesIn: r.ContentLength, BytesOut: mw.bytes, Billable: op.Billable})
+				Latency: mw.ended(h.now).Sub(start), BytesIn: r.ContentLength, BytesOut: mw.bytes, Billable: op.Billable})
 		}()
 	}
 	if api.Mock {
 		h.serveMock(w, op)
 		return
 	}
-	h.forward(w, r, m, &key, &sub, id, bodyHash)
+	h.forward(w, r, m, &key, &sub, id, bodyHash, start)
 }
 
 // anonymous and noSubscription stand for the caller of a public version:
@@ -456,13 +464,13 @@ var (
 
 // servePublic answers a call to a public version: no credentials, no
 // subscription, no plan limits, no metering.
-func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, m Match, id string, maxBody int64) {
+func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, m Match, id string, maxBody int64, now time.Time) {
 	if m.API.Mock {
 		h.serveMock(w, m.Operation)
 		return
 	}
 	if bodyHash, ok := h.hashBody(w, r, maxBody, id); ok {
-		h.forward(w, r, m, &anonymous, &noSubscription, id, bodyHash)
+		h.forward(w, r, m, &anonymous, &noSubscription, id, bodyHash, now)
 	}
 }
 

@@ -86,11 +86,10 @@ func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Co
 
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	hasBody := req.Body != nil && req.Body != http.NoBody
-	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Trailer) > 0 || req.Method == http.MethodConnect ||
-		(hasBody && req.ContentLength <= 0) || req.URL.Host == "" {
+	if req.URL.Scheme != "http" || req.URL.Host == "" || !h1Carries(req) {
 		return t.fallback.RoundTrip(req)
 	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
 	ctx := req.Context()
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
@@ -129,6 +128,27 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// h1Carries reports whether h1Transport can send req over plain http:
+// not an upgrade, CONNECT, trailers or a body of unknown length.
+func h1Carries(req *http.Request) bool {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	return len(req.Header["Upgrade"]) == 0 && len(req.Trailer) == 0 && req.Method != http.MethodConnect &&
+		(!hasBody || req.ContentLength > 0)
+}
+
+// deadline is when the exchange must be over: the context's deadline, or
+// the forwarded call's own (forward leaves calls h1Transport carries
+// without a timer context; see fwdCall.deadline).
+func deadline(ctx context.Context) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return dl
+	}
+	if c, _ := ctx.Value(fwdKey{}).(*fwdCall); c != nil {
+		return c.deadline
+	}
+	return time.Time{}
+}
+
 func closeBody(b io.ReadCloser) {
 	if b != nil {
 		b.Close()
@@ -152,7 +172,15 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 			return c, nil
 		}
 	}
-	nc, err := t.dial(ctx, "tcp", addr)
+	dctx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		if dl := deadline(ctx); !dl.IsZero() {
+			var cancel context.CancelFunc
+			dctx, cancel = context.WithDeadline(ctx, dl)
+			defer cancel()
+		}
+	}
+	nc, err := t.dial(dctx, "tcp", addr)
 	if err != nil {
 		if ctx.Err() != nil && !isForbidden(err) {
 			return nil, ctx.Err()
@@ -294,8 +322,7 @@ func alive(nc net.Conn) bool {
 // the request body too; a failure on a reused connection before any
 // response byte comes back as a *staleError.
 func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Request, body io.ReadCloser) (*http.Response, error) {
-	dl, _ := ctx.Deadline()
-	c.nc.SetDeadline(dl)
+	c.nc.SetDeadline(deadline(ctx))
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, c.unblock)

@@ -40,6 +40,19 @@ type meteredWriter struct {
 	requestID, provider, api string
 	// clientIP is the caller's address for the access log.
 	clientIP string
+	// idValue backs the X-Portico-Request-Id header's value.
+	idValue [1]string
+	// end is when the answer was complete, read once for the usage
+	// event and the metrics.
+	end time.Time
+}
+
+// ended returns end, reading the clock the first time.
+func (w *meteredWriter) ended(now func() time.Time) time.Time {
+	if w.end.IsZero() {
+		w.end = now()
+	}
+	return w.end
 }
 
 // finalStatus is the status answered, or 499 when the client went away

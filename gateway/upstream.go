@@ -148,7 +148,10 @@ func (t *targetState) healthy() bool {
 // pool is one API version's upstream as the request path uses it: its
 // targets' shared states with the version's weights and policies.
 type pool struct {
-	targets        []poolTarget
+	targets []poolTarget
+	// plain: every target is http://, so h1Transport carries every call
+	// it can (see forward).
+	plain          bool
 	retries        int
 	connectTimeout time.Duration
 	healthPath     string
@@ -306,7 +309,7 @@ func (u *upstreams) tableFor(snap *Snapshot) *upstreamTable {
 // buildPool makes v's pool from the shared target states (u.mu held),
 // noting the URLs used and the connect timeout of each address.
 func (u *upstreams) buildPool(v *APIVersion, used map[string]bool, dialTimeouts map[string]time.Duration) *pool {
-	p := &pool{retries: v.Upstream.Retries, connectTimeout: v.Upstream.ConnectTimeout, healthPath: v.Upstream.HealthCheckPath}
+	p := &pool{retries: v.Upstream.Retries, connectTimeout: v.Upstream.ConnectTimeout, healthPath: v.Upstream.HealthCheckPath, plain: true}
 	if p.connectTimeout <= 0 {
 		p.connectTimeout = DefaultConnectTimeout
 	}
@@ -326,6 +329,7 @@ func (u *upstreams) buildPool(v *APIVersion, used map[string]bool, dialTimeouts 
 			used[tg.URL] = true
 		}
 		p.targets = append(p.targets, poolTarget{st, tg.Weight})
+		p.plain = p.plain && st.scheme == "http"
 		addr := st.dialAddr()
 		if p.connectTimeout > dialTimeouts[addr] {
 			dialTimeouts[addr] = p.connectTimeout

@@ -49,7 +49,11 @@ type Facts struct {
 // StringToSign returns the lines timestamp, METHOD, path, canonical query,
 // consumer, app, plan, request-id and body digest joined by "\n".
 func StringToSign(method, path, rawQuery string, f Facts) []byte {
-	b := make([]byte, 0, 256+len(path)+len(rawQuery))
+	return AppendStringToSign(make([]byte, 0, 256+len(path)+len(rawQuery)), method, path, rawQuery, f)
+}
+
+// AppendStringToSign appends the string to sign to dst.
+func AppendStringToSign(b []byte, method, path, rawQuery string, f Facts) []byte {
 	b = strconv.AppendInt(b, f.Timestamp.Unix(), 10)
 	b = append(b, '\n')
 	b = append(b, strings.ToUpper(method)...)
@@ -57,7 +61,7 @@ func StringToSign(method, path, rawQuery string, f Facts) []byte {
 	b = append(b, path...)
 	b = append(b, '\n')
 	b = sigv4.AppendCanonicalQuery(b, rawQuery)
-	for _, s := range []string{f.Consumer, f.App, f.Plan, f.RequestID, f.BodySHA256} {
+	for _, s := range [...]string{f.Consumer, f.App, f.Plan, f.RequestID, f.BodySHA256} {
 		b = append(b, '\n')
 		b = append(b, s...)
 	}
@@ -74,22 +78,28 @@ func Sign(secret []byte, sts []byte) string {
 // Apply sets the backend-signature headers on a request about to be
 // forwarded (r.URL.Path and RawQuery as the backend will see them).
 func Apply(r *http.Request, keyID string, secret []byte, f Facts) {
-	apply(r, "keyId="+keyID+", v1="+Sign(secret, StringToSign(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, f)), f)
+	var vals Values
+	SetHeaders(r.Header, f, "keyId="+keyID+", v1="+Sign(secret, StringToSign(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, f)), &vals)
 }
 
-// Signer signs with one backend key and keeps its keyed HMAC states for
-// reuse, so a request costs no HMAC setup or allocation for it. It is safe
-// for concurrent use.
+// Signer signs with one backend key and keeps its keyed HMAC states and
+// buffers for reuse, so a signature costs one allocation (its value). It
+// is safe for concurrent use.
 type Signer struct {
 	keyID string
-	macs  sync.Pool
+	state sync.Pool // *signState
+}
+
+type signState struct {
+	mac hash.Hash
+	sts []byte
 }
 
 // NewSigner returns a Signer for the key.
 func NewSigner(keyID string, secret []byte) *Signer {
 	sec := append([]byte(nil), secret...)
 	s := &Signer{keyID: keyID}
-	s.macs.New = func() any { return hmac.New(sha256.New, sec) }
+	s.state.New = func() any { return &signState{mac: hmac.New(sha256.New, sec), sts: make([]byte, 0, 512)} }
 	return s
 }
 
@@ -98,27 +108,41 @@ func (s *Signer) KeyID() string { return s.keyID }
 
 // Apply is Apply with the Signer's key.
 func (s *Signer) Apply(r *http.Request, f Facts) {
-	m := s.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(StringToSign(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, f))
-	var sum [sha256.Size]byte
-	mac := m.Sum(sum[:0])
-	s.macs.Put(m)
-	v := make([]byte, 0, len("keyId=, v1=")+len(s.keyID)+hex.EncodedLen(len(mac)))
-	v = append(v, "keyId="...)
-	v = append(v, s.keyID...)
-	v = append(v, ", v1="...)
-	v = hex.AppendEncode(v, mac)
-	apply(r, string(v), f)
+	var vals Values
+	SetHeaders(r.Header, f, s.Value(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, f), &vals)
 }
 
-// apply sets the headers, sigHeader being X-Portico-Signature's value.
-func apply(r *http.Request, sigHeader string, f Facts) {
-	// One backing array for the six values instead of a slice per Set:
-	// this runs on every forwarded request. The names are canonical.
-	v := [...]string{f.RequestID, f.Consumer, f.App, f.Plan, strconv.FormatInt(f.Timestamp.Unix(), 10), sigHeader}
-	vals := v[:]
-	h := r.Header
+// Value returns the X-Portico-Signature value for a request with this
+// method, escaped path and raw query as the backend will see them.
+func (s *Signer) Value(method, path, rawQuery string, f Facts) string {
+	st := s.state.Get().(*signState)
+	st.sts = AppendStringToSign(st.sts[:0], method, path, rawQuery, f)
+	st.mac.Reset()
+	st.mac.Write(st.sts)
+	var sum [sha256.Size]byte
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], st.mac.Sum(sum[:0]))
+	if cap(st.sts) <= 4096 { // keep no buffer a huge query grew
+		s.state.Put(st)
+	}
+	var b strings.Builder
+	b.Grow(len("keyId=, v1=") + len(s.keyID) + len(hx))
+	b.WriteString("keyId=")
+	b.WriteString(s.keyID)
+	b.WriteString(", v1=")
+	b.Write(hx[:])
+	return b.String()
+}
+
+// Values backs the six header values SetHeaders sets, so a caller that
+// keeps one per request saves an allocation per header.
+type Values [6]string
+
+// SetHeaders sets the backend-signature headers: the facts, the timestamp
+// and sig, X-Portico-Signature's value. Their values live in vals.
+func SetHeaders(h http.Header, f Facts, sig string, vals *Values) {
+	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = f.RequestID, f.Consumer, f.App, f.Plan, strconv.FormatInt(f.Timestamp.Unix(), 10), sig
+	// The names are canonical: plain map writes.
 	h[HeaderRequestID] = vals[0:1:1]
 	h[HeaderConsumer] = vals[1:2:2]
 	h[HeaderApp] = vals[2:3:3]

@@ -78,7 +78,7 @@ func BenchmarkDeriveSigningKey(b *testing.B) {
 	secret := []byte(testSecret)
 	b.ReportAllocs()
 	for b.Loop() {
-		newSigningKey(secret, "20260314", "local", "apigw")
+		newSigningKey("", secret, "20260314", "local", "apigw")
 	}
 }
 

@@ -321,7 +321,7 @@ func TestRejections(t *testing.T) {
 func assertNoSecret(t *testing.T, e *Error) {
 	t.Helper()
 	js, _ := json.Marshal(e)
-	sk := newSigningKey([]byte(testSecret), "20260314", "local", "apigw")
+	sk := newSigningKey("", []byte(testSecret), "20260314", "local", "apigw")
 	derived := hex.EncodeToString(deriveSigningKey([]byte(testSecret), "20260314", "local", "apigw"))
 	for _, s := range []string{e.Error(), string(js)} {
 		for _, secret := range []string{testSecret, "AWS4" + testSecret, derived, hex.EncodeToString(sk.ipad[:8])} {

@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,16 +46,18 @@ func deriveSigningKey(secret []byte, date, region, service string) []byte {
 }
 
 // signingKey is a derived key prepared for HMAC without allocation: the
-// inner and outer pads of RFC 2104 are precomputed.
+// inner and outer pads of RFC 2104 are precomputed. It also records what it
+// was derived from, for the cache.
 type signingKey struct {
-	secret []byte // to notice a secret that changed under the same access key
-	ipad   [sha256.BlockSize]byte
-	opad   [sha256.BlockSize]byte
+	accessKey, date string
+	secret          []byte // to notice a secret that changed under the same access key
+	ipad            [sha256.BlockSize]byte
+	opad            [sha256.BlockSize]byte
 }
 
-func newSigningKey(secret []byte, date, region, service string) *signingKey {
+func newSigningKey(accessKey string, secret []byte, date, region, service string) *signingKey {
 	k := deriveSigningKey(secret, date, region, service) // 32 bytes < block size
-	sk := &signingKey{secret: append([]byte(nil), secret...)}
+	sk := &signingKey{accessKey: strings.Clone(accessKey), date: strings.Clone(date), secret: append([]byte(nil), secret...)}
 	copy(sk.ipad[:], k)
 	copy(sk.opad[:], k)
 	for i := range sk.ipad {
@@ -74,78 +76,71 @@ func (k *signingKey) mac(msg, buf []byte) ([sha256.Size]byte, []byte) {
 	return sha256.Sum256(buf), buf
 }
 
-type keyCacheKey struct{ accessKey, date string }
-
 // keyCache caches derived signing keys per (access key, day) for one region
-// and service. It is sharded to keep lock contention low and bounded with two
-// generations per shard: when the current generation fills up it becomes the
-// previous one and the old previous one is dropped, so recently used keys
-// survive (a cheap approximation of LRU) and stale days age out.
+// and service. Every request looks a key up, so a lookup takes no lock: the
+// cache is a two-way set-associative table of atomic pointers, each set
+// remembering which way was hit last so that a new key evicts the other
+// one (a hot key survives a stream of one-off keys). A miss derives the
+// key (four HMACs) and publishes it; two requests racing on the same miss
+// both derive it, which is harmless.
 type keyCache struct {
 	region, service string
-	perGen          int
-	shards          [16]keyShard
-}
-
-type keyShard struct {
-	mu        sync.RWMutex
-	cur, prev map[keyCacheKey]*signingKey
+	mask            uint32 // sets - 1
+	ways            []atomic.Pointer[signingKey]
+	recent          []atomic.Uint32 // per set: the way hit last
 }
 
 func newKeyCache(region, service string, size int) *keyCache {
-	c := &keyCache{region: region, service: service, perGen: max(1, size/(2*16))}
-	for i := range c.shards {
-		c.shards[i].cur = make(map[keyCacheKey]*signingKey)
+	sets := 1
+	for sets*2 < size {
+		sets *= 2
 	}
-	return c
+	return &keyCache{region: region, service: service, mask: uint32(sets - 1),
+		ways: make([]atomic.Pointer[signingKey], 2*sets), recent: make([]atomic.Uint32, sets)}
 }
 
-func (c *keyCache) shard(accessKey string) *keyShard {
+func (c *keyCache) set(accessKey string) uint32 {
 	h := uint32(2166136261) // FNV-1a
 	for i := 0; i < len(accessKey); i++ {
 		h = (h ^ uint32(accessKey[i])) * 16777619
 	}
-	return &c.shards[h&15]
+	return h & c.mask
 }
 
 // get returns the signing key for cred on date (yyyymmdd), deriving and
 // caching it on a miss.
 func (c *keyCache) get(cred *Credential, date string) *signingKey {
-	s := c.shard(cred.AccessKey)
-	key := keyCacheKey{cred.AccessKey, date}
-	s.mu.RLock()
-	sk, inCur := s.cur[key]
-	if !inCur {
-		sk = s.prev[key]
-	}
-	s.mu.RUnlock()
-	if sk != nil && subtle.ConstantTimeCompare(sk.secret, cred.Secret) == 1 {
-		if !inCur { // promote, so it survives the next generation switch
-			s.put(keyCacheKey{strings.Clone(cred.AccessKey), strings.Clone(date)}, sk, c.perGen)
+	set := c.set(cred.AccessKey)
+	for way := range uint32(2) {
+		sk := c.ways[2*set+way].Load()
+		if sk != nil && sk.accessKey == cred.AccessKey && sk.date == date && subtle.ConstantTimeCompare(sk.secret, cred.Secret) == 1 {
+			if c.recent[set].Load() != way {
+				c.recent[set].Store(way)
+			}
+			return sk
 		}
-		return sk
 	}
-	sk = newSigningKey(cred.Secret, date, c.region, c.service)
-	s.put(keyCacheKey{strings.Clone(cred.AccessKey), strings.Clone(date)}, sk, c.perGen)
+	sk := newSigningKey(cred.AccessKey, cred.Secret, date, c.region, c.service)
+	// Replace this key's stale entry (another day or secret) if it has
+	// one, else an empty way, else the way not hit last.
+	way := 1 - c.recent[set].Load()
+	for w := range uint32(2) {
+		if old := c.ways[2*set+w].Load(); old == nil || old.accessKey == cred.AccessKey {
+			way = w
+			break
+		}
+	}
+	c.ways[2*set+way].Store(sk)
+	c.recent[set].Store(way)
 	return sk
-}
-
-func (s *keyShard) put(key keyCacheKey, sk *signingKey, perGen int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.cur) >= perGen {
-		s.prev, s.cur = s.cur, make(map[keyCacheKey]*signingKey, perGen)
-	}
-	s.cur[key] = sk
 }
 
 func (c *keyCache) len() int {
 	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.cur) + len(s.prev)
-		s.mu.RUnlock()
+	for i := range c.ways {
+		if c.ways[i].Load() != nil {
+			n++
+		}
 	}
 	return n
 }

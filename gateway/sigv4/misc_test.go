@@ -15,7 +15,7 @@ import (
 
 func TestSigningKeyMACMatchesCryptoHMAC(t *testing.T) {
 	for _, msg := range []string{"", "a", strings.Repeat("x", 63), strings.Repeat("y", 64), strings.Repeat("z", 1000)} {
-		sk := newSigningKey([]byte(testSecret), "20260314", "local", "apigw")
+		sk := newSigningKey("", []byte(testSecret), "20260314", "local", "apigw")
 		got, _ := sk.mac([]byte(msg), nil)
 		h := hmac.New(sha256.New, deriveSigningKey([]byte(testSecret), "20260314", "local", "apigw"))
 		h.Write([]byte(msg))
@@ -56,21 +56,38 @@ func TestKeyCache(t *testing.T) {
 		_, err := v.Verify(context.Background(), signedServerRequest(t, "GET", base+"/f", "", Signer{}), "", VerifyOptions{})
 		wantProblem(t, err, TypeSignatureMismatch, 403)
 	})
-	t.Run("promotion-survives-generation-switch", func(t *testing.T) {
-		c := newKeyCache("local", "apigw", 32) // one entry per shard and generation
+	t.Run("hot-key-survives-one-off-keys", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
 		hot := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
 		first := c.get(hot, "20260314")
-		s := c.shard(testAK)
-		// Fill the hot key's shard with other keys, touching the hot key in between.
-		for i := 0; i < 200; i++ {
+		set := c.set(testAK)
+		// Keys of the hot key's set, the hot key used in between: each
+		// evicts the previous one-off key, never the hot one.
+		n := 0
+		for i := 0; n < 20; i++ {
 			ak := fmt.Sprintf("PK%018d", i)
-			if c.shard(ak) != s {
+			if c.set(ak) != set {
 				continue
 			}
+			n++
 			c.get(&Credential{AccessKey: ak, Secret: []byte("s")}, "20260314")
 			if c.get(hot, "20260314") != first {
-				t.Fatalf("hot key evicted after %d", i)
+				t.Fatalf("hot key evicted by one-off key %d", n)
 			}
+		}
+	})
+	t.Run("new-day-replaces-old", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
+		cred := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
+		other := &Credential{AccessKey: "PKOTHER", Secret: []byte("s")}
+		c.get(cred, "20260314")
+		c.get(cred, "20260315")
+		if n := c.len(); n != 1 {
+			t.Fatalf("after a day change the cache holds %d keys, want 1 (the old day replaced)", n)
+		}
+		_ = c.get(other, "20260315")
+		if c.get(cred, "20260315") != c.get(cred, "20260315") {
+			t.Fatal("lookup after the day change derived again")
 		}
 	})
 }

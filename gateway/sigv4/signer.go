@@ -79,7 +79,7 @@ func (s *Signer) Sign(r *http.Request, accessKey, secret, payloadHash string, no
 	scope := amzDate[:8] + "/" + region + "/" + service + "/aws4_request"
 	path, query := requestTarget(r)
 	in := canonInput{method: r.Method, path: path, query: query, signedHeaders: signed, payload: payloadHash}
-	sig := signRequest(r, &in, amzDate, scope, newSigningKey([]byte(secret), amzDate[:8], region, service))
+	sig := signRequest(r, &in, amzDate, scope, newSigningKey("", []byte(secret), amzDate[:8], region, service))
 	r.Header.Set(headerAuthorization, Algorithm+" Credential="+accessKey+"/"+scope+", SignedHeaders="+signed+", Signature="+sig)
 	return nil
 }
@@ -121,7 +121,7 @@ func (s *Signer) Presign(r *http.Request, accessKey, secret, payloadHash string,
 	r.URL.RawQuery = q
 	path, query := requestTarget(r)
 	in := canonInput{method: r.Method, path: path, query: query, presigned: true, signedHeaders: signed, payload: payloadHash}
-	sig := signRequest(r, &in, amzDate, scope, newSigningKey([]byte(secret), amzDate[:8], region, service))
+	sig := signRequest(r, &in, amzDate, scope, newSigningKey("", []byte(secret), amzDate[:8], region, service))
 	r.URL.RawQuery += "&" + querySignature + "=" + sig
 	return r.URL.String(), nil
 }

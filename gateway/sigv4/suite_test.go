@@ -132,7 +132,7 @@ func TestAWSSuiteCanonicalRequest(t *testing.T) {
 			in := canonInput{method: r.Method, path: path, query: query, signedHeaders: signedHeadersOf(tc.canonical), payload: payload}
 			sc := getScratch()
 			defer putScratch(sc)
-			sk := newSigningKey([]byte(suiteSecret), "20150830", "us-east-1", "service")
+			sk := newSigningKey("", []byte(suiteSecret), "20150830", "us-east-1", "service")
 			cr, sts, mac, _ := signParts(nil, nil, nil, r, &in, suiteDate, suiteScope, sk, sc)
 			if string(cr) != tc.canonical {
 				t.Fatalf("canonical request:\n%s\nwant:\n%s", cr, tc.canonical)

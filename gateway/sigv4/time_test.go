@@ -97,7 +97,7 @@ func presignWithExpires(t *testing.T, rawURL, expires string) *http.Request {
 		"&X-Amz-Date=" + amzDate + "&X-Amz-Expires=" + expires + "&X-Amz-SignedHeaders=host"
 	path, query := requestTarget(r)
 	in := canonInput{method: "GET", path: path, query: query, presigned: true, signedHeaders: "host", payload: EmptySHA256}
-	sig := signRequest(r, &in, amzDate, scope, newSigningKey([]byte(testSecret), amzDate[:8], "local", "apigw"))
+	sig := signRequest(r, &in, amzDate, scope, newSigningKey("", []byte(testSecret), amzDate[:8], "local", "apigw"))
 	r.URL.RawQuery += "&X-Amz-Signature=" + sig
 	return toServer(t, r)
 }

@@ -14,7 +14,11 @@ import (
 // "target round RESULT key=value …".
 type result struct {
 	rps, p50, p99 float64
-	bad           bool
+	// cpu is the proxy's CPU time per request in µs (for direct, the
+	// upstream's): what the target itself costs, which contention between
+	// the processes on the machine moves much less than req/s.
+	cpu float64
+	bad bool
 }
 
 // report reads the run script's results file and prints, per target, the
@@ -49,6 +53,9 @@ func report(args []string) error {
 		if d := kv["duration_us"]; d > 0 {
 			r.rps = kv["requests"] / (d / 1e6)
 		}
+		if n := kv["requests"]; n > 0 {
+			r.cpu = kv["cpu_us"] / n
+		}
 		if errs := kv["non2xx"] + kv["connect"] + kv["read"] + kv["write"] + kv["timeout"]; errs > 0 || kv["requests"] == 0 {
 			r.bad = true
 			flagged = append(flagged, fmt.Sprintf("%s round %s: %.0f non-2xx, %.0f connect, %.0f read, %.0f write, %.0f timeout errors of %.0f requests",
@@ -75,13 +82,18 @@ func report(args []string) error {
 		}
 		return fmt.Sprintf("%.2f×", a/b)
 	}
-	fmt.Printf("\n%-14s %6s %10s %9s %9s %9s %9s %9s %9s\n", "target", "runs", "req/s", "p50", "p99", "÷nginx", "÷direct", "÷public", "p99÷nginx")
+	fmt.Printf("\n%-14s %6s %10s %9s %9s %9s %9s %9s %9s %9s\n", "target", "runs", "req/s", "p50", "p99", "÷nginx", "÷direct", "÷public", "p99÷nginx", "CPU/req")
 	for _, t := range order {
 		m := med[t]
-		fmt.Printf("%-14s %6d %10.0f %9s %9s %9s %9s %9s %9s\n", t, len(runs[t]), m.rps, us(m.p50), us(m.p99),
-			ratio(m.rps, med["nginx"].rps), ratio(m.rps, med["direct"].rps), ratio(m.rps, med["public"].rps), ratio(m.p99, med["nginx"].p99))
+		cpu := "-"
+		if m.cpu > 0 {
+			cpu = fmt.Sprintf("%.1fµs", m.cpu)
+		}
+		fmt.Printf("%-14s %6d %10.0f %9s %9s %9s %9s %9s %9s %9s\n", t, len(runs[t]), m.rps, us(m.p50), us(m.p99),
+			ratio(m.rps, med["nginx"].rps), ratio(m.rps, med["direct"].rps), ratio(m.rps, med["public"].rps), ratio(m.p99, med["nginx"].p99), cpu)
 	}
-	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians.")
+	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians. CPU/req is the median CPU time the")
+	fmt.Println("proxy process spent per request answered (for direct, the upstream's), all threads, user + system.")
 	if len(flagged) > 0 {
 		fmt.Println("\nFLAGGED runs (errors or non-2xx answers; their figures are suspect):")
 		for _, s := range flagged {
@@ -105,7 +117,8 @@ func median(rs []result) result {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	return result{rps: pick(func(r result) float64 { return r.rps }), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(func(r result) float64 { return r.p99 })}
+	return result{rps: pick(func(r result) float64 { return r.rps }), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(func(r result) float64 { return r.p99 }),
+		cpu: pick(func(r result) float64 { return r.cpu })}
 }
 
 func us(v float64) string {

@@ -16,10 +16,13 @@ import (
 )
 
 // wrkScript writes a wrk Lua script that replays n prepared requests in
-// turn. Signed requests carry SigV4 headers (valid for 15 minutes: the
-// script is regenerated before every run) and no nonce, so replaying them
-// is allowed; public requests carry none. Every mode sends the same paths
-// and the same script shape, so the load generator costs the same.
+// turn, every one signed with SigV4 (valid for 15 minutes: the script is
+// regenerated before every run; no nonce, so replaying them is allowed).
+// The modes differ only in the API called: every target gets requests of
+// the same size and shape, as the issue asks ("signed requests" for every
+// target), so the load generator and the request parsing cost the same and
+// a ratio measures only what the target does with them. A public version
+// ignores (and strips) the signature.
 //
 // The script's done() prints one machine-readable RESULT line.
 func wrkScript(args []string) error {
@@ -52,11 +55,9 @@ func wrkScript(args []string) error {
 	for i := 0; i < *n; i++ {
 		path := "/" + bench.Org + "/" + api + "/" + bench.Version + "/items/" + strconv.Itoa(i)
 		r, _ := http.NewRequest("GET", "http://"+*host+path, nil)
-		if *mode == "signed" {
-			k := i % *keys
-			if err := signer.Sign(r, bench.AccessKey(k), bench.SecretKey(k), "", now); err != nil {
-				return err
-			}
+		k := i % *keys
+		if err := signer.Sign(r, bench.AccessKey(k), bench.SecretKey(k), "", now); err != nil {
+			return err
 		}
 		fmt.Fprintf(w, "reqs[%d] = wrk.format(\"GET\", %q, {", i+1, path)
 		fmt.Fprintf(w, "[\"Host\"] = %q", *host)
