@@ -3,11 +3,13 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // tablesConfig has keys and subscriptions with every field set, times in
@@ -163,6 +165,44 @@ func TestSnapshotDropsTheConfig(t *testing.T) {
 	}
 	if _, ok := s.Key("PK1000"); !ok {
 		t.Fatal("key lost")
+	}
+}
+
+// TestReloadReleasesTheOldSnapshot: what requests leave behind in the
+// handler's long-lived state (the signing-key cache, rate limiters, quota
+// counters) must not keep a replaced snapshot's arenas alive, or every
+// reload would pin them for as long as its keys stay in use.
+func TestReloadReleasesTheOldSnapshot(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	limits := Limits{RequestsPerSecond: 5, Burst: 10, DayQuota: 100, MonthQuota: 1000, IncludedCalls: 500, HardLimit: true}
+	old := mustCompile(t, demoConfig(limits, SubActive, now))
+	freed := make(chan string, 2)
+	runtime.AddCleanup(unsafe.StringData(old.strs), func(what string) { freed <- what }, "strings")
+	runtime.AddCleanup(&old.secrets[0], func(what string) { freed <- what }, "secrets")
+	store := NewStore(old)
+	h, err := NewHandler(store, Options{Region: "local", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if res, body := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now); res.StatusCode != 200 {
+		t.Fatalf("%d %v", res.StatusCode, body)
+	}
+	// The key is not used again after the reload: its limiter entries
+	// outlive the request (the clock is frozen, so they never go idle).
+	store.Swap(mustCompile(t, demoConfig(limits, SubActive, now)))
+	old = nil
+	deadline := time.After(10 * time.Second)
+	for left := map[string]bool{"strings": true, "secrets": true}; len(left) > 0; {
+		runtime.GC()
+		select {
+		case what := <-freed:
+			delete(left, what)
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("the handler keeps the replaced snapshot's %v alive", left)
+		}
 	}
 }
 
