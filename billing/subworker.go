@@ -58,29 +58,48 @@ func (s *Service) LiveSubscriptions(ctx context.Context) ([]GatewaySubscription,
 		return nil, fmt.Errorf("live subscriptions: %w", err)
 	}
 	defer rows.Close()
-	var subs []subRow
+	// Rows are scanned straight into the result and the plans' terms
+	// filled in afterwards: one slice of a hundred thousand, not two. The
+	// ids that repeat across rows (organisations, apps, APIs, plans) and
+	// the statuses are kept once, where the driver returns one per row: a
+	// gateway holds the result beside the configuration it serves while it
+	// rebuilds.
+	shared := map[string]string{}
+	one := func(v string) string {
+		if s, ok := shared[v]; ok {
+			return s
+		}
+		shared[v] = v
+		return v
+	}
+	var out []GatewaySubscription
+	var (
+		g          GatewaySubscription
+		status     string
+		start, end tenants.DBTime
+	)
 	for rows.Next() {
-		var r subRow
-		var start, end tenants.DBTime
-		if err := rows.Scan(&r.ID, &r.OrgID, &r.AppID, &r.ProviderOrgID, &r.APIID, &r.PlanID, &r.Status, &start, &end); err != nil {
+		g = GatewaySubscription{}
+		if err := rows.Scan(&g.ID, &g.OrgID, &g.AppID, &g.ProviderOrgID, &g.APIID, &g.PlanID, &status, &start, &end); err != nil {
 			return nil, fmt.Errorf("live subscriptions: %w", err)
 		}
-		r.PeriodStart, r.PeriodEnd = start.Time, end.Time
-		subs = append(subs, r)
+		g.OrgID, g.AppID, g.ProviderOrgID, g.APIID, g.PlanID = one(g.OrgID), one(g.AppID), one(g.ProviderOrgID), one(g.APIID), one(g.PlanID)
+		g.Status, g.PeriodStart, g.PeriodEnd = SubscriptionStatus(one(status)), start.Time.UTC(), end.Time.UTC()
+		out = append(out, g)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("live subscriptions: %w", err)
 	}
-	slices.SortFunc(subs, func(a, b subRow) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b GatewaySubscription) int { return strings.Compare(a.ID, b.ID) })
 	// Plan revisions are never deleted while a subscription names them, and
 	// the terms of a revision in use never change, so reading them apart is
 	// safe.
 	seen := map[string]bool{}
-	ids := make([]string, 0, len(subs))
-	for _, r := range subs {
-		if !seen[r.PlanID] {
-			seen[r.PlanID] = true
-			ids = append(ids, r.PlanID)
+	var ids []string
+	for i := range out {
+		if id := out[i].PlanID; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
 	byID := make(map[string]Plan, len(ids))
@@ -97,18 +116,14 @@ func (s *Service) LiveSubscriptions(ctx context.Context) ([]GatewaySubscription,
 			byID[p.ID] = p
 		}
 	}
-	out := make([]GatewaySubscription, 0, len(subs))
-	for _, r := range subs {
-		p, ok := byID[r.PlanID]
+	for i := range out {
+		g := &out[i]
+		p, ok := byID[g.PlanID]
 		if !ok {
-			return nil, fmt.Errorf("live subscriptions: subscription %s names missing plan %s", r.ID, r.PlanID)
+			return nil, fmt.Errorf("live subscriptions: subscription %s names missing plan %s", g.ID, g.PlanID)
 		}
-		out = append(out, GatewaySubscription{
-			ID: r.ID, AppID: r.AppID, OrgID: r.OrgID, ProviderOrgID: r.ProviderOrgID, APIID: r.APIID,
-			Status: SubscriptionStatus(r.Status), PlanID: p.ID, Versions: p.Versions, IncludedCalls: p.IncludedCalls,
-			OverageCentsPer1000: p.OverageCentsPer1000, RateLimit: p.RateLimit, Quota: p.Quota,
-			PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(),
-		})
+		g.PlanID, g.Versions, g.IncludedCalls = p.ID, p.Versions, p.IncludedCalls
+		g.OverageCentsPer1000, g.RateLimit, g.Quota = p.OverageCentsPer1000, p.RateLimit, p.Quota
 	}
 	return out, nil
 }

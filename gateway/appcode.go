@@ -29,8 +29,8 @@ type AppCode struct {
 // appCodes indexes cfg.AppCodes by the binary hash, as the Key the rest of
 // the request path works with (its AccessKey is the code's prefix, and it
 // has no secret: nothing can sign with it).
-func (c *compiler) appCodes(cfg *Config, s *Snapshot) {
-	s.appCodes = make(map[[32]byte]*Key, len(cfg.AppCodes))
+func (c *compiler) appCodes(cfg *Config, s *Snapshot, b *tableBuilder) {
+	s.codes = make(map[[32]byte]keyRec, len(cfg.AppCodes))
 	for _, h := range sortedKeys(cfg.AppCodes) {
 		ac := cfg.AppCodes[h]
 		var sum [32]byte
@@ -38,23 +38,27 @@ func (c *compiler) appCodes(cfg *Config, s *Snapshot) {
 			c.errorf("app code %s: not listed under a hex SHA-256", ac.Prefix)
 			continue
 		}
+		stage, stageOK := stageCode(ac.Stage)
 		switch {
 		case ac.Prefix == "":
 			c.errorf("app code %.12s…: no prefix", h)
 		case ac.AppID == "":
 			c.errorf("app code %s: no app id", ac.Prefix)
-		case ac.Stage != "" && ac.Stage != StageProduction && ac.Stage != StageTest:
+		case !stageOK:
 			c.errorf("app code %s: unknown stage %q", ac.Prefix, ac.Stage)
 		}
-		s.appCodes[sum] = &Key{AccessKey: ac.Prefix, AppID: ac.AppID, OrgID: ac.OrgID, Stage: ac.Stage}
+		s.codes[sum] = keyRec{access: b.add(ac.Prefix), app: b.share(ac.AppID), org: b.share(ac.OrgID), stage: stage}
 	}
 }
 
 // AppCode returns the key an app code stands for, if the configuration
 // has the code.
-func (s *Snapshot) AppCode(code string) (*Key, bool) {
-	k, ok := s.appCodes[sha256.Sum256([]byte(code))]
-	return k, ok
+func (s *Snapshot) AppCode(code string) (Key, bool) {
+	r, ok := s.codes[sha256.Sum256([]byte(code))]
+	if !ok {
+		return Key{}, false
+	}
+	return s.key(&r), true
 }
 
 // appCodeKey authenticates a call by its X-Portico-App-Code header. A
@@ -62,17 +66,17 @@ func (s *Snapshot) AppCode(code string) (*Key, bool) {
 // (so it reveals nothing about the code); an unknown or revoked code counts
 // as an authentication failure towards the client IP's ban. The body is
 // still hashed: it binds the backend signature.
-func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (*Key, string, bool) {
+func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (Key, string, bool) {
 	if !api.Settings.AllowAppCode {
 		h.problem(w, http.StatusUnauthorized, "app-code-not-allowed",
 			"This API version does not accept app codes; sign the request with the app's access key (AWS SigV4) or use an OAuth2 access token.", id, nil)
-		return nil, "", false
+		return Key{}, "", false
 	}
 	key, ok := snap.AppCode(r.Header.Get(AppCodeHeader))
 	if !ok {
 		h.protect.failed(ip, h.now())
 		h.problem(w, http.StatusUnauthorized, "invalid-app-code", "The app code is unknown or revoked.", id, nil)
-		return nil, "", false
+		return Key{}, "", false
 	}
 	bodyHash, ok := h.hashBody(w, r, maxBody, id)
 	return key, bodyHash, ok

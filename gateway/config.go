@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"sort"
 	"strconv"
@@ -51,8 +52,8 @@ const (
 // control plane compiles from its database and hands over. The gateway never
 // reads the database; it serves from a Snapshot compiled from a Config.
 //
-// A Config handed to Compile belongs to the resulting Snapshot and must not be
-// changed afterwards.
+// A Config handed to Compile must not be changed afterwards: the resulting
+// Snapshot keeps its APIs (it copies the rest, so the Config can be dropped).
 type Config struct {
 	// Version increases with every configuration the control plane
 	// produces; nodes report it so operators can see who is behind.
@@ -280,56 +281,81 @@ type Limits struct {
 }
 
 // Snapshot is a compiled, immutable configuration: lookup tables built once
-// by Compile and read concurrently by every request without locks.
+// by Compile and read concurrently by every request without locks. It does
+// not keep the Config: keys and subscriptions are copied into pointer-free
+// tables (table.go), so the garbage collector has next to nothing to mark
+// however large the configuration, and what the Config held besides is
+// free once the caller drops it.
 type Snapshot struct {
-	cfg    *Config
-	router *Router
-	keys   map[string]*Key
-	// subs holds each app's first subscription to an API and more the
-	// rest, which few have: one slice per pair would be a hundred
-	// thousand small objects for the collector to mark.
-	subs     map[subKey]*Subscription
-	more     map[subKey][]*Subscription
-	appCodes map[[32]byte]*Key
-	tls      tlsCerts
+	version     uint64
+	generatedAt time.Time
+	apis        []APIVersion // the Config's, which the router points into
+	router      *Router
+	tls         tlsCerts
+
+	strs    string // the arena of the records' strings
+	secrets []byte // the arena of the keys' secrets
+	names   []strRef
+	locs    []*time.Location
+	periods [][2]instant
+	limits  []Limits
+	lists   [][]string
+
+	keys     []keyRec
+	keyIndex index // access key → keys
+	codes    map[[32]byte]keyRec
+	// subs are grouped by (app, API), in configuration order within a
+	// group; subIndex finds a group's first.
+	subs     []subRec
+	subIndex index
 }
 
-type subKey struct{ app, api string }
-
 // Version is the configuration's version.
-func (s *Snapshot) Version() uint64 { return s.cfg.Version }
+func (s *Snapshot) Version() uint64 { return s.version }
 
 // GeneratedAt is when the control plane built the configuration.
-func (s *Snapshot) GeneratedAt() time.Time { return s.cfg.GeneratedAt }
+func (s *Snapshot) GeneratedAt() time.Time { return s.generatedAt }
 
-// Config returns the configuration the snapshot was compiled from; it must
+// APIs returns the deployed API versions the snapshot routes to; they must
 // be treated as read-only.
-func (s *Snapshot) Config() *Config { return s.cfg }
+func (s *Snapshot) APIs() []APIVersion { return s.apis }
 
 // Router returns the snapshot's router.
 func (s *Snapshot) Router() *Router { return s.router }
 
-// Key returns the access key, if the configuration has it.
-func (s *Snapshot) Key(accessKey string) (*Key, bool) {
-	k, ok := s.keys[accessKey]
-	return k, ok
+// Key returns the access key, if the configuration has it. Its Secret is
+// shared: read-only.
+func (s *Snapshot) Key(accessKey string) (Key, bool) {
+	r := s.keyRec(accessKey)
+	if r == nil {
+		return Key{}, false
+	}
+	return s.key(r), true
 }
 
 // Subscription returns the app's subscription to the API: its active one
 // when it has one, else the first live one (so the caller can say why the
 // call is refused).
-func (s *Snapshot) Subscription(appID, apiID string) (*Subscription, bool) {
-	k := subKey{appID, apiID}
-	first, ok := s.subs[k]
-	if !ok || first.Status == SubActive {
-		return first, ok
+func (s *Snapshot) Subscription(appID, apiID string) (Subscription, bool) {
+	if len(s.subs) == 0 {
+		return Subscription{}, false
 	}
-	for _, sub := range s.more[k] {
-		if sub.Status == SubActive {
-			return sub, true
+	p := *s.subIndex.slot(pairHash(s.subIndex.seed, appID, apiID), func(i int) bool {
+		return s.name(s.subs[i].app) == appID && s.name(s.subs[i].api) == apiID
+	})
+	if p == 0 {
+		return Subscription{}, false
+	}
+	first := &s.subs[p-1]
+	if first.status != subActive {
+		// The rest of the group follows.
+		for i := int(p); i < len(s.subs) && s.subs[i].app == first.app && s.subs[i].api == first.api; i++ {
+			if s.subs[i].status == subActive {
+				return s.subscription(&s.subs[i]), true
+			}
 		}
 	}
-	return first, true
+	return s.subscription(first), true
 }
 
 // Store holds the current snapshot behind an atomic pointer: requests Load
@@ -357,17 +383,24 @@ const maxErrors = 20
 
 // Compile validates cfg and builds its lookup structures. The error lists
 // every problem found (up to a limit), each naming the entry at fault.
+//
+// The snapshot keeps cfg.APIs, which must not change afterwards (Compile
+// itself fills in what it parses from them); of the rest it keeps copies.
 func Compile(cfg *Config) (*Snapshot, error) {
 	if cfg == nil {
 		return nil, errors.New("compile config: no configuration")
 	}
 	c := &compiler{}
-	s := &Snapshot{cfg: cfg, keys: make(map[string]*Key, len(cfg.Keys)), subs: make(map[subKey]*Subscription, len(cfg.Subscriptions))}
+	s := &Snapshot{version: cfg.Version, generatedAt: cfg.GeneratedAt, apis: cfg.APIs}
 	s.router = c.router(cfg)
-	c.keys(cfg, s)
-	c.subscriptions(cfg, s)
+	b := newTableBuilder(cfg)
+	c.keys(cfg, s, b)
+	c.subscriptions(cfg, s, b)
+	c.appCodes(cfg, s, b)
 	s.tls = compileCertificates(cfg)
-	c.appCodes(cfg, s)
+	if b.tooBig {
+		c.errorf("the keys' and subscriptions' strings exceed 4 GiB")
+	}
 	if len(c.errs) > 0 {
 		if len(c.errs) > maxErrors {
 			n := len(c.errs) - maxErrors
@@ -375,59 +408,26 @@ func Compile(cfg *Config) (*Snapshot, error) {
 		}
 		return nil, fmt.Errorf("compile config %d: %w", cfg.Version, errors.Join(c.errs...))
 	}
+	b.finish(s)
 	return s, nil
 }
 
-// compiler collects problems and shares repeated strings: ids repeat
-// across hundreds of thousands of keys and subscriptions (an app's, an
-// organisation's, a plan's), and one copy of each keeps the snapshot
-// smaller and quicker for the garbage collector to mark.
+// compiler collects problems.
 type compiler struct {
-	errs  []error
-	strs  map[string]string
-	lists map[string][]string
-}
-
-// intern returns the one copy of v.
-func (c *compiler) intern(v string) string {
-	if s, ok := c.strs[v]; ok {
-		return s
-	}
-	if c.strs == nil {
-		c.strs = map[string]string{}
-	}
-	c.strs[v] = v
-	return v
-}
-
-// internList returns the one copy of a list of strings.
-func (c *compiler) internList(v []string) []string {
-	k := strings.Join(v, "\x00")
-	if l, ok := c.lists[k]; ok {
-		return l
-	}
-	if c.lists == nil {
-		c.lists = map[string][]string{}
-	}
-	for i := range v {
-		v[i] = c.intern(v[i])
-	}
-	c.lists[k] = v
-	return v
+	errs []error
 }
 
 func (c *compiler) errorf(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
 }
 
-func (c *compiler) keys(cfg *Config, s *Snapshot) {
+func (c *compiler) keys(cfg *Config, s *Snapshot, b *tableBuilder) {
 	ids := sortedKeys(cfg.Keys)
-	// One allocation for every key, not one each: configurations hold
-	// hundreds of thousands.
-	all := make([]Key, len(ids))
-	for i, id := range ids {
-		all[i] = cfg.Keys[id]
-		k := &all[i]
+	s.keys = make([]keyRec, 0, len(ids))
+	s.keyIndex = newIndex(len(ids))
+	for _, id := range ids {
+		k := cfg.Keys[id]
+		stage, stageOK := stageCode(k.Stage)
 		switch {
 		case id == "":
 			c.errorf("key with empty access key id")
@@ -439,57 +439,93 @@ func (c *compiler) keys(cfg *Config, s *Snapshot) {
 			c.errorf("key %s: no secret", id)
 		case k.AppID == "":
 			c.errorf("key %s: no app id", id)
-		case k.Stage != "" && k.Stage != StageProduction && k.Stage != StageTest:
+		case !stageOK:
 			c.errorf("key %s: unknown stage %q", id, k.Stage)
 		}
-		k.AppID, k.OrgID, k.Stage = c.intern(k.AppID), c.intern(k.OrgID), c.intern(k.Stage)
-		cfg.Keys[id] = *k // the map and the index share the strings
-		s.keys[id] = k
+		// Map keys are distinct: the slot is always a free one.
+		*s.keyIndex.slot(maphash.String(s.keyIndex.seed, id), func(int) bool { return false }) = uint32(len(s.keys) + 1)
+		s.keys = append(s.keys, keyRec{access: b.add(id), secret: b.secret(k.Secret), app: b.share(k.AppID), org: b.share(k.OrgID),
+			expires: b.instant(k.ExpiresAt), stage: stage})
 	}
 }
 
-func (c *compiler) subscriptions(cfg *Config, s *Snapshot) {
-	seen := make(map[string]bool, len(cfg.Subscriptions))
+func (c *compiler) subscriptions(cfg *Config, s *Snapshot, b *tableBuilder) {
+	n := len(cfg.Subscriptions)
+	ids := newIndex(n) // to find ids listed twice
+	// First each subscription's group, one per (app, API) in order of
+	// appearance, with the index mapping a pair to its group; then the
+	// records are laid out group by group and the index repointed at each
+	// group's first record.
+	s.subIndex = newIndex(n)
+	group := make([]uint32, n)
+	firsts := make([]int32, 0, n) // each group's first subscription
 	for i := range cfg.Subscriptions {
 		sub := &cfg.Subscriptions[i]
-		at := "subscription " + sub.ID // no fmt: this runs for every subscription
 		if sub.ID == "" {
-			at = "subscription #" + strconv.Itoa(i)
-			c.errorf("%s: no id", at)
-		} else if seen[sub.ID] {
-			c.errorf("%s: listed twice", at)
+			c.errorf("%s: no id", subAt(i, sub))
+		} else if slot := ids.slot(maphash.String(ids.seed, sub.ID), func(j int) bool { return cfg.Subscriptions[j].ID == sub.ID }); *slot != 0 {
+			c.errorf("%s: listed twice", subAt(i, sub))
+		} else {
+			*slot = uint32(i + 1)
 		}
-		seen[sub.ID] = true
 		if sub.AppID == "" || sub.APIID == "" {
-			c.errorf("%s: app id and api id are required", at)
+			c.errorf("%s: app id and api id are required", subAt(i, sub))
 		}
-		switch sub.Status {
-		case SubActive, SubSuspended, SubPendingApproval, SubPendingPayment:
-		default:
-			c.errorf("%s: unknown status %q", at, sub.Status)
+		if _, ok := statusCode(sub.Status); !ok {
+			c.errorf("%s: unknown status %q", subAt(i, sub), sub.Status)
 		}
 		l := sub.Limits
 		if l.RequestsPerSecond < 0 || l.Burst < 0 || l.DayQuota < 0 || l.MonthQuota < 0 || l.IncludedCalls < 0 || l.OverageCentsPer1000 < 0 {
-			c.errorf("%s: limits must not be negative", at)
+			c.errorf("%s: limits must not be negative", subAt(i, sub))
 		}
 		if l.Burst > 0 && l.Burst < l.RequestsPerSecond {
-			c.errorf("%s: burst %d is below the rate %d per second", at, l.Burst, l.RequestsPerSecond)
+			c.errorf("%s: burst %d is below the rate %d per second", subAt(i, sub), l.Burst, l.RequestsPerSecond)
 		}
 		if !sub.PeriodStart.IsZero() && !sub.PeriodEnd.After(sub.PeriodStart) {
-			c.errorf("%s: period ends (%s) before it starts (%s)", at, sub.PeriodEnd.Format(time.RFC3339), sub.PeriodStart.Format(time.RFC3339))
+			c.errorf("%s: period ends (%s) before it starts (%s)", subAt(i, sub), sub.PeriodEnd.Format(time.RFC3339), sub.PeriodStart.Format(time.RFC3339))
 		}
-		sub.AppID, sub.OrgID, sub.ProviderOrgID = c.intern(sub.AppID), c.intern(sub.OrgID), c.intern(sub.ProviderOrgID)
-		sub.APIID, sub.PlanID, sub.Versions = c.intern(sub.APIID), c.intern(sub.PlanID), c.internList(sub.Versions)
-		k := subKey{sub.AppID, sub.APIID}
-		if _, taken := s.subs[k]; !taken {
-			s.subs[k] = sub
-		} else {
-			if s.more == nil {
-				s.more = map[subKey][]*Subscription{}
-			}
-			s.more[k] = append(s.more[k], sub)
+		slot := s.subIndex.slot(pairHash(s.subIndex.seed, sub.AppID, sub.APIID), func(g int) bool {
+			f := &cfg.Subscriptions[firsts[g]]
+			return f.AppID == sub.AppID && f.APIID == sub.APIID
+		})
+		if *slot == 0 {
+			firsts = append(firsts, int32(i))
+			*slot = uint32(len(firsts))
+		}
+		group[i] = *slot - 1
+	}
+	start := make([]uint32, len(firsts)+1) // where each group's records begin
+	for _, g := range group {
+		start[g+1]++
+	}
+	for g := range firsts {
+		start[g+1] += start[g]
+	}
+	s.subs = make([]subRec, n)
+	next := append([]uint32(nil), start[:len(firsts)]...)
+	for i := range cfg.Subscriptions {
+		sub := &cfg.Subscriptions[i]
+		status, _ := statusCode(sub.Status)
+		g := group[i]
+		s.subs[next[g]] = subRec{id: b.add(sub.ID), app: b.share(sub.AppID), org: b.share(sub.OrgID), provider: b.share(sub.ProviderOrgID),
+			api: b.share(sub.APIID), plan: b.share(sub.PlanID), period: b.period(sub.PeriodStart, sub.PeriodEnd),
+			limits: b.limit(sub.Limits), versions: b.list(sub.Versions), status: status}
+		next[g]++
+	}
+	for i, v := range s.subIndex.slots {
+		if v != 0 {
+			s.subIndex.slots[i] = start[v-1] + 1
 		}
 	}
+}
+
+// subAt names the i-th subscription in a problem. It is built only for a
+// problem: the checks run for every subscription.
+func subAt(i int, sub *Subscription) string {
+	if sub.ID == "" {
+		return "subscription #" + strconv.Itoa(i)
+	}
+	return "subscription " + sub.ID
 }
 
 // validateVersion checks an API version entry's own fields (not its

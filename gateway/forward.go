@@ -43,16 +43,16 @@ type fwdKey struct{}
 // value of its own (one allocation for both).
 type fwdCall struct {
 	context.Context
-	in         *http.Request
-	mw         *meteredWriter
-	pool       *pool
-	api        *APIVersion
-	key        *Key
-	sub        *Subscription
-	id         string
-	bodyHash   string
-	rel        string
-	idempotent bool
+	in   *http.Request
+	mw   *meteredWriter
+	pool *pool
+	api  *APIVersion
+	// consumer, app and plan name the caller to the backend.
+	consumer, app, plan string
+	id                  string
+	bodyHash            string
+	rel                 string
+	idempotent          bool
 	// deadline ends the call. h1Transport sets it on the connection, so a
 	// call it carries needs no timer context (forward makes one only for
 	// the other transports).
@@ -103,8 +103,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 		timeout = DefaultTimeout
 	}
 	mw, _ := w.(*meteredWriter)
-	call := &fwdCall{Context: r.Context(), in: r, mw: mw, pool: p, api: api, key: key, sub: sub, id: id, bodyHash: bodyHash,
-		rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r), deadline: time.Now().Add(timeout), signedAt: now}
+	call := &fwdCall{Context: r.Context(), in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID,
+		id: id, bodyHash: bodyHash, rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r), deadline: time.Now().Add(timeout), signedAt: now}
 	if !p.plain || !h.h1 || !h1Carries(r) {
 		// Other transports end the call through its context.
 		ctx, cancel := context.WithDeadline(r.Context(), call.deadline)
@@ -204,7 +204,7 @@ func (h *Handler) prepareHeaders(r *http.Request, call *fwdCall) {
 
 // facts are what the backend signature binds besides the request.
 func (c *fwdCall) facts() backendsig.Facts {
-	return backendsig.Facts{Consumer: c.key.OrgID, App: c.key.AppID, Plan: c.sub.PlanID, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
+	return backendsig.Facts{Consumer: c.consumer, App: c.app, Plan: c.plan, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
 }
 
 // rewrite puts back the X-Forwarded-* headers prepareHeaders set, which

@@ -599,7 +599,7 @@ func TestUpstreamDialTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ups.poolFor(&snap.Config().APIs[0])
+	h.ups.poolFor(&snap.APIs()[0])
 	for addr, want := range map[string]time.Duration{"backend.example:8080": 700 * time.Millisecond, "secure.example:443": 700 * time.Millisecond, "other.example:80": DefaultConnectTimeout} {
 		if got := h.ups.dialTimeout(addr); got != want {
 			t.Errorf("dialTimeout(%s) = %v, want %v", addr, got, want)

@@ -113,20 +113,33 @@ type Handler struct {
 	healthClient *http.Client
 }
 
-// snapKeys serves the verifier's key lookups from the current snapshot.
-type snapKeys struct{ store *Store }
+// snapshotKeys serves the verifier's key lookups from one snapshot: the
+// handler passes the snapshot it routed the request with, so the whole
+// request sees one configuration. A credential's Owner is the key's record
+// (no allocation), which Snapshot.key turns into the Key.
+type snapshotKeys Snapshot
 
 // Lookup implements sigv4.KeyStore.
-func (k snapKeys) Lookup(_ context.Context, accessKey string) (sigv4.Credential, bool) {
+func (k *snapshotKeys) Lookup(_ context.Context, accessKey string) (sigv4.Credential, bool) {
+	s := (*Snapshot)(k)
+	r := s.keyRec(accessKey)
+	if r == nil {
+		return sigv4.Credential{}, false
+	}
+	return sigv4.Credential{AccessKey: s.str(r.access), Secret: s.secret(r.secret), Owner: r, Active: true, ExpiresAt: s.time(r.expires)}, true
+}
+
+// storeKeys is the verifier's default key store, the store's current
+// snapshot; requests name their own (snapshotKeys).
+type storeKeys struct{ store *Store }
+
+// Lookup implements sigv4.KeyStore.
+func (k storeKeys) Lookup(ctx context.Context, accessKey string) (sigv4.Credential, bool) {
 	s := k.store.Load()
 	if s == nil {
 		return sigv4.Credential{}, false
 	}
-	key, ok := s.Key(accessKey)
-	if !ok {
-		return sigv4.Credential{}, false
-	}
-	return sigv4.Credential{AccessKey: key.AccessKey, Secret: key.Secret, Owner: key, Active: true, ExpiresAt: key.ExpiresAt}, true
+	return (*snapshotKeys)(s).Lookup(ctx, accessKey)
 }
 
 // NewHandler returns a gateway handler serving the store's snapshots.
@@ -140,7 +153,7 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if opts.Nonces == nil {
 		opts.Nonces = sigv4.NewMemoryNonces(1 << 20)
 	}
-	v, err := sigv4.New(sigv4.Config{Region: opts.Region, Keys: snapKeys{store}, Nonces: opts.Nonces, Now: opts.Now, MaxBodyBytes: DefaultMaxBodyBytes})
+	v, err := sigv4.New(sigv4.Config{Region: opts.Region, Keys: storeKeys{store}, Nonces: opts.Nonces, Now: opts.Now, MaxBodyBytes: DefaultMaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +267,7 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 // authenticate accepts an app code (appcode.go), an OAuth2 bearer token or
 // an AK/SK signature (the body hashed within maxBody) and returns the
 // caller's key; on failure it has written the problem.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (*Key, string, bool) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (Key, string, bool) {
 	if r.Header.Get(AppCodeHeader) != "" {
 		return h.appCodeKey(w, r, snap, api, ip, id, maxBody)
 	}
@@ -264,7 +277,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 			h.protect.failed(ip, h.now())
 			w.Header().Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
 			h.problem(w, http.StatusUnauthorized, "invalid-token", "The access token is invalid or expired, or its key was revoked.", id, nil)
-			return nil, "", false
+			return Key{}, "", false
 		}
 		// The body still binds the backend signature: hash it (bounded).
 		bodyHash, ok := h.hashBody(w, r, maxBody, id)
@@ -273,7 +286,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 	bodyHash, err := sigv4.HashBody(r, maxBody)
 	var cred sigv4.Credential
 	if err == nil {
-		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce})
+		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce, Keys: (*snapshotKeys)(snap)})
 	}
 	if err != nil {
 		var se *sigv4.Error
@@ -282,13 +295,13 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 				h.protect.failed(ip, h.now())
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
-			return nil, "", false
+			return Key{}, "", false
 		}
 		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
 		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
-		return nil, "", false
+		return Key{}, "", false
 	}
-	return cred.Owner.(*Key), bodyHash, true
+	return snap.key(cred.Owner.(*keyRec)), bodyHash, true
 }
 
 // ServeHTTP implements http.Handler.
@@ -423,7 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ok, reason := h.limits.admit(r.Context(), w, sub, op.Billable, start, id); !ok {
+	if ok, reason := h.limits.admit(r.Context(), w, &sub, op.Billable, start, id); !ok {
 		mw.reason = reason
 		return
 	}
@@ -439,7 +452,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveMock(w, op)
 		return
 	}
-	h.forward(w, r, m, key, sub, id, bodyHash, start)
+	h.forward(w, r, m, &key, &sub, id, bodyHash, start)
 }
 
 // anonymous and noSubscription stand for the caller of a public version:

@@ -56,11 +56,11 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	ak, sk, ok := r.BasicAuth()
 	snap := h.store.Load()
-	var key *Key
+	var key Key
 	if ok && snap != nil {
 		key, ok = snap.Key(ak)
 	}
-	if !ok || key == nil || !key.Active(h.now()) || subtle.ConstantTimeCompare([]byte(sk), key.Secret) != 1 {
+	if !ok || snap == nil || !key.Active(h.now()) || subtle.ConstantTimeCompare([]byte(sk), key.Secret) != 1 {
 		h.protect.failed(clientIP(r), h.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "The access key and secret key do not match an active app key.")
@@ -103,7 +103,7 @@ func (h *Handler) serveJWKS(w http.ResponseWriter) {
 // bearerKey verifies an access token locally (no database) and returns the
 // key it was issued to, which must still be active in the snapshot — so a
 // revoked key's tokens stop at the next reload.
-func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (*Key, error) {
+func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
 	raw := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 	var cl tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &cl, func(t *jwt.Token) (any, error) {
@@ -114,11 +114,11 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (*Key, error) {
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(tokenIssuer), jwt.WithAudience(tokenIssuer),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))
 	if err != nil {
-		return nil, err
+		return Key{}, err
 	}
 	key, ok := snap.Key(cl.AccessKey)
 	if !ok || key.AppID != cl.Subject || !key.Active(h.now()) {
-		return nil, errors.New("key no longer active")
+		return Key{}, errors.New("key no longer active")
 	}
 	return key, nil
 }

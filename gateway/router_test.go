@@ -233,7 +233,7 @@ func TestSnapshotLookups(t *testing.T) {
 	if _, ok := s.Subscription("app1", "api_other"); ok {
 		t.Fatal("unexpected subscription")
 	}
-	if strings.Contains(fmt.Sprintf("%v %#v", *k, *k), "s\"") {
+	if strings.Contains(fmt.Sprintf("%v %#v", k, k), "s\"") {
 		t.Fatal("secret printed")
 	}
 }

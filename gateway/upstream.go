@@ -285,9 +285,9 @@ func (u *upstreams) tableFor(snap *Snapshot) *upstreamTable {
 		return t
 	}
 	used := map[string]bool{}
-	cfg := snap.Config()
-	for i := range cfg.APIs {
-		v := &cfg.APIs[i]
+	apis := snap.APIs()
+	for i := range apis {
+		v := &apis[i]
 		if v.Mock || v.State == StateOffline {
 			continue
 		}

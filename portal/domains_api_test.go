@@ -128,8 +128,8 @@ func TestCustomDomainTLSEndToEnd(t *testing.T) {
 		if err := rl.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := store.Load().Config().CustomDomains["api.acme.test"]; got != "acme" {
-			t.Fatalf("custom domain routes to %q", got)
+		if m, err := store.Load().Router().Lookup("api.acme.test", "/weather/v1/forecast", "GET", ""); err != nil || m.API.OrgSlug != "acme" {
+			t.Fatalf("custom domain routes to %+v, %v", m.API, err)
 		}
 		def := ca.Leaf(t, time.Time{}, time.Time{}, "gateway.portico.test")
 		defCert, err := tls.X509KeyPair(def.ChainPEM, def.KeyPEM)

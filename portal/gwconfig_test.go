@@ -32,12 +32,12 @@ func TestGatewayConfigFromDatabase(t *testing.T) {
 		if err != nil || m.API.APISlug != "weather" {
 			t.Fatalf("route: %v %+v", err, m)
 		}
-		k, _ := snap.Key(ak)
-		if k == nil || string(k.Secret) != sk || k.AppID != app {
+		k, ok := snap.Key(ak)
+		if !ok || string(k.Secret) != sk || k.AppID != app {
 			t.Fatalf("key = %v", k)
 		}
-		sub, _ := snap.Subscription(app, m.API.APIID)
-		if sub == nil || sub.Status != "active" || !sub.Grants("v1") || !sub.Limits.HardLimit || sub.Limits.IncludedCalls != 1000 {
+		sub, ok := snap.Subscription(app, m.API.APIID)
+		if !ok || sub.Status != "active" || !sub.Grants("v1") || !sub.Limits.HardLimit || sub.Limits.IncludedCalls != 1000 {
 			t.Fatalf("subscription = %+v", sub)
 		}
 		if _, err := snap.Router().Lookup("", "/acme/weather/v9/forecast", "GET", "production"); err == nil {

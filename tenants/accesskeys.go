@@ -390,9 +390,22 @@ func (s *Service) ActiveKeys(ctx context.Context) ([]KeyMaterial, error) {
 		return nil, fmt.Errorf("active keys: %w", err)
 	}
 	defer rows.Close()
+	// One copy of each value that repeats across rows — organisation and
+	// app ids, kinds, environments — where the driver returns one per row:
+	// a gateway holds the result beside the configuration it serves while
+	// it rebuilds.
+	shared := map[string]string{}
+	one := func(v string) string {
+		if s, ok := shared[v]; ok {
+			return s
+		}
+		shared[v] = v
+		return v
+	}
 	var out []KeyMaterial
+	var r keyMaterialRow
 	for rows.Next() {
-		var r keyMaterialRow
+		r = keyMaterialRow{}
 		if err := rows.Scan(&r.AccessKey, &r.Kind, &r.OrgID, &r.AppID, &r.UserID, &r.SecretSealed, &r.ExpiresAt, &r.Environment); err != nil {
 			return nil, fmt.Errorf("active keys: %w", err)
 		}
@@ -400,6 +413,7 @@ func (s *Service) ActiveKeys(ctx context.Context) ([]KeyMaterial, error) {
 		if err != nil {
 			return nil, fmt.Errorf("active keys: %w", err)
 		}
+		km.Kind, km.OrgID, km.AppID, km.UserID, km.Environment = one(km.Kind), one(km.OrgID), one(km.AppID), one(km.UserID), one(km.Environment)
 		out = append(out, km)
 	}
 	if err := rows.Err(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/portal/domains"
+	"github.com/portico-dev/portico/portal/gwconfig"
 )
 
 // Config is the whole configuration of a portico process, read once from
@@ -65,6 +66,11 @@ type Config struct {
 	// Demo seeds an empty database with a ready-to-call API and writes
 	// demo.json.
 	Demo bool
+	// RebuildGCPercent is the collector's GOGC while the gateway rebuilds
+	// its configuration (gwconfig.Reloader), 0 to leave it alone:
+	// gwconfig.DefaultRebuildGCPercent when GOGC is unset and main serves
+	// with 200, nothing when the operator set GOGC.
+	RebuildGCPercent int
 }
 
 // option is one setting: its flag, its variable, its default and its help —
@@ -243,6 +249,9 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.PortalAddr
+	}
+	if getenv("GOGC") == "" {
+		c.RebuildGCPercent = gwconfig.DefaultRebuildGCPercent
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	switch c.LogFormat {

@@ -134,6 +134,7 @@ type gatewayRuntime struct {
 func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string) []byte }, reloader *gwconfig.Reloader,
 	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, sh shared, log *slog.Logger) (*gatewayRuntime, error) {
 	reloader.Sources = src
+	reloader.RebuildGCPercent = cfg.RebuildGCPercent
 	if src.Domain != "" {
 		log.Info("gateway domain: host-based routing on", "domain", src.Domain, "routes", "{org}."+src.Domain+"/{api}/{version}/…")
 	} else {

@@ -44,11 +44,14 @@ import (
 var version = "dev"
 
 func main() {
-	// The gateway allocates a little per request and holds a configuration
-	// that can run to a hundred megabytes; Go's default GOGC=100 then
-	// spends a tenth of its CPU marking that configuration again and
-	// again. Twice the headroom halves that for a modest amount of memory.
-	// GOGC and GOMEMLIMIT in the environment still win.
+	// The gateway allocates a little per request: twice Go's default
+	// headroom halves how often the collector runs, for a modest amount of
+	// memory at rest (the configuration snapshot is mostly free of
+	// pointers, so each run is cheap). While the configuration rebuilds
+	// the heap holds two of them and the rebuild's garbage, and the
+	// headroom would triple that peak: the gateway's Reloader runs with
+	// less then (Config.RebuildGCPercent). GOGC and GOMEMLIMIT in the
+	// environment still win.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}

@@ -20,7 +20,20 @@ import (
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb/testenv"
+	"github.com/portico-dev/portico/portal/gwconfig"
 )
+
+// TestRebuildGCPercent: with GOGC unset (main then serves with 200) the
+// gateway rebuilds its configuration with less headroom; an operator's
+// GOGC is left alone throughout.
+func TestRebuildGCPercent(t *testing.T) {
+	for gogc, want := range map[string]int{"": gwconfig.DefaultRebuildGCPercent, "150": 0, "off": 0} {
+		c, err := parseConfig("t", nil, func(k string) string { return map[string]string{"GOGC": gogc}[k] })
+		if err != nil || c.RebuildGCPercent != want {
+			t.Fatalf("GOGC=%q: RebuildGCPercent %d, %v; want %d", gogc, c.RebuildGCPercent, err, want)
+		}
+	}
+}
 
 func TestParseConfigPrecedence(t *testing.T) {
 	env := map[string]string{"PORTICO_PORTAL_ADDR": "127.0.0.1:9999", "PORTICO_SESSION_TTL": "2h", "PORTICO_DATA_DIR": "/env"}

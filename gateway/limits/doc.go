@@ -5,6 +5,11 @@
 // and return errors) and then run per request without database access and,
 // for keys already seen, without allocation. Callers pass the current time
 // in, so behaviour is a function of its inputs and tests use a fake clock.
+// The state kept per key holds its own copy of the key, made once: a
+// caller's string may be a slice of a much larger buffer (the gateway's
+// configuration arena, which every reload replaces) that the entry would
+// otherwise keep alive. Entries are therefore updated in place, never
+// stored again, since storing a string key again keeps the caller's copy.
 //
 //   - GCRA limits requests per second with a burst: per key one theoretical
 //     arrival time in a lock-striped, size-bounded map (idle keys are

@@ -3,6 +3,7 @@ package limits
 import (
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,8 +63,8 @@ type GCRA struct {
 
 type gcraShard struct {
 	mu  sync.Mutex
-	tat map[string]int64 // unix nanoseconds
-	_   [40]byte         // keep neighbouring shard locks off one cache line
+	tat map[string]*int64 // unix nanoseconds
+	_   [40]byte          // keep neighbouring shard locks off one cache line
 }
 
 // NewGCRA returns a limiter admitting rate requests per second on average,
@@ -87,7 +88,7 @@ func NewGCRA(rate float64, burst int, opts ...Option) (*GCRA, error) {
 	g.tau = g.interval * int64(burst)
 	g.perShard = max(1, o.maxKeys/shardCount)
 	for i := range g.shards {
-		g.shards[i].tat = make(map[string]int64)
+		g.shards[i].tat = make(map[string]*int64)
 	}
 	return g, nil
 }
@@ -101,9 +102,10 @@ func (g *GCRA) Allow(key string, now time.Time) Decision {
 	n := now.UnixNano()
 	s := &g.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
-	tat, ok := s.tat[key]
-	if !ok || tat < n {
-		tat = n
+	p, ok := s.tat[key]
+	tat := n
+	if ok && *p > n {
+		tat = *p
 	}
 	newTat := tat + g.interval
 	allowAt := newTat - g.tau
@@ -115,10 +117,14 @@ func (g *GCRA) Allow(key string, now time.Time) Decision {
 			RetryAfter: time.Duration(allowAt - n),
 		}
 	}
-	if !ok && len(s.tat) >= g.perShard {
-		s.evict(n, g.perShard)
+	if !ok {
+		if len(s.tat) >= g.perShard {
+			s.evict(n, g.perShard)
+		}
+		p = new(int64)
+		s.tat[strings.Clone(key)] = p // its own copy (package doc)
 	}
-	s.tat[key] = newTat
+	*p = newTat
 	s.mu.Unlock()
 	return Decision{
 		Allowed:    true,
@@ -131,7 +137,7 @@ func (g *GCRA) Allow(key string, now time.Time) Decision {
 // indistinguishable from an unknown key), then arbitrary ones.
 func (s *gcraShard) evict(now int64, limit int) {
 	for k, tat := range s.tat {
-		if tat <= now {
+		if *tat <= now {
 			delete(s.tat, k)
 		}
 	}
@@ -151,7 +157,7 @@ func (g *GCRA) Sweep(now time.Time) {
 		s := &g.shards[i]
 		s.mu.Lock()
 		for k, tat := range s.tat {
-			if tat <= n {
+			if *tat <= n {
 				delete(s.tat, k)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,7 +186,8 @@ func (l *Leaser) Lease(key string, limit int64, w Window) *Lease {
 	if v, ok := l.leases.Load(id); ok {
 		return v.(*Lease)
 	}
-	v, _ := l.leases.LoadOrStore(id, &Lease{l: l, key: key, limit: limit, name: w.Name()})
+	id.key = strings.Clone(key) // its own copy (package doc)
+	v, _ := l.leases.LoadOrStore(id, &Lease{l: l, key: id.key, limit: limit, name: w.Name()})
 	return v.(*Lease)
 }
 

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -71,7 +72,7 @@ type quotaEntry struct {
 
 type quotaShard struct {
 	mu sync.Mutex
-	m  map[quotaKey]quotaEntry
+	m  map[quotaKey]*quotaEntry
 	_  [40]byte
 }
 
@@ -83,7 +84,7 @@ func NewQuotas(opts ...Option) (*Quotas, error) {
 	}
 	q := &Quotas{perShard: max(1, o.maxKeys/shardCount)}
 	for i := range q.shards {
-		q.shards[i].m = make(map[quotaKey]quotaEntry)
+		q.shards[i].m = make(map[quotaKey]*quotaEntry)
 	}
 	return q, nil
 }
@@ -102,7 +103,11 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 	s := &q.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, found := s.m[k]
+	p, found := s.m[k]
+	var e quotaEntry
+	if found {
+		e = *p
+	}
 	switch {
 	case !found || e.start < s0:
 		e = quotaEntry{start: s0, end: e0}
@@ -111,15 +116,19 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 	}
 	if e.used+n > limit || e.used+n < e.used {
 		if found {
-			s.m[k] = e // keep a window roll-over even when refusing
+			*p = e // keep a window roll-over even when refusing
 		}
 		return false, e.used, end
 	}
 	e.used += n
-	if !found && len(s.m) >= q.perShard {
-		s.evict(now.UnixNano(), q.perShard)
+	if !found {
+		if len(s.m) >= q.perShard {
+			s.evict(now.UnixNano(), q.perShard)
+		}
+		p = new(quotaEntry)
+		s.m[quotaKey{key: strings.Clone(key), kind: w.kind}] = p // its own copy (package doc)
 	}
-	s.m[k] = e
+	*p = e
 	return true, e.used, end
 }
 
@@ -135,7 +144,6 @@ func (q *Quotas) Release(key string, n int64, w Window, now time.Time) {
 	s.mu.Lock()
 	if e, found := s.m[k]; found && e.start == start.UnixNano() {
 		e.used = max(0, e.used-n)
-		s.m[k] = e
 	}
 	s.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,6 +161,7 @@ func (l *RateLeaser) lease(key string, rate, burst int) *rateLease {
 	}
 	ls := &rateLease{rate: rate, burst: burst,
 		redisKey: fmt.Sprintf("%s%d:%d:%s", l.cfg.Prefix, rate, burst, key)}
+	id.key = strings.Clone(key) // its own copy (package doc)
 	v, _ := l.leases.LoadOrStore(id, ls)
 	return v.(*rateLease)
 }

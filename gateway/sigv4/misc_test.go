@@ -262,3 +262,21 @@ func TestParseAmzDate(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyOptionsKeys checks that a per-request key store replaces the
+// configured one: a gateway passes the snapshot it serves the request with.
+func TestVerifyOptionsKeys(t *testing.T) {
+	v := newTestVerifier(t)
+	req := func() *http.Request { return signedServerRequest(t, "GET", base+"/f", "", Signer{}) }
+	cred, err := v.Verify(context.Background(), req(), "", VerifyOptions{})
+	if err != nil || cred.Owner != "app-1" {
+		t.Fatalf("configured store: %v %v", cred.Owner, err)
+	}
+	own := mapKeys{testAK: {AccessKey: testAK, Secret: []byte(testSecret), Owner: "from the request's store", Active: true}}
+	cred, err = v.Verify(context.Background(), req(), "", VerifyOptions{Keys: own})
+	if err != nil || cred.Owner != "from the request's store" {
+		t.Fatalf("request's store: %v %v", cred.Owner, err)
+	}
+	_, err = v.Verify(context.Background(), req(), "", VerifyOptions{Keys: mapKeys{}})
+	wantProblem(t, err, TypeInvalidAccessKey, 403)
+}

@@ -66,6 +66,10 @@ type VerifyOptions struct {
 	// DisallowUnsignedPayload refuses X-Amz-Content-Sha256: UNSIGNED-PAYLOAD,
 	// for routes whose body must always be covered by the signature.
 	DisallowUnsignedPayload bool
+	// Keys, when set, finds this request's key instead of Config.Keys: a
+	// caller serving from configuration snapshots passes the one the
+	// request is served with, so a reload between its steps cannot mix two.
+	Keys KeyStore
 }
 
 // Verifier checks AWS Signature Version 4 signatures as signing.md defines
@@ -189,7 +193,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 	now := v.now()
 
 	// 2. The access key exists and is active.
-	cred, ok := v.keys.Lookup(ctx, a.accessKey)
+	keys := v.keys
+	if opts.Keys != nil {
+		keys = opts.Keys
+	}
+	cred, ok := keys.Lookup(ctx, a.accessKey)
 	if !ok || !cred.Active || (!cred.ExpiresAt.IsZero() && !now.Before(cred.ExpiresAt)) {
 		return Credential{}, newError(TypeInvalidAccessKey, "The access key id is unknown, revoked or expired.")
 	}

@@ -41,64 +41,85 @@ type Sources struct {
 // Build reads the live state and returns the gateway configuration,
 // already checked by gateway.Compile. The catalog, the keys and the
 // subscriptions are read at once, on three connections: with hundreds of
-// thousands of keys and subscriptions the reads dominate.
+// thousands of keys and subscriptions the reads dominate. Each is turned
+// into its part of the configuration as soon as it arrives, so its rows
+// are garbage before the next part is built: a gateway rebuilds while it
+// serves, and what the rebuild holds at once is what its memory must have
+// room for.
 func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *gateway.Snapshot, error) {
 	now := time.Now
 	if src.Now != nil {
 		now = src.Now
 	}
+	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain}
 	var (
 		wg                     sync.WaitGroup
-		snaps                  []catalog.Snapshot
-		secrets                map[string][]byte
-		keys                   []tenants.KeyMaterial
-		subs                   []billing.GatewaySubscription
-		codes                  []tenants.AppCodeMaterial
 		catErr, keyErr, subErr error
 	)
+	// Each goroutine fills fields of cfg no other touches.
 	wg.Go(func() {
-		if snaps, catErr = src.Catalog.LiveSnapshots(ctx); catErr != nil {
+		snaps, err := src.Catalog.LiveSnapshots(ctx)
+		if err != nil {
+			catErr = err
 			return
 		}
 		var keyIDs []string
 		for _, s := range snaps {
 			keyIDs = append(keyIDs, s.BackendKeyIDs...)
 		}
-		secrets, catErr = src.Catalog.BackendSecrets(ctx, keyIDs)
-	})
-	wg.Go(func() {
-		if keys, keyErr = src.Tenants.ActiveKeys(ctx); keyErr == nil {
-			codes, keyErr = src.Tenants.ActiveAppCodes(ctx)
+		secrets, err := src.Catalog.BackendSecrets(ctx, keyIDs)
+		if err != nil {
+			catErr = err
+			return
+		}
+		cfg.APIs = make([]gateway.APIVersion, 0, len(snaps))
+		for _, s := range snaps {
+			cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
 		}
 	})
-	wg.Go(func() { subs, subErr = src.Plans.LiveSubscriptions(ctx) })
+	wg.Go(func() {
+		keys, err := src.Tenants.ActiveKeys(ctx)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		cfg.Keys = make(map[string]gateway.Key, len(keys))
+		for _, k := range keys {
+			if k.Kind != tenants.KindApp {
+				continue
+			}
+			gk := gateway.Key{AccessKey: k.AccessKey, Secret: []byte(k.SecretKey), AppID: k.AppID, OrgID: k.OrgID, Stage: k.Environment}
+			if k.ExpiresAt != nil {
+				gk.ExpiresAt = *k.ExpiresAt
+			}
+			cfg.Keys[k.AccessKey] = gk
+		}
+		codes, err := src.Tenants.ActiveAppCodes(ctx)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		if len(codes) > 0 {
+			cfg.AppCodes = make(map[string]gateway.AppCode, len(codes))
+			for _, c := range codes {
+				cfg.AppCodes[c.Hash] = gateway.AppCode{Prefix: c.Prefix, AppID: c.AppID, OrgID: c.OrgID, Stage: c.Environment}
+			}
+		}
+	})
+	wg.Go(func() {
+		subs, err := src.Plans.LiveSubscriptions(ctx)
+		if err != nil {
+			subErr = err
+			return
+		}
+		cfg.Subscriptions = make([]gateway.Subscription, 0, len(subs))
+		for _, s := range subs {
+			cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
+		}
+	})
 	wg.Wait()
 	if err := errors.Join(catErr, keyErr, subErr); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
-	}
-	cfg := &gateway.Config{Version: version, GeneratedAt: now().UTC(), Domain: src.Domain, Keys: make(map[string]gateway.Key, len(keys)),
-		APIs: make([]gateway.APIVersion, 0, len(snaps)), Subscriptions: make([]gateway.Subscription, 0, len(subs))}
-	for _, s := range snaps {
-		cfg.APIs = append(cfg.APIs, apiVersion(s, secrets))
-	}
-	for _, k := range keys {
-		if k.Kind != tenants.KindApp {
-			continue
-		}
-		gk := gateway.Key{AccessKey: k.AccessKey, Secret: []byte(k.SecretKey), AppID: k.AppID, OrgID: k.OrgID, Stage: k.Environment}
-		if k.ExpiresAt != nil {
-			gk.ExpiresAt = *k.ExpiresAt
-		}
-		cfg.Keys[k.AccessKey] = gk
-	}
-	if len(codes) > 0 {
-		cfg.AppCodes = make(map[string]gateway.AppCode, len(codes))
-		for _, c := range codes {
-			cfg.AppCodes[c.Hash] = gateway.AppCode{Prefix: c.Prefix, AppID: c.AppID, OrgID: c.OrgID, Stage: c.Environment}
-		}
-	}
-	for _, s := range subs {
-		cfg.Subscriptions = append(cfg.Subscriptions, subscription(s))
 	}
 	if err := customDomains(ctx, src, cfg); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
