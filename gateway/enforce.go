@@ -156,7 +156,11 @@ func (e *enforcer) admit(ctx context.Context, w http.ResponseWriter, sub *Subscr
 		}
 	}
 	if np > 0 {
-		limits.WriteHeaders(w.Header(), policies[:np]...)
+		if mw, ok := w.(*meteredWriter); ok {
+			limits.WriteHeadersTo(w.Header(), &mw.rateLimit, policies[:np]...)
+		} else {
+			limits.WriteHeaders(w.Header(), policies[:np]...)
+		}
 	}
 	return true, ""
 }

@@ -40,8 +40,10 @@ type meteredWriter struct {
 	requestID, provider, api string
 	// clientIP is the caller's address for the access log.
 	clientIP string
-	// idValue backs the X-Portico-Request-Id header's value.
-	idValue [1]string
+	// idValue and rateLimit back the values of the X-Portico-Request-Id
+	// and RateLimit-Policy/RateLimit headers.
+	idValue   [1]string
+	rateLimit [2]string
 	// end is when the answer was complete, read once for the usage
 	// event and the metrics.
 	end time.Time

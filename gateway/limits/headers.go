@@ -39,6 +39,13 @@ type Policy struct {
 //	RateLimit-Policy: "burst";q=10;w=1, "day";q=1000;w=86400
 //	RateLimit: "burst";r=7;t=1, "day";r=990;t=3600
 func WriteHeaders(h http.Header, policies ...Policy) {
+	var vals [2]string
+	WriteHeadersTo(h, &vals, policies...)
+}
+
+// WriteHeadersTo is WriteHeaders with the two header values kept in vals,
+// which a caller that holds one per request provides to save allocating it.
+func WriteHeadersTo(h http.Header, vals *[2]string, policies ...Policy) {
 	if len(policies) == 0 {
 		return
 	}
@@ -68,10 +75,9 @@ func WriteHeaders(h http.Header, policies ...Policy) {
 		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
 	}
 	both := string(b)
-	vals := [2]string{both[:split], both[split:]}
-	v := vals[:]
-	h[canonicalPolicy] = v[0:1:1]
-	h[canonicalRateLimit] = v[1:2:2]
+	vals[0], vals[1] = both[:split], both[split:]
+	h[canonicalPolicy] = vals[0:1:1]
+	h[canonicalRateLimit] = vals[1:2:2]
 }
 
 // Canonical forms of the header names (as http.Header keys them), so that
