@@ -64,14 +64,7 @@ func (s *Service) LiveSubscriptions(ctx context.Context) ([]GatewaySubscription,
 	// the statuses are kept once, where the driver returns one per row: a
 	// gateway holds the result beside the configuration it serves while it
 	// rebuilds.
-	shared := map[string]string{}
-	one := func(v string) string {
-		if s, ok := shared[v]; ok {
-			return s
-		}
-		shared[v] = v
-		return v
-	}
+	one := tenants.Interner{}.Intern
 	var out []GatewaySubscription
 	var (
 		g          GatewaySubscription

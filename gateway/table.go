@@ -234,22 +234,20 @@ func (b *tableBuilder) instant(t time.Time) instant {
 
 // period returns the index of a subscription's period: many share one.
 func (b *tableBuilder) period(start, end time.Time) uint32 {
-	p := [2]instant{b.instant(start), b.instant(end)}
-	i, ok := b.periods[p]
-	if !ok {
-		i = uint32(len(b.periodList))
-		b.periodList = append(b.periodList, p)
-		b.periods[p] = i
-	}
-	return i
+	return indexOf(b.periods, &b.periodList, [2]instant{b.instant(start), b.instant(end)})
 }
 
-func (b *tableBuilder) limit(l Limits) uint32 {
-	i, ok := b.limits[l]
+// limit returns the index of a plan's limits: many share them.
+func (b *tableBuilder) limit(l Limits) uint32 { return indexOf(b.limits, &b.limitList, l) }
+
+// indexOf returns v's position in list, appending it (and noting where in
+// index) the first time.
+func indexOf[V comparable](index map[V]uint32, list *[]V, v V) uint32 {
+	i, ok := index[v]
 	if !ok {
-		i = uint32(len(b.limitList))
-		b.limitList = append(b.limitList, l)
-		b.limits[l] = i
+		i = uint32(len(*list))
+		*list = append(*list, v)
+		index[v] = i
 	}
 	return i
 }

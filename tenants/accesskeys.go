@@ -394,14 +394,7 @@ func (s *Service) ActiveKeys(ctx context.Context) ([]KeyMaterial, error) {
 	// app ids, kinds, environments — where the driver returns one per row:
 	// a gateway holds the result beside the configuration it serves while
 	// it rebuilds.
-	shared := map[string]string{}
-	one := func(v string) string {
-		if s, ok := shared[v]; ok {
-			return s
-		}
-		shared[v] = v
-		return v
-	}
+	one := Interner{}.Intern
 	var out []KeyMaterial
 	var r keyMaterialRow
 	for rows.Next() {

@@ -44,3 +44,18 @@ func (t *DBTime) parse(s string) error {
 
 // Value implements driver.Valuer.
 func (t DBTime) Value() (driver.Value, error) { return t.Time, nil }
+
+// Interner keeps one copy of each distinct string it is given. Reading
+// hundreds of thousands of rows, a driver returns a fresh copy of every id
+// in every row; the same few organisation, app, API and plan ids then fill
+// memory many times over in a result the gateway holds while it rebuilds.
+type Interner map[string]string
+
+// Intern returns the one copy of v.
+func (in Interner) Intern(v string) string {
+	if s, ok := in[v]; ok {
+		return s
+	}
+	in[v] = v
+	return v
+}
