@@ -188,3 +188,29 @@ func BenchmarkQuotaTake(b *testing.B) {
 		q.Take("tenant-42:app-7", 1, 1<<62, Day(), t0)
 	}
 }
+
+// The day window is computed from Unix seconds; it must be the UTC
+// calendar day, whatever the instant's location, before 1970 too.
+func TestDayBounds(t *testing.T) {
+	tokyo := time.FixedZone("JST", 9*3600)
+	instants := []time.Time{
+		time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 26, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 11, 27, 8, 30, 0, 0, tokyo), // the 26th in UTC
+		time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Unix(0, 0),
+	}
+	for i := range 1000 {
+		instants = append(instants, time.Unix(int64(i)*7919*61-2e9, int64(i)*1e6))
+	}
+	for _, now := range instants {
+		u := now.UTC()
+		want := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+		start, end, ok := Day().Bounds(now)
+		if !ok || !start.Equal(want) || !end.Equal(want.AddDate(0, 0, 1)) {
+			t.Fatalf("Day().Bounds(%v) = %v, %v, %v; want %v, %v", now, start, end, ok, want, want.AddDate(0, 0, 1))
+		}
+	}
+}
