@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -143,6 +144,10 @@ func (h *Handler) newProxy(inner http.RoundTripper) *httputil.ReverseProxy {
 		Transport:    &upstreamTransport{h: h, inner: inner},
 		ErrorHandler: h.upstreamError,
 		BufferPool:   &bufferPool{},
+		// The proxy's own lines (a body copy that broke off) go to the
+		// gateway's log, at debug: forward logs the same event as a
+		// warning with the request id and target.
+		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 	}
 }
 
