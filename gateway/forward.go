@@ -60,6 +60,9 @@ type fwdCall struct {
 	deadline time.Time
 	// signedAt is the backend signature's timestamp.
 	signedAt time.Time
+	// first is the first attempt's request, whose signature headers'
+	// values live in sig.
+	first *http.Request
 	// tried marks the pool's targets already used; target is the last.
 	tried  uint32
 	target *targetState
@@ -112,7 +115,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 		defer cancel()
 		call.Context = ctx
 	}
-	h.prepareHeaders(r, call)
 	defer func() {
 		// The proxy aborts with ErrAbortHandler when the answer broke off
 		// after its headers went out: the client sees a truncated
@@ -154,47 +156,41 @@ func (h *Handler) newProxy(inner http.RoundTripper) *httputil.ReverseProxy {
 // expired reports whether the call ran out of time.
 func (c *fwdCall) expired() bool { return c.Context.Err() != nil || !time.Now().Before(c.deadline) }
 
-// prepareHeaders turns the inbound request's headers into those the backend
-// receives, before the proxy copies them: the partner's credentials and any
-// headers only the gateway may set go, the forwarding, trace and
-// backend-signature headers come in (the signature itself is set per
-// target by aim). Editing them in place, rather than the proxy's copy, lets
-// the copy be made at its final size. Nothing after forward reads the
-// partner's credentials.
-func (h *Handler) prepareHeaders(r *http.Request, call *fwdCall) {
-	hd := r.Header
+// facts are what the backend signature binds besides the request.
+func (c *fwdCall) facts() backendsig.Facts {
+	return backendsig.Facts{Consumer: c.consumer, App: c.app, Plan: c.plan, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
+}
+
+// rewrite turns the proxy's copy of the request's headers into those the
+// backend receives: the partner's credentials and the headers only the
+// gateway may set go; the forwarding, trace and request-id headers come in
+// (aim adds the backend signature per target). The proxy has already
+// removed hop-by-hop and X-Forwarded-* headers.
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	call, _ := pr.Out.Context().Value(fwdKey{}).(*fwdCall)
+	if call == nil {
+		return
+	}
+	hd := pr.Out.Header
+	for name := range hd {
+		if gatewayOnly(name) {
+			delete(hd, name)
+		}
+	}
 	// X-Forwarded-For appends the client's address to what earlier
 	// proxies said (the backend decides how far to trust it); Host and
 	// Proto say what the client asked for.
-	xff := clientIP(r)
-	if prior := hd["X-Forwarded-For"]; len(prior) > 0 {
+	in := pr.In
+	xff := clientIP(in)
+	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
 		xff = strings.Join(prior, ", ") + ", " + xff
 	}
 	proto := "http"
-	if r.TLS != nil {
+	if in.TLS != nil {
 		proto = "https"
 	}
-	if n := len(hd) + len(call.hdr) + len(call.sig); n > 8 {
-		// More than a small map holds: copy into one made at its final
-		// size rather than let the additions below grow this one.
-		nh := make(http.Header, n)
-		for name, vals := range hd {
-			if !gatewayOnly(name) {
-				nh[name] = vals
-			}
-		}
-		hd, r.Header = nh, nh
-	} else {
-		for name := range hd {
-			if gatewayOnly(name) {
-				delete(hd, name)
-			}
-		}
-	}
 	v := &call.hdr
-	v[0], v[1], v[2], v[3] = xff, r.Host, proto, traceparent(hd)
-	// The proxy drops X-Forwarded-* from its copy (rewrite sets them
-	// again); they are set here too so that copy has room for them.
+	v[0], v[1], v[2], v[3] = xff, in.Host, proto, traceparent(hd)
 	hd["X-Forwarded-For"] = v[0:1:1]
 	hd["X-Forwarded-Host"] = v[1:2:2]
 	hd["X-Forwarded-Proto"] = v[2:3:3]
@@ -202,28 +198,7 @@ func (h *Handler) prepareHeaders(r *http.Request, call *fwdCall) {
 	if len(call.api.BackendKeys) == 0 {
 		call.sig[0] = call.id
 		hd[backendsig.HeaderRequestID] = call.sig[0:1:1]
-		return
 	}
-	backendsig.SetHeaders(hd, call.facts(), "", &call.sig)
-}
-
-// facts are what the backend signature binds besides the request.
-func (c *fwdCall) facts() backendsig.Facts {
-	return backendsig.Facts{Consumer: c.consumer, App: c.app, Plan: c.plan, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
-}
-
-// rewrite puts back the X-Forwarded-* headers prepareHeaders set, which
-// the proxy removes from its copy of the request.
-func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
-	call, _ := pr.Out.Context().Value(fwdKey{}).(*fwdCall)
-	if call == nil {
-		return
-	}
-	hd := pr.Out.Header
-	v := &call.hdr
-	hd["X-Forwarded-For"] = v[0:1:1]
-	hd["X-Forwarded-Host"] = v[1:2:2]
-	hd["X-Forwarded-Proto"] = v[2:3:3]
 	pr.Out.URL.RawQuery = stripSigQuery(pr.Out.URL.RawQuery)
 }
 
@@ -300,7 +275,9 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		call.tried |= 1 << i
 		call.target = tg
 		out := req
-		if attempt > 0 {
+		if attempt == 0 {
+			call.first = req
+		} else {
 			// The failed attempt's request may still be referenced by
 			// the transport; send a fresh copy with a rewound body.
 			out = req.Clone(req.Context())
@@ -356,11 +333,13 @@ func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
 	if len(call.api.BackendKeys) > 0 {
 		bk := &call.api.BackendKeys[0]
 		sig := bk.signer.Value(out.Method, u.EscapedPath(), u.RawQuery, call.facts()) // Compile built the signer
-		if vs := out.Header[backendsig.HeaderSignature]; len(vs) == 1 {
-			vs[0] = sig // out's own copy of the placeholder prepareHeaders set
-		} else {
-			out.Header[backendsig.HeaderSignature] = []string{sig}
+		vals := &call.sig
+		if out != call.first {
+			// A retry's copy: the first attempt's request may still be
+			// read by the transport, so its values are left alone.
+			vals = new(backendsig.Values)
 		}
+		backendsig.SetHeaders(out.Header, call.facts(), sig, vals)
 	}
 }
 
