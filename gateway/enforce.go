@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +80,7 @@ type quotaCheck struct {
 // admit decides one call. On refusal it has written the 429 and returns
 // false; on success it has set the RateLimit headers. Non-billable calls
 // pass the quotas without spending them.
-func (e *enforcer) admit(ctx context.Context, w http.ResponseWriter, sub *Subscription, billable bool, now time.Time, requestID string) (bool, string) {
+func (e *enforcer) admit(ctx context.Context, w *meteredWriter, sub *Subscription, billable bool, now time.Time, requestID string) (bool, string) {
 	e.maybeSweep(now)
 	var policies [4]limits.Policy
 	np := 0
@@ -156,11 +155,7 @@ func (e *enforcer) admit(ctx context.Context, w http.ResponseWriter, sub *Subscr
 		}
 	}
 	if np > 0 {
-		if mw, ok := w.(*meteredWriter); ok {
-			limits.WriteHeadersTo(w.Header(), &mw.rateLimit, policies[:np]...)
-		} else {
-			limits.WriteHeaders(w.Header(), policies[:np]...)
-		}
+		limits.WriteHeadersTo(w.Header(), &w.rateLimit, policies[:np]...)
 	}
 	return true, ""
 }

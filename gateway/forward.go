@@ -60,14 +60,11 @@ type fwdCall struct {
 	deadline time.Time
 	// signedAt is the backend signature's timestamp.
 	signedAt time.Time
-	// first is the first attempt's request, whose signature headers'
-	// values live in sig.
-	first *http.Request
 	// tried marks the pool's targets already used; target is the last.
 	tried  uint32
 	target *targetState
-	// hdr and sig back the values of the headers forward sets, saving one
-	// allocation per header.
+	// hdr and sig back the values of the headers rewrite and the first
+	// attempt's aim set, saving one allocation per header.
 	hdr [4]string
 	sig backendsig.Values
 }
@@ -223,11 +220,7 @@ func relativeEscapedPath(r *http.Request, matched string) string {
 			seen++
 		}
 	}
-	rel := esc[i:]
-	if rel == "" {
-		return ""
-	}
-	return rel
+	return esc[i:]
 }
 
 // stripSigQuery removes presigned-URL parameters before forwarding.
@@ -274,13 +267,12 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		tg := call.pool.targets[i].targetState
 		call.tried |= 1 << i
 		call.target = tg
-		out := req
-		if attempt == 0 {
-			call.first = req
-		} else {
-			// The failed attempt's request may still be referenced by
-			// the transport; send a fresh copy with a rewound body.
-			out = req.Clone(req.Context())
+		out, vals := req, &call.sig
+		if attempt > 0 {
+			// The failed attempt's request (and its header values) may
+			// still be referenced by the transport; send a fresh copy
+			// with a rewound body.
+			out, vals = req.Clone(req.Context()), new(backendsig.Values)
 			if req.Body != nil {
 				b, err := req.GetBody()
 				if err != nil {
@@ -289,7 +281,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 				out.Body = b
 			}
 		}
-		t.h.aim(out, call, tg)
+		t.h.aim(out, call, tg, vals)
 		res, err := t.inner.RoundTrip(out)
 		if err == nil {
 			switch res.StatusCode {
@@ -318,8 +310,8 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // aim points the outbound request at a target and signs it for the
 // backend: the signature covers the path, which includes the target's base
-// path.
-func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
+// path. vals backs the signature headers' values.
+func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState, vals *backendsig.Values) {
 	u := out.URL
 	u.Scheme, u.Host = tg.scheme, tg.host
 	raw := tg.basePath + call.rel
@@ -331,15 +323,9 @@ func (h *Handler) aim(out *http.Request, call *fwdCall, tg *targetState) {
 	}
 	out.Host = tg.host
 	if len(call.api.BackendKeys) > 0 {
-		bk := &call.api.BackendKeys[0]
-		sig := bk.signer.Value(out.Method, u.EscapedPath(), u.RawQuery, call.facts()) // Compile built the signer
-		vals := &call.sig
-		if out != call.first {
-			// A retry's copy: the first attempt's request may still be
-			// read by the transport, so its values are left alone.
-			vals = new(backendsig.Values)
-		}
-		backendsig.SetHeaders(out.Header, call.facts(), sig, vals)
+		f := call.facts()
+		sig := call.api.BackendKeys[0].signer.Value(out.Method, u.EscapedPath(), u.RawQuery, f) // Compile built the signer
+		backendsig.SetHeaders(out.Header, f, sig, vals)
 	}
 }
 

@@ -309,8 +309,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
 	// Every request gets one structured access-log line (never the query
 	// string or headers: they may carry credentials) and its metrics.
-	// start is also the "now" of the per-IP, limit and signature checks:
-	// one clock read serves them all.
+	// start is also the "now" of the per-IP and limit checks and the
+	// backend signature's timestamp: one clock read serves them all.
 	start := h.now()
 	mw := &meteredWriter{ResponseWriter: w, requestID: id, provider: "-", api: "-"}
 	mw.idValue[0] = id
@@ -436,7 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ok, reason := h.limits.admit(r.Context(), w, &sub, op.Billable, start, id); !ok {
+	if ok, reason := h.limits.admit(r.Context(), mw, &sub, op.Billable, start, id); !ok {
 		mw.reason = reason
 		return
 	}

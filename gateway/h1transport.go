@@ -173,12 +173,12 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		}
 	}
 	dctx := ctx
-	if _, ok := ctx.Deadline(); !ok {
-		if dl := deadline(ctx); !dl.IsZero() {
-			var cancel context.CancelFunc
-			dctx, cancel = context.WithDeadline(ctx, dl)
-			defer cancel()
-		}
+	if dl := deadline(ctx); !dl.IsZero() {
+		// The call's deadline bounds the dial too (a no-op when the
+		// context already carries it).
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
 	}
 	nc, err := t.dial(dctx, "tcp", addr)
 	if err != nil {
