@@ -17,8 +17,9 @@ type result struct {
 	// cpu is the proxy's CPU time per request in µs (for direct, the
 	// upstream's): what the target itself costs, which contention between
 	// the processes on the machine moves much less than req/s.
-	cpu float64
-	bad bool
+	cpu   float64
+	bad   bool
+	round string
 }
 
 // report reads the run script's results file and prints, per target, the
@@ -49,7 +50,7 @@ func report(args []string) error {
 			k, v, _ := strings.Cut(p, "=")
 			kv[k], _ = strconv.ParseFloat(v, 64)
 		}
-		r := result{p50: kv["p50_us"], p99: kv["p99_us"]}
+		r := result{p50: kv["p50_us"], p99: kv["p99_us"], round: round}
 		if d := kv["duration_us"]; d > 0 {
 			r.rps = kv["requests"] / (d / 1e6)
 		}
@@ -94,6 +95,7 @@ func report(args []string) error {
 	}
 	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians. CPU/req is the median CPU time the")
 	fmt.Println("proxy process spent per request answered (for direct, the upstream's), all threads, user + system.")
+	printPaired(order, runs)
 	if len(flagged) > 0 {
 		fmt.Println("\nFLAGGED runs (errors or non-2xx answers; their figures are suspect):")
 		for _, s := range flagged {
@@ -101,8 +103,66 @@ func report(args []string) error {
 		}
 		return errors.New("some runs had errors")
 	}
-	fmt.Println("All answers were 2xx; no socket errors.")
+	fmt.Println("\nAll answers were 2xx; no socket errors.")
 	return nil
+}
+
+// printPaired prints, per target, the median over the rounds of its ratio
+// to nginx and to public *in the same round*. Each round runs the targets
+// back to back, so a ratio within a round compares them under the same
+// conditions on a machine whose speed drifts between rounds; the median of
+// those ratios is steadier than the ratio of the medians above.
+func printPaired(order []string, runs map[string][]result) {
+	byRound := func(t string) map[string]result {
+		m := map[string]result{}
+		for _, r := range runs[t] {
+			if !r.bad {
+				m[r.round] = r
+			}
+		}
+		return m
+	}
+	paired := func(t, base string, get func(a, b result) float64) string {
+		bs := byRound(base)
+		var v []float64
+		for round, a := range byRound(t) {
+			if b, ok := bs[round]; ok && get(a, b) > 0 {
+				v = append(v, get(a, b))
+			}
+		}
+		if len(v) == 0 || t == base {
+			return "-"
+		}
+		slices.Sort(v)
+		m := v[len(v)/2]
+		if len(v)%2 == 0 {
+			m = (v[len(v)/2-1] + m) / 2
+		}
+		return fmt.Sprintf("%.2f×", m)
+	}
+	rps := func(a, b result) float64 {
+		if b.rps == 0 {
+			return 0
+		}
+		return a.rps / b.rps
+	}
+	p99 := func(a, b result) float64 {
+		if b.p99 == 0 {
+			return 0
+		}
+		return a.p99 / b.p99
+	}
+	cpu := func(a, b result) float64 {
+		if b.cpu == 0 {
+			return 0
+		}
+		return a.cpu / b.cpu
+	}
+	fmt.Printf("\nPaired within each round (median over the rounds of the ratio to the target run in the same round):\n")
+	fmt.Printf("%-14s %9s %9s %9s %11s\n", "target", "÷nginx", "÷public", "p99÷nginx", "CPU÷public")
+	for _, t := range order {
+		fmt.Printf("%-14s %9s %9s %9s %11s\n", t, paired(t, "nginx", rps), paired(t, "public", rps), paired(t, "nginx", p99), paired(t, "public", cpu))
+	}
 }
 
 func median(rs []result) result {
