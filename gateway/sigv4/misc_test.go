@@ -76,6 +76,49 @@ func TestKeyCache(t *testing.T) {
 			}
 		}
 	})
+	t.Run("long-keys-are-derived-not-cached", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
+		for _, tc := range []struct{ name, ak, secret string }{
+			{"access-key", strings.Repeat("A", maxCachedAccessKey+1), testSecret},
+			{"secret", testAK, strings.Repeat("s", maxCachedSecret+1)},
+		} {
+			cred := &Credential{AccessKey: tc.ak, Secret: []byte(tc.secret)}
+			got := c.get(cred, "20260314")
+			mac, _ := got.mac([]byte("msg"), nil)
+			h := hmac.New(sha256.New, deriveSigningKey(cred.Secret, "20260314", "local", "apigw"))
+			h.Write([]byte("msg"))
+			if !hmac.Equal(mac[:], h.Sum(nil)) {
+				t.Fatalf("%s: wrong key for a long credential", tc.name)
+			}
+			if c.get(cred, "20260314") == got || c.len() != 0 {
+				t.Fatalf("%s: long credential was cached", tc.name)
+			}
+		}
+		// The longest that fit are cached.
+		cred := &Credential{AccessKey: strings.Repeat("A", maxCachedAccessKey), Secret: []byte(strings.Repeat("s", maxCachedSecret))}
+		if c.get(cred, "20260314") != c.get(cred, "20260314") {
+			t.Fatal("credential of the maximum cached size was not cached")
+		}
+	})
+	t.Run("long-keys-verify", func(t *testing.T) {
+		ak, secret := strings.Repeat("PKLONG", 10), strings.Repeat("L0ng/+", 20)
+		keys := mapKeys{ak: {AccessKey: ak, Secret: []byte(secret), Active: true}}
+		v := newTestVerifier(t, func(c *Config) { c.Keys = keys })
+		sign := func(secret string) *http.Request {
+			r, _ := http.NewRequest("GET", base+"/f", nil)
+			if err := (&Signer{}).Sign(r, ak, secret, "", testTime); err != nil {
+				t.Fatal(err)
+			}
+			return toServer(t, r)
+		}
+		for range 2 {
+			if _, err := v.Verify(context.Background(), sign(secret), "", VerifyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := v.Verify(context.Background(), sign(secret+"x"), "", VerifyOptions{})
+		wantProblem(t, err, TypeSignatureMismatch, 403)
+	})
 	t.Run("new-day-replaces-old", func(t *testing.T) {
 		c := newKeyCache("local", "apigw", 64)
 		cred := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
