@@ -349,10 +349,17 @@ func headerValues(r *http.Request, name string) (vals []string, one string, spec
 	return nil, "", false, false
 }
 
+// signedValues keeps the values of the signed headers that Verify checks
+// after the canonical headers are built, so it need not look them up again.
+type signedValues struct {
+	contentSHA256, nonce []string
+}
+
 // appendCanonicalHeaders appends "name:value\n" for each name in the
 // semicolon-separated signedHeaders, in the order given. It reports the first
-// missing header by name.
-func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) ([]byte, string) {
+// missing header by name. With seen non-nil, it records the values of
+// X-Amz-Content-Sha256 and X-Portico-Nonce there.
+func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string, seen *signedValues) ([]byte, string) {
 	for rest := signedHeaders; ; {
 		name := rest
 		i := strings.IndexByte(rest, ';')
@@ -362,6 +369,14 @@ func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) (
 		vals, one, special, ok := headerValues(r, name)
 		if !ok {
 			return dst, name
+		}
+		if seen != nil {
+			switch name {
+			case "x-amz-content-sha256":
+				seen.contentSHA256 = vals
+			case "x-portico-nonce":
+				seen.nonce = vals
+			}
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ':')

@@ -37,6 +37,31 @@ const (
 	maxNonceLen      = 128
 )
 
+// signedFlags records which of the headers Verify looks for are signed.
+type signedFlags uint8
+
+const (
+	signsHost signedFlags = 1 << iota
+	signsAmzDate
+	signsContentSHA256
+	signsNonce
+)
+
+// signedFlag returns the flag of a signed header name, or 0.
+func signedFlag(name string) signedFlags {
+	switch name {
+	case "host":
+		return signsHost
+	case "x-amz-date":
+		return signsAmzDate
+	case "x-amz-content-sha256":
+		return signsContentSHA256
+	case "x-portico-nonce":
+		return signsNonce
+	}
+	return 0
+}
+
 // authRequest is the parsed signature of one request. Its strings point into
 // the request; nothing here is allocated on the header-form path.
 type authRequest struct {
@@ -50,6 +75,7 @@ type authRequest struct {
 	terminator string
 
 	signedHeaders string
+	signs         signedFlags // which of the headers Verify checks are in signedHeaders
 	signature     [32]byte
 
 	amzDate string
@@ -160,7 +186,7 @@ func parseHeaderForm(r *http.Request, h string, a *authRequest) *Error {
 	if err := a.parseCredential(credential); err != nil {
 		return err
 	}
-	if err := checkSignedHeaders(a.signedHeaders); err != nil {
+	if err := a.checkSignedHeaders(); err != nil {
 		return err
 	}
 	if !decodeSignature(signature, &a.signature) {
@@ -237,7 +263,7 @@ func parsePresigned(q string, maxExpiry time.Duration, a *authRequest) *Error {
 	if err := a.parseCredential(credential); err != nil {
 		return err
 	}
-	if err := checkSignedHeaders(a.signedHeaders); err != nil {
+	if err := a.checkSignedHeaders(); err != nil {
 		return err
 	}
 	if !decodeSignature(signature, &a.signature) {
@@ -288,8 +314,9 @@ func (a *authRequest) parseCredential(c string) *Error {
 // checkSignedHeaders validates the SignedHeaders list: lower-case header
 // names (RFC 9110 tokens) separated by ';', no duplicates, not Authorization.
 // The order is not enforced: the canonical request lists the headers in the
-// order given, which is sorted for every conforming client.
-func checkSignedHeaders(s string) *Error {
+// order given, which is sorted for every conforming client. It sets a.signs.
+func (a *authRequest) checkSignedHeaders() *Error {
+	s := a.signedHeaders
 	if s == "" {
 		return malformed("SignedHeaders", "is empty; it must list at least host")
 	}
@@ -318,6 +345,7 @@ func checkSignedHeaders(s string) *Error {
 		if start > 0 && hasSignedHeader(s[:start-1], name) {
 			return malformed("SignedHeaders", "lists "+quoteInput(name)+" more than once")
 		}
+		a.signs |= signedFlag(name)
 		start = end + 1
 	}
 	return nil
