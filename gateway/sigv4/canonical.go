@@ -51,6 +51,9 @@ func appendEncoded(dst []byte, s string) []byte {
 // Normalisation follows the AWS SDKs (botocore, JS v3): "/a/b/.." is "/a"
 // and a trailing slash survives only if the path ends with one.
 func appendCanonicalPath(dst []byte, p string) []byte {
+	if isCanonicalPath(p) {
+		return append(dst, p...)
+	}
 	base := len(dst)
 	for rest := p; ; {
 		seg := rest
@@ -76,6 +79,34 @@ func appendCanonicalPath(dst []byte, p string) []byte {
 		dst = append(dst, '/')
 	}
 	return dst
+}
+
+// isCanonicalPath reports whether p is its own canonical URI, as most paths
+// are: it starts with '/', has only unreserved characters besides '/', and no
+// empty (but a trailing one), "." or ".." segments.
+func isCanonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	seg := 1 // start of the current segment
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if !unreserved[p[i]] {
+				return false
+			}
+			continue
+		}
+		switch p[seg:i] {
+		case ".", "..":
+			return false
+		case "":
+			if i < len(p) {
+				return false
+			}
+		}
+		seg = i + 1
+	}
+	return true
 }
 
 // normalizePath is the normalisation half of appendCanonicalPath without the
@@ -246,6 +277,9 @@ func appendRawQuery(dst []byte, raw string, presigned bool) []byte {
 // whitespace trimmed, runs of spaces collapsed to one (what the AWS SDKs do).
 func appendHeaderValue(dst []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "  ") {
+		return append(dst, v...)
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
