@@ -51,6 +51,9 @@ func appendEncoded(dst []byte, s string) []byte {
 // Normalisation follows the AWS SDKs (botocore, JS v3): "/a/b/.." is "/a"
 // and a trailing slash survives only if the path ends with one.
 func appendCanonicalPath(dst []byte, p string) []byte {
+	if isCanonicalPath(p) {
+		return append(dst, p...)
+	}
 	base := len(dst)
 	for rest := p; ; {
 		seg := rest
@@ -76,6 +79,34 @@ func appendCanonicalPath(dst []byte, p string) []byte {
 		dst = append(dst, '/')
 	}
 	return dst
+}
+
+// isCanonicalPath reports whether p is its own canonical URI, as most paths
+// are: it starts with '/', has only unreserved characters besides '/', and no
+// empty (but a trailing one), "." or ".." segments.
+func isCanonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	seg := 1 // start of the current segment
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if !unreserved[p[i]] {
+				return false
+			}
+			continue
+		}
+		switch p[seg:i] {
+		case ".", "..":
+			return false
+		case "":
+			if i < len(p) {
+				return false
+			}
+		}
+		seg = i + 1
+	}
+	return true
 }
 
 // normalizePath is the normalisation half of appendCanonicalPath without the
@@ -246,6 +277,9 @@ func appendRawQuery(dst []byte, raw string, presigned bool) []byte {
 // whitespace trimmed, runs of spaces collapsed to one (what the AWS SDKs do).
 func appendHeaderValue(dst []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "  ") {
+		return append(dst, v...)
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -349,10 +383,17 @@ func headerValues(r *http.Request, name string) (vals []string, one string, spec
 	return nil, "", false, false
 }
 
+// signedValues keeps the values of the signed headers that Verify checks
+// after the canonical headers are built, so it need not look them up again.
+type signedValues struct {
+	contentSHA256, nonce []string
+}
+
 // appendCanonicalHeaders appends "name:value\n" for each name in the
 // semicolon-separated signedHeaders, in the order given. It reports the first
-// missing header by name.
-func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) ([]byte, string) {
+// missing header by name. With seen non-nil, it records the values of
+// X-Amz-Content-Sha256 and X-Portico-Nonce there.
+func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string, seen *signedValues) ([]byte, string) {
 	for rest := signedHeaders; ; {
 		name := rest
 		i := strings.IndexByte(rest, ';')
@@ -362,6 +403,14 @@ func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) (
 		vals, one, special, ok := headerValues(r, name)
 		if !ok {
 			return dst, name
+		}
+		if seen != nil {
+			switch name {
+			case "x-amz-content-sha256":
+				seen.contentSHA256 = vals
+			case "x-portico-nonce":
+				seen.nonce = vals
+			}
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ':')

@@ -238,6 +238,13 @@ func TestRejections(t *testing.T) {
 				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
 				return toServer(t, r)
 			}},
+		{name: "content-sha256-signed-without-values", status: 400, typ: TypeMalformedAuthorization, detailHas: "X-Amz-Content-Sha256: must appear exactly once",
+			req: func(t *testing.T) *http.Request {
+				r, _ := http.NewRequest("GET", base+"/f", nil)
+				r.Header[headerContentSHA256] = nil // present as a key, as an in-process caller may leave it
+				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
+				return r
+			}},
 		{name: "unsigned-payload-disallowed", status: 400, typ: TypeMalformedAuthorization, detailHas: "UNSIGNED-PAYLOAD",
 			opts: VerifyOptions{DisallowUnsignedPayload: true},
 			req: func(t *testing.T) *http.Request {
@@ -255,6 +262,27 @@ func TestRejections(t *testing.T) {
 			req: func(t *testing.T) *http.Request {
 				r := signedServerRequest(t, "GET", base+"/f", "", Signer{})
 				r.Header.Set(NonceHeader, "n1")
+				return r
+			}},
+		{name: "nonce-not-signed-non-canonical-key", status: 400, typ: TypeMalformedAuthorization, detailHas: "x-portico-nonce",
+			req: func(t *testing.T) *http.Request {
+				r := signedServerRequest(t, "GET", base+"/f", "", Signer{})
+				r.Header["x-portico-nonce"] = []string{"n1"} // set by hand in-process, not canonicalised
+				return r
+			}},
+		{name: "nonce-signed-twice", status: 400, typ: TypeMalformedAuthorization, detailHas: "exactly once",
+			req: func(t *testing.T) *http.Request {
+				r, _ := http.NewRequest("GET", base+"/f", nil)
+				r.Header.Add(NonceHeader, "n1")
+				r.Header.Add(NonceHeader, "n2")
+				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
+				return toServer(t, r)
+			}},
+		{name: "nonce-signed-without-values", status: 400, typ: TypeMalformedAuthorization, detailHas: "X-Portico-Nonce: must appear exactly once",
+			req: func(t *testing.T) *http.Request {
+				r, _ := http.NewRequest("GET", base+"/f", nil)
+				r.Header[NonceHeader] = nil // present as a key, as an in-process caller may leave it
+				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
 				return r
 			}},
 		{name: "nonce-invalid", status: 400, typ: TypeMalformedAuthorization, detailHas: "X-Portico-Nonce",
@@ -287,6 +315,24 @@ func TestRejections(t *testing.T) {
 		{name: "order-headers-before-signature", status: 400, typ: TypeMalformedAuthorization,
 			req: func(t *testing.T) *http.Request {
 				return withAuthz(t, "AWS4-HMAC-SHA256 Credential="+testAK+"/"+scope+", SignedHeaders=host, Signature="+sig)
+			}},
+		{name: "order-absent-header-before-content-sha256", status: 400, typ: TypeMalformedAuthorization, detailHas: "x-custom",
+			req: func(t *testing.T) *http.Request {
+				r, _ := http.NewRequest("PUT", base+"/f", strings.NewReader("x"))
+				r.Header.Set("X-Custom", "1")
+				r.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
+				r.Header.Del("X-Custom")
+				return toServer(t, r)
+			}},
+		{name: "order-absent-header-before-body-too-large", status: 400, typ: TypeMalformedAuthorization, detailHas: "x-custom",
+			cfg: func(c *Config) { c.MaxBodyBytes = 4 },
+			req: func(t *testing.T) *http.Request {
+				r, _ := http.NewRequest("POST", base+"/f", strings.NewReader("12345"))
+				r.Header.Set("X-Custom", "1")
+				(&Signer{}).Sign(r, testAK, testSecret, "", testTime)
+				r.Header.Del("X-Custom")
+				return toServer(t, r)
 			}},
 		{name: "order-signature-before-nonce", status: 403, typ: TypeSignatureMismatch, opts: VerifyOptions{RequireNonce: true},
 			req: func(t *testing.T) *http.Request {

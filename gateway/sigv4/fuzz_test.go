@@ -96,7 +96,7 @@ func checkEncoded(t *testing.T, s, extra string) {
 }
 
 func FuzzCanonicalPath(f *testing.F) {
-	for _, s := range []string{"/", "", "//", "/./", "/a/../..", "/a/b/../c/./d//", "/ሴ", "/a b/%20/%zz/%", "..", "/..a/a../...", "*", "/%2e%2E/x"} {
+	for _, s := range []string{"/", "", "//", "/./", "/a/../..", "/a/b/../c/./d//", "/ሴ", "/a b/%20/%zz/%", "..", "/..a/a../...", "*", "/%2e%2E/x", "/a/b", "/a/b/", "/a-b_c.d~e/f", "/a/.", "/a/..", "/./a", "/a//"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -108,6 +108,9 @@ func FuzzCanonicalPath(f *testing.F) {
 			t.Fatalf("canonical path %q does not start with /", out)
 		}
 		checkEncoded(t, out, "/")
+		if isCanonicalPath(p) && out != p {
+			t.Fatalf("isCanonicalPath(%q) but its canonical path is %q", p, out)
+		}
 		if out != "/" && strings.Contains(out, "//") {
 			t.Fatalf("duplicate slash in %q", out)
 		}

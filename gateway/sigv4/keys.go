@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -45,19 +44,44 @@ func deriveSigningKey(secret []byte, date, region, service string) []byte {
 	return mac(mac(mac(mac(k, date), region), service), "aws4_request")
 }
 
+// Longest access key and secret a cached signingKey holds inline. Portico's
+// are 20 and 40 characters (signing.md); the margin admits other SigV4
+// credentials. Longer ones are still verified, only not cached.
+const (
+	maxCachedAccessKey = 32
+	maxCachedSecret    = 64
+)
+
 // signingKey is a derived key prepared for HMAC without allocation: the
 // inner and outer pads of RFC 2104 are precomputed. It also records what it
-// was derived from, for the cache.
+// was derived from, for the cache, inline and first: a cache hit compares
+// these fields on every request, and on a busy server each separate heap
+// object it had to follow was another miss to main memory.
 type signingKey struct {
-	accessKey, date string
-	secret          []byte // to notice a secret that changed under the same access key
-	ipad            [sha256.BlockSize]byte
-	opad            [sha256.BlockSize]byte
+	date         [8]byte // yyyymmdd
+	accessKeyLen uint8
+	secretLen    uint8
+	accessKey    [maxCachedAccessKey]byte
+	secret       [maxCachedSecret]byte // to notice a secret that changed under the same access key
+	ipad         [sha256.BlockSize]byte
+	opad         [sha256.BlockSize]byte
+}
+
+// cacheable reports whether a key derived from these inputs fits a signingKey's
+// inline fields.
+func cacheable(accessKey string, secret []byte, date string) bool {
+	return len(accessKey) <= maxCachedAccessKey && len(secret) <= maxCachedSecret && len(date) == 8
 }
 
 func newSigningKey(accessKey string, secret []byte, date, region, service string) *signingKey {
 	k := deriveSigningKey(secret, date, region, service) // 32 bytes < block size
-	sk := &signingKey{accessKey: strings.Clone(accessKey), date: strings.Clone(date), secret: append([]byte(nil), secret...)}
+	sk := &signingKey{}
+	if cacheable(accessKey, secret, date) {
+		copy(sk.date[:], date)
+		sk.accessKeyLen, sk.secretLen = uint8(len(accessKey)), uint8(len(secret))
+		copy(sk.accessKey[:], accessKey)
+		copy(sk.secret[:], secret)
+	}
 	copy(sk.ipad[:], k)
 	copy(sk.opad[:], k)
 	for i := range sk.ipad {
@@ -65,6 +89,12 @@ func newSigningKey(accessKey string, secret []byte, date, region, service string
 		sk.opad[i] ^= 0x5c
 	}
 	return sk
+}
+
+// derivedFor reports whether sk was derived for accessKey on date. The
+// secret is compared separately, in constant time.
+func (sk *signingKey) derivedFor(accessKey, date string) bool {
+	return string(sk.accessKey[:sk.accessKeyLen]) == accessKey && string(sk.date[:]) == date
 }
 
 // mac computes HMAC-SHA256(key, msg) using buf as scratch space (returned,
@@ -83,11 +113,19 @@ func (k *signingKey) mac(msg, buf []byte) ([sha256.Size]byte, []byte) {
 // one (a hot key survives a stream of one-off keys). A miss derives the
 // key (four HMACs) and publishes it; two requests racing on the same miss
 // both derive it, which is harmless.
+//
+// A hit reads one cache line of the table (a set holds both ways and the
+// way hit last) and the signingKey it points to.
 type keyCache struct {
 	region, service string
-	mask            uint32 // sets - 1
-	ways            []atomic.Pointer[signingKey]
-	recent          []atomic.Uint32 // per set: the way hit last
+	mask            uint32 // len(sets) - 1
+	sets            []keySet
+}
+
+type keySet struct {
+	ways   [2]atomic.Pointer[signingKey]
+	recent atomic.Uint32 // the way hit last
+	_      [12]byte      // 32 bytes, two sets per cache line
 }
 
 func newKeyCache(region, service string, size int) *keyCache {
@@ -95,8 +133,7 @@ func newKeyCache(region, service string, size int) *keyCache {
 	for sets*2 < size {
 		sets *= 2
 	}
-	return &keyCache{region: region, service: service, mask: uint32(sets - 1),
-		ways: make([]atomic.Pointer[signingKey], 2*sets), recent: make([]atomic.Uint32, sets)}
+	return &keyCache{region: region, service: service, mask: uint32(sets - 1), sets: make([]keySet, sets)}
 }
 
 func (c *keyCache) set(accessKey string) uint32 {
@@ -108,14 +145,18 @@ func (c *keyCache) set(accessKey string) uint32 {
 }
 
 // get returns the signing key for cred on date (yyyymmdd), deriving and
-// caching it on a miss.
+// caching it on a miss. Keys too long for a signingKey's inline fields are
+// derived on every call.
 func (c *keyCache) get(cred *Credential, date string) *signingKey {
-	set := c.set(cred.AccessKey)
+	if !cacheable(cred.AccessKey, cred.Secret, date) {
+		return newSigningKey(cred.AccessKey, cred.Secret, date, c.region, c.service)
+	}
+	s := &c.sets[c.set(cred.AccessKey)]
 	for way := range uint32(2) {
-		sk := c.ways[2*set+way].Load()
-		if sk != nil && sk.accessKey == cred.AccessKey && sk.date == date && subtle.ConstantTimeCompare(sk.secret, cred.Secret) == 1 {
-			if c.recent[set].Load() != way {
-				c.recent[set].Store(way)
+		sk := s.ways[way].Load()
+		if sk != nil && sk.derivedFor(cred.AccessKey, date) && subtle.ConstantTimeCompare(sk.secret[:sk.secretLen], cred.Secret) == 1 {
+			if s.recent.Load() != way {
+				s.recent.Store(way)
 			}
 			return sk
 		}
@@ -123,23 +164,25 @@ func (c *keyCache) get(cred *Credential, date string) *signingKey {
 	sk := newSigningKey(cred.AccessKey, cred.Secret, date, c.region, c.service)
 	// Replace this key's stale entry (another day or secret) if it has
 	// one, else an empty way, else the way not hit last.
-	way := 1 - c.recent[set].Load()
+	way := 1 - s.recent.Load()
 	for w := range uint32(2) {
-		if old := c.ways[2*set+w].Load(); old == nil || old.accessKey == cred.AccessKey {
+		if old := s.ways[w].Load(); old == nil || string(old.accessKey[:old.accessKeyLen]) == cred.AccessKey {
 			way = w
 			break
 		}
 	}
-	c.ways[2*set+way].Store(sk)
-	c.recent[set].Store(way)
+	s.ways[way].Store(sk)
+	s.recent.Store(way)
 	return sk
 }
 
 func (c *keyCache) len() int {
 	n := 0
-	for i := range c.ways {
-		if c.ways[i].Load() != nil {
-			n++
+	for i := range c.sets {
+		for w := range c.sets[i].ways {
+			if c.sets[i].ways[w].Load() != nil {
+				n++
+			}
 		}
 	}
 	return n

@@ -1,9 +1,11 @@
 package sigv4
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +77,49 @@ func TestKeyCache(t *testing.T) {
 				t.Fatalf("hot key evicted by one-off key %d", n)
 			}
 		}
+	})
+	t.Run("long-keys-are-derived-not-cached", func(t *testing.T) {
+		c := newKeyCache("local", "apigw", 64)
+		for _, tc := range []struct{ name, ak, secret string }{
+			{"access-key", strings.Repeat("A", maxCachedAccessKey+1), testSecret},
+			{"secret", testAK, strings.Repeat("s", maxCachedSecret+1)},
+		} {
+			cred := &Credential{AccessKey: tc.ak, Secret: []byte(tc.secret)}
+			got := c.get(cred, "20260314")
+			mac, _ := got.mac([]byte("msg"), nil)
+			h := hmac.New(sha256.New, deriveSigningKey(cred.Secret, "20260314", "local", "apigw"))
+			h.Write([]byte("msg"))
+			if !hmac.Equal(mac[:], h.Sum(nil)) {
+				t.Fatalf("%s: wrong key for a long credential", tc.name)
+			}
+			if c.get(cred, "20260314") == got || c.len() != 0 {
+				t.Fatalf("%s: long credential was cached", tc.name)
+			}
+		}
+		// The longest that fit are cached.
+		cred := &Credential{AccessKey: strings.Repeat("A", maxCachedAccessKey), Secret: []byte(strings.Repeat("s", maxCachedSecret))}
+		if c.get(cred, "20260314") != c.get(cred, "20260314") {
+			t.Fatal("credential of the maximum cached size was not cached")
+		}
+	})
+	t.Run("long-keys-verify", func(t *testing.T) {
+		ak, secret := strings.Repeat("PKLONG", 10), strings.Repeat("L0ng/+", 20)
+		keys := mapKeys{ak: {AccessKey: ak, Secret: []byte(secret), Active: true}}
+		v := newTestVerifier(t, func(c *Config) { c.Keys = keys })
+		sign := func(secret string) *http.Request {
+			r, _ := http.NewRequest("GET", base+"/f", nil)
+			if err := (&Signer{}).Sign(r, ak, secret, "", testTime); err != nil {
+				t.Fatal(err)
+			}
+			return toServer(t, r)
+		}
+		for range 2 {
+			if _, err := v.Verify(context.Background(), sign(secret), "", VerifyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := v.Verify(context.Background(), sign(secret+"x"), "", VerifyOptions{})
+		wantProblem(t, err, TypeSignatureMismatch, 403)
 	})
 	t.Run("new-day-replaces-old", func(t *testing.T) {
 		c := newKeyCache("local", "apigw", 64)
@@ -279,4 +324,66 @@ func TestVerifyOptionsKeys(t *testing.T) {
 	}
 	_, err = v.Verify(context.Background(), req(), "", VerifyOptions{Keys: mapKeys{}})
 	wantProblem(t, err, TypeInvalidAccessKey, 403)
+}
+
+func TestParseAmzDateMatchesTime(t *testing.T) {
+	for _, y := range []int{0, 1900, 1970, 2000, 2024, 2025, 2100, 9999} {
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= 31; d++ {
+				s := fmt.Sprintf("%04d%02d%02dT235959Z", y, m, d)
+				want := time.Date(y, time.Month(m), d, 23, 59, 59, 0, time.UTC)
+				got, ok := parseAmzDate(s)
+				if wantOK := want.Day() == d; ok != wantOK || ok && got != want {
+					t.Fatalf("parseAmzDate(%q) = %v, %v; want %v, %v", s, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
+}
+
+func TestDecodeSignature(t *testing.T) {
+	valid := "0123456789abcdef0123456789ABCDEF" + strings.Repeat("fF", 16)
+	var got [32]byte
+	if !decodeSignature(valid, &got) {
+		t.Fatalf("decodeSignature(%q) failed", valid)
+	}
+	if want, _ := hex.DecodeString(valid); !bytes.Equal(got[:], want) {
+		t.Fatalf("decodeSignature(%q) = %x, want %x", valid, got, want)
+	}
+	for _, bad := range []string{"", valid[:63], valid + "0", valid[:63] + "g", "G" + valid[1:], valid[:10] + "\xff" + valid[11:], valid[:10] + " " + valid[11:]} {
+		if decodeSignature(bad, &got) {
+			t.Errorf("decodeSignature(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestCheckSignedHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		list  string
+		ok    bool
+		signs signedFlags
+	}{
+		{"host", true, signsHost},
+		{"host;x-amz-date", true, signsHost | signsAmzDate},
+		{"content-length;host;x-amz-content-sha256;x-amz-date;x-portico-nonce", true, signsHost | signsAmzDate | signsContentSHA256 | signsNonce},
+		{"x-amz-date;host", true, signsHost | signsAmzDate}, // unsorted is accepted
+		{"b;a;c", true, 0},
+		{"host;host", false, 0},
+		{"a;b;a", false, 0},
+		{"b;a;b", false, 0},
+		{"c;a;b;a", false, 0},
+		{"a;c;b;c", false, 0},
+		{"host;Host", false, 0},
+		{"host;;x", false, 0},
+		{"host;authorization", false, 0},
+	} {
+		a := authRequest{signedHeaders: tc.list}
+		err := a.checkSignedHeaders()
+		if (err == nil) != tc.ok {
+			t.Errorf("checkSignedHeaders(%q) = %v, want ok %v", tc.list, err, tc.ok)
+		}
+		if tc.ok && a.signs != tc.signs {
+			t.Errorf("checkSignedHeaders(%q) signs = %b, want %b", tc.list, a.signs, tc.signs)
+		}
+	}
 }

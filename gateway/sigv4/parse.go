@@ -37,6 +37,31 @@ const (
 	maxNonceLen      = 128
 )
 
+// signedFlags records which of the headers Verify looks for are signed.
+type signedFlags uint8
+
+const (
+	signsHost signedFlags = 1 << iota
+	signsAmzDate
+	signsContentSHA256
+	signsNonce
+)
+
+// signedFlag returns the flag of a signed header name, or 0.
+func signedFlag(name string) signedFlags {
+	switch name {
+	case "host":
+		return signsHost
+	case "x-amz-date":
+		return signsAmzDate
+	case "x-amz-content-sha256":
+		return signsContentSHA256
+	case "x-portico-nonce":
+		return signsNonce
+	}
+	return 0
+}
+
 // authRequest is the parsed signature of one request. Its strings point into
 // the request; nothing here is allocated on the header-form path.
 type authRequest struct {
@@ -50,6 +75,7 @@ type authRequest struct {
 	terminator string
 
 	signedHeaders string
+	signs         signedFlags // which of the headers Verify checks are in signedHeaders
 	signature     [32]byte
 
 	amzDate string
@@ -160,7 +186,7 @@ func parseHeaderForm(r *http.Request, h string, a *authRequest) *Error {
 	if err := a.parseCredential(credential); err != nil {
 		return err
 	}
-	if err := checkSignedHeaders(a.signedHeaders); err != nil {
+	if err := a.checkSignedHeaders(); err != nil {
 		return err
 	}
 	if !decodeSignature(signature, &a.signature) {
@@ -237,7 +263,7 @@ func parsePresigned(q string, maxExpiry time.Duration, a *authRequest) *Error {
 	if err := a.parseCredential(credential); err != nil {
 		return err
 	}
-	if err := checkSignedHeaders(a.signedHeaders); err != nil {
+	if err := a.checkSignedHeaders(); err != nil {
 		return err
 	}
 	if !decodeSignature(signature, &a.signature) {
@@ -288,11 +314,14 @@ func (a *authRequest) parseCredential(c string) *Error {
 // checkSignedHeaders validates the SignedHeaders list: lower-case header
 // names (RFC 9110 tokens) separated by ';', no duplicates, not Authorization.
 // The order is not enforced: the canonical request lists the headers in the
-// order given, which is sorted for every conforming client.
-func checkSignedHeaders(s string) *Error {
+// order given, which is sorted for every conforming client. It sets a.signs.
+func (a *authRequest) checkSignedHeaders() *Error {
+	s := a.signedHeaders
 	if s == "" {
 		return malformed("SignedHeaders", "is empty; it must list at least host")
 	}
+	sorted := true // so far: then a name after the last one cannot repeat any
+	prev := ""
 	for start, n := 0, 1; start <= len(s); n++ {
 		end := strings.IndexByte(s[start:], ';')
 		if end < 0 {
@@ -308,28 +337,37 @@ func checkSignedHeaders(s string) *Error {
 			return malformed("SignedHeaders", "contains an empty header name")
 		}
 		for j := 0; j < len(name); j++ {
-			if !isLowerTokenChar(name[j]) {
+			if !lowerTokenChar[name[j]] {
 				return malformed("SignedHeaders", "header name "+quoteInput(name)+" is not a lower-case header name")
 			}
 		}
 		if name == "authorization" {
 			return malformed("SignedHeaders", "must not include authorization")
 		}
-		if start > 0 && hasSignedHeader(s[:start-1], name) {
+		sorted = sorted && name > prev
+		if !sorted && hasSignedHeader(s[:start-1], name) {
 			return malformed("SignedHeaders", "lists "+quoteInput(name)+" more than once")
 		}
-		start = end + 1
+		a.signs |= signedFlag(name)
+		prev, start = name, end+1
 	}
 	return nil
 }
 
-func isLowerTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		return true
+// lowerTokenChar marks the bytes of a lower-case header name: the RFC 9110
+// token characters without A-Z.
+var lowerTokenChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] = true
+	}
+	return t
+}()
 
 // hasSignedHeader reports whether name is in the SignedHeaders list.
 func hasSignedHeader(list, name string) bool {
@@ -348,19 +386,31 @@ func hasSignedHeader(list, name string) bool {
 	}
 }
 
+// hexDigit maps a hexadecimal digit to its value and any other byte to 0xff.
+var hexDigit = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := byte(0); c < 16; c++ {
+		t["0123456789abcdef"[c]] = c
+		t["0123456789ABCDEF"[c]] = c
+	}
+	return t
+}()
+
+// decodeSignature decodes 64 hexadecimal digits into dst (which holds garbage
+// when it reports false).
 func decodeSignature(s string, dst *[32]byte) bool {
 	if len(s) != 64 {
 		return false
 	}
+	var bad byte
 	for i := range dst {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
+		hi, lo := hexDigit[s[2*i]], hexDigit[s[2*i+1]]
+		bad |= hi | lo
 		dst[i] = hi<<4 | lo
 	}
-	return true
+	return bad < 16
 }
 
 // parseDate parses an X-Amz-Date value (yyyymmddThhmmssZ, UTC) without
@@ -394,14 +444,19 @@ func parseAmzDate(s string) (time.Time, bool) {
 	h, ok4 := num(s[9:11])
 	mi, ok5 := num(s[11:13])
 	se, ok6 := num(s[13:15])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || se > 59 {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
-	if t.Day() != d { // 31 April and the like
-		return time.Time{}, false
+	return time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC), true
+}
+
+// daysIn returns the number of days of month m (1-12) of year y, proleptic
+// Gregorian as package time counts.
+func daysIn(m, y int) int {
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		return 29
 	}
-	return t, true
+	return [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
 }
 
 // atoiPositive parses a decimal integer of at most 10 digits.

@@ -215,38 +215,33 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 		return Credential{}, err
 	}
 
-	// 5. host (and x-amz-date in the header form) signed; signed headers present.
-	if !hasSignedHeader(a.signedHeaders, "host") {
+	// 5. host (and x-amz-date in the header form) signed; signed headers
+	// present. The pass that checks their presence builds the header lines
+	// of the canonical request (step 6), which both of its forms share.
+	if a.signs&signsHost == 0 {
 		return Credential{}, malformed("SignedHeaders", "must include host")
 	}
-	if !a.presigned && !hasSignedHeader(a.signedHeaders, "x-amz-date") {
+	if !a.presigned && a.signs&signsAmzDate == 0 {
 		return Credential{}, malformed("SignedHeaders", "must include x-amz-date")
 	}
-	for rest := a.signedHeaders; ; {
-		name := rest
-		i := strings.IndexByte(rest, ';')
-		if i >= 0 {
-			name, rest = rest[:i], rest[i+1:]
-		}
-		if _, _, _, ok := headerValues(r, name); !ok {
-			return Credential{}, malformed("SignedHeaders", "lists "+name+", which the request does not carry")
-		}
-		if i < 0 {
-			break
-		}
+	sc := getScratch()
+	defer putScratch(sc)
+	var seen signedValues
+	var missing string
+	sc.hdr, missing = appendCanonicalHeaders(sc.hdr[:0], r, a.signedHeaders, &seen)
+	if missing != "" {
+		return Credential{}, malformed("SignedHeaders", "lists "+missing+", which the request does not carry")
 	}
 
 	// 6. Signature over the canonical request.
-	payload, streamCheck, err := v.payloadHash(r, &a, payloadHash, opts)
+	payload, streamCheck, err := v.payloadHash(r, &a, payloadHash, opts, seen.contentSHA256)
 	if err != nil {
 		return Credential{}, err
 	}
 	sk := v.cache.get(&cred, a.scopeDate)
-	sc := getScratch()
-	defer putScratch(sc)
 	in := canonInput{
 		method: r.Method, path: a.path, query: a.query, presigned: a.presigned,
-		signedHeaders: a.signedHeaders, payload: payload,
+		signedHeaders: a.signedHeaders, headers: sc.hdr, payload: payload,
 	}
 	var mac [sha256.Size]byte
 	sc.cr, sc.sts, mac, sc.tmp = signParts(sc.cr[:0], sc.sts[:0], sc.tmp, r, &in, a.amzDate, a.scope, sk, sc)
@@ -290,7 +285,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 	}
 
 	// 7. Replay.
-	if err := v.checkNonce(ctx, r, &a, now, opts); err != nil {
+	if err := v.checkNonce(ctx, r, &a, now, opts, seen.nonce); err != nil {
 		return Credential{}, err
 	}
 	if wrapBody {
@@ -318,9 +313,9 @@ func (v *Verifier) checkTime(a *authRequest, now time.Time) *Error {
 
 // payloadHash decides the payload line of the canonical request (step 6) and
 // returns the signed digest the body must still be checked against, if any.
-func (v *Verifier) payloadHash(r *http.Request, a *authRequest, given string, opts VerifyOptions) (payload, check string, err error) {
-	if hasSignedHeader(a.signedHeaders, "x-amz-content-sha256") {
-		vals, _, _, _ := headerValues(r, "x-amz-content-sha256")
+// vals are the values of X-Amz-Content-Sha256 when it is signed.
+func (v *Verifier) payloadHash(r *http.Request, a *authRequest, given string, opts VerifyOptions, vals []string) (payload, check string, err error) {
+	if a.signs&signsContentSHA256 != 0 {
 		if len(vals) != 1 {
 			return "", "", malformed("X-Amz-Content-Sha256", "must appear exactly once")
 		}
@@ -344,8 +339,14 @@ func (v *Verifier) payloadHash(r *http.Request, a *authRequest, given string, op
 	return h, "", err
 }
 
-func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authRequest, now time.Time, opts VerifyOptions) error {
-	vals, _, _, present := headerValues(r, "x-portico-nonce")
+// checkNonce is step 7. signedVals are the values of X-Portico-Nonce when it
+// is signed (and so known to be present).
+func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authRequest, now time.Time, opts VerifyOptions, signedVals []string) error {
+	signed := a.signs&signsNonce != 0
+	vals, present := signedVals, signed
+	if !signed {
+		vals, _, _, present = headerValues(r, "x-portico-nonce")
+	}
 	if !present {
 		if v.requireNonce || opts.RequireNonce {
 			return newError(TypeNonceRequired, "This API requires a unique X-Portico-Nonce header on every request, included in SignedHeaders.")
@@ -355,7 +356,7 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	if len(vals) != 1 {
 		return malformed("X-Portico-Nonce", "must appear exactly once")
 	}
-	if !hasSignedHeader(a.signedHeaders, "x-portico-nonce") {
+	if !signed {
 		return malformed("SignedHeaders", "must include x-portico-nonce when the request carries X-Portico-Nonce")
 	}
 	nonce := strings.TrimSpace(vals[0])
@@ -396,6 +397,7 @@ type canonInput struct {
 	presigned     bool   // leave X-Amz-Signature out of the query
 	raw           bool   // path and query as sent, not normalised and encoded
 	signedHeaders string
+	headers       []byte // the canonical header lines, or nil to read them from the request
 	payload       string
 }
 
@@ -419,7 +421,11 @@ func appendCanonicalRequest(dst []byte, r *http.Request, in *canonInput, sc *scr
 		dst = appendCanonicalQuery(dst, in.query, in.presigned, sc)
 	}
 	dst = append(dst, '\n')
-	dst, _ = appendCanonicalHeaders(dst, r, in.signedHeaders)
+	if in.headers != nil {
+		dst = append(dst, in.headers...)
+	} else {
+		dst, _ = appendCanonicalHeaders(dst, r, in.signedHeaders, nil)
+	}
 	dst = append(dst, '\n')
 	dst = append(dst, in.signedHeaders...)
 	dst = append(dst, '\n')
@@ -450,6 +456,7 @@ func signParts(cr, sts, tmp []byte, r *http.Request, in *canonInput, amzDate, sc
 // the hot path does not allocate them.
 type scratch struct {
 	cr, sts     []byte
+	hdr         []byte // canonical header lines
 	alt, altSTS []byte
 	q, tmp      []byte
 	pairs       []qpair
@@ -457,7 +464,7 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any {
 	return &scratch{
-		cr: make([]byte, 0, 1024), sts: make([]byte, 0, 256),
+		cr: make([]byte, 0, 1024), sts: make([]byte, 0, 256), hdr: make([]byte, 0, 512),
 		q: make([]byte, 0, 256), tmp: make([]byte, 0, 512), pairs: make([]qpair, 0, 16),
 	}
 }}
@@ -467,7 +474,7 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 // putScratch returns sc to the pool unless a huge request grew its buffers.
 func putScratch(sc *scratch) {
 	const keep = 64 << 10
-	if cap(sc.cr) > keep || cap(sc.alt) > keep || cap(sc.q) > keep || cap(sc.tmp) > keep || cap(sc.pairs) > 4096 {
+	if cap(sc.cr) > keep || cap(sc.hdr) > keep || cap(sc.alt) > keep || cap(sc.q) > keep || cap(sc.tmp) > keep || cap(sc.pairs) > 4096 {
 		return
 	}
 	scratchPool.Put(sc)
