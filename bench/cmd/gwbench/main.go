@@ -7,6 +7,7 @@
 //	                                             a wrk script replaying prepared (signed) requests
 //	gwbench bigconfig                            compile time and memory of the large configuration
 //	gwbench report    RESULTS.tsv                medians and the comparison table
+//	gwbench pairs     PAIRS.tsv                  paired ratios of back-to-back short runs
 //	gwbench freeport                             print a free loopback port
 //
 // It builds the gateway from the same production code paths as portico
@@ -26,7 +27,7 @@ func main() {
 		debug.SetGCPercent(200) // as cmd/portico does
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|goproxy|gateway|wrkscript|bigconfig|report|freeport [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|goproxy|gateway|wrkscript|bigconfig|report|pairs|freeport [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -44,6 +45,8 @@ func main() {
 		err = bigConfig(args)
 	case "report":
 		err = report(args)
+	case "pairs":
+		err = pairs(args)
 	case "freeport":
 		err = freePort()
 	default:
