@@ -339,18 +339,35 @@ func BenchmarkLeaseTake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	opt.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	l, err := NewLeaser(LeaseConfig{Client: rdb, Prefix: "portico:bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"})
+	prefix := "portico:bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	l, err := NewLeaser(LeaseConfig{Client: rdb, Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rl, err := NewRateLeaser(RateLeaseConfig{Client: rdb, Prefix: prefix + "rate:"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	ls := l.Lease("bench", 1<<60, Day())
-	now := t0
-	b.ReportAllocs()
-	for b.Loop() {
-		now = now.Add(time.Microsecond)
-		ls.Take(ctx, Day(), now)
-	}
+	// As the gateway calls them for each request: the lease is looked up
+	// by key every time.
+	b.Run("quota", func(b *testing.B) {
+		now := time.Now()
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(time.Microsecond)
+			l.Lease("sub-bench:day", 1<<60, Day()).Take(ctx, Day(), now)
+		}
+	})
+	b.Run("rate", func(b *testing.B) {
+		now := time.Now()
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(time.Microsecond)
+			rl.Take(ctx, "sub-bench", 1e6, 1e6, now)
+		}
+	})
 }

@@ -192,7 +192,27 @@ func gatewayCmd(args []string) error {
 		var calls int64
 		db.DB.Raw("SELECT COALESCE(SUM(calls), 0) FROM usage_ledger").Scan(&calls)
 		fmt.Fprintf(os.Stderr, "gwbench gateway: usage ledger holds %d calls\n", calls)
+		if *redisURL != "" {
+			trips := gathered(reg, "portico_gateway_redis_round_trips_total")
+			fmt.Fprintf(os.Stderr, "gwbench gateway: %.0f Redis round trips for limits and quotas (one per %.0f calls)\n", trips, float64(calls)/max(trips, 1))
+		}
 	})
+}
+
+// gathered is the value of the counter or gauge name in reg (summed over
+// its series), 0 if absent.
+func gathered(reg *prometheus.Registry, name string) float64 {
+	mfs, _ := reg.Gather()
+	var v float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return v
 }
 
 func freePort() error {
