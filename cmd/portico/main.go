@@ -52,8 +52,8 @@ func main() {
 	// headroom would triple that peak: the gateway's Reloader runs with
 	// less then (Config.RebuildGCPercent). GOGC and GOMEMLIMIT in the
 	// environment still win.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
+	if serving, _ := collectorSettings(os.Getenv); serving > 0 {
+		debug.SetGCPercent(serving)
 	}
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "portico:", err)
