@@ -41,7 +41,7 @@ func report(args []string) error {
 	for _, t := range order {
 		med[t] = median(runs[t])
 	}
-	ratio := func(a, b float64) string {
+	times := func(a, b float64) string {
 		if b == 0 {
 			return "-"
 		}
@@ -55,17 +55,13 @@ func report(args []string) error {
 			cpu = fmt.Sprintf("%.1fµs", m.cpu)
 		}
 		fmt.Printf("%-14s %6d %10.0f %9s %9s %9s %9s %9s %9s %9s\n", t, len(runs[t]), m.rps, us(m.p50), us(m.p99),
-			ratio(m.rps, med["nginx"].rps), ratio(m.rps, med["direct"].rps), ratio(m.rps, med["public"].rps), ratio(m.p99, med["nginx"].p99), cpu)
+			times(m.rps, med["nginx"].rps), times(m.rps, med["direct"].rps), times(m.rps, med["public"].rps), times(m.p99, med["nginx"].p99), cpu)
 	}
 	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians. CPU/req is the median CPU time the")
 	fmt.Println("proxy process spent per request answered (for direct, the upstream's), all threads, user + system.")
 	printPaired(order, runs)
-	if len(flagged) > 0 {
-		fmt.Println("\nFLAGGED runs (errors or non-2xx answers; their figures are suspect):")
-		for _, s := range flagged {
-			fmt.Println("  " + s)
-		}
-		return errors.New("some runs had errors")
+	if err := printFlagged(flagged, "FLAGGED runs (errors or non-2xx answers; their figures are suspect):"); err != nil {
+		return err
 	}
 	fmt.Println("\nAll answers were 2xx; no socket errors.")
 	return nil
@@ -77,56 +73,68 @@ func report(args []string) error {
 // conditions on a machine whose speed drifts between rounds; the median of
 // those ratios is steadier than the ratio of the medians above.
 func printPaired(order []string, runs map[string][]result) {
-	byRound := func(t string) map[string]result {
-		m := map[string]result{}
-		for _, r := range runs[t] {
-			if !r.bad {
-				m[r.round] = r
-			}
-		}
-		return m
-	}
-	paired := func(t, base string, get func(a, b result) float64) string {
-		bs := byRound(base)
+	rounds := byRound(runs)
+	paired := func(t, base string, m metric) string {
 		var v []float64
-		for round, a := range byRound(t) {
-			if b, ok := bs[round]; ok && get(a, b) > 0 {
-				v = append(v, get(a, b))
+		for _, at := range rounds {
+			if x, y, ok := pair(at, base, t); ok && t != base {
+				v = append(v, ratio(y, x, m))
 			}
 		}
-		if len(v) == 0 || t == base {
+		if len(v) == 0 {
 			return "-"
 		}
-		slices.Sort(v)
-		m := v[len(v)/2]
-		if len(v)%2 == 0 {
-			m = (v[len(v)/2-1] + m) / 2
-		}
-		return fmt.Sprintf("%.2f×", m)
-	}
-	rps := func(a, b result) float64 {
-		if b.rps == 0 {
-			return 0
-		}
-		return a.rps / b.rps
-	}
-	p99 := func(a, b result) float64 {
-		if b.p99 == 0 {
-			return 0
-		}
-		return a.p99 / b.p99
-	}
-	cpu := func(a, b result) float64 {
-		if b.cpu == 0 {
-			return 0
-		}
-		return a.cpu / b.cpu
+		return fmt.Sprintf("%.2f×", quantile(v, 0.5))
 	}
 	fmt.Printf("\nPaired within each round (median over the rounds of the ratio to the target run in the same round):\n")
 	fmt.Printf("%-14s %9s %9s %9s %11s\n", "target", "÷nginx", "÷public", "p99÷nginx", "CPU÷public")
 	for _, t := range order {
-		fmt.Printf("%-14s %9s %9s %9s %11s\n", t, paired(t, "nginx", rps), paired(t, "public", rps), paired(t, "nginx", p99), paired(t, "public", cpu))
+		fmt.Printf("%-14s %9s %9s %9s %11s\n", t, paired(t, "nginx", rpsOf), paired(t, "public", rpsOf), paired(t, "nginx", p99Of), paired(t, "public", cpuOf))
 	}
+}
+
+// metric reads one figure of a run.
+type metric func(result) float64
+
+func rpsOf(r result) float64 { return r.rps }
+func p99Of(r result) float64 { return r.p99 }
+func cpuOf(r result) float64 { return r.cpu }
+
+// ratio is y's figure over x's.
+func ratio(y, x result, m metric) float64 { return m(y) / m(x) }
+
+// byRound groups the runs by round id: round → target → run.
+func byRound(runs map[string][]result) map[string]map[string]result {
+	at := map[string]map[string]result{}
+	for t, rs := range runs {
+		for _, r := range rs {
+			if at[r.round] == nil {
+				at[r.round] = map[string]result{}
+			}
+			at[r.round][t] = r
+		}
+	}
+	return at
+}
+
+// pair returns the runs of targets a and b in one round, if both ran
+// without errors and a's figures can divide.
+func pair(at map[string]result, a, b string) (x, y result, ok bool) {
+	x, okA := at[a]
+	y, okB := at[b]
+	return x, y, okA && okB && !x.bad && !y.bad && x.rps > 0 && x.cpu > 0 && x.p99 > 0
+}
+
+// printFlagged lists the runs with errors and reports them as an error.
+func printFlagged(flagged []string, heading string) error {
+	if len(flagged) == 0 {
+		return nil
+	}
+	fmt.Println("\n" + heading)
+	for _, s := range flagged {
+		fmt.Println("  " + s)
+	}
+	return errors.New("some runs had errors")
 }
 
 // readResults reads a results file of the run script: lines
@@ -189,15 +197,7 @@ func pairs(args []string) error {
 	type cmp struct{ a, b string }
 	var cmps []cmp
 	seen := map[cmp]bool{}
-	at := map[string]map[string]result{} // round id → target → run
-	for t, rs := range runs {
-		for _, r := range rs {
-			if at[r.round] == nil {
-				at[r.round] = map[string]result{}
-			}
-			at[r.round][t] = r
-		}
-	}
+	at := byRound(runs)
 	ids := make([]string, 0, len(at))
 	for id := range at {
 		ids = append(ids, id)
@@ -228,12 +228,9 @@ func pairs(args []string) error {
 			if !strings.HasPrefix(id, c.a+"-"+c.b+"/") {
 				continue
 			}
-			x, okA := at[id][c.a]
-			y, okB := at[id][c.b]
-			if !okA || !okB || x.bad || y.bad || x.rps == 0 || x.cpu == 0 || x.p99 == 0 {
-				continue
+			if x, y, ok := pair(at[id], c.a, c.b); ok {
+				rps, cpu, p99 = append(rps, ratio(y, x, rpsOf)), append(cpu, ratio(y, x, cpuOf)), append(p99, ratio(y, x, p99Of))
 			}
-			rps, cpu, p99 = append(rps, y.rps/x.rps), append(cpu, y.cpu/x.cpu), append(p99, y.p99/x.p99)
 		}
 		if len(rps) == 0 {
 			continue
@@ -241,44 +238,36 @@ func pairs(args []string) error {
 		fmt.Printf("%-16s %6d %18s %18s %18s\n", c.b+" ÷ "+c.a, len(rps), spread(rps), spread(cpu), spread(p99))
 	}
 	fmt.Println("\nEach figure is the median over the pairs, with the middle half of the pairs' ratios in brackets.")
-	if len(flagged) > 0 {
-		fmt.Println("\nFLAGGED runs (errors or non-2xx answers; left out):")
-		for _, s := range flagged {
-			fmt.Println("  " + s)
-		}
-		return errors.New("some runs had errors")
-	}
-	return nil
+	return printFlagged(flagged, "FLAGGED runs (errors or non-2xx answers; left out):")
 }
 
 // spread formats the median of v with its interquartile range.
 func spread(v []float64) string {
-	slices.Sort(v)
-	q := func(p float64) float64 {
-		x := p * float64(len(v)-1)
-		i := int(x)
-		if i+1 >= len(v) {
-			return v[len(v)-1]
-		}
-		return v[i] + (x-float64(i))*(v[i+1]-v[i])
-	}
-	return fmt.Sprintf("%.3f [%.2f–%.2f]", q(0.5), q(0.25), q(0.75))
+	return fmt.Sprintf("%.3f [%.2f–%.2f]", quantile(v, 0.5), quantile(v, 0.25), quantile(v, 0.75))
 }
 
+// quantile is the p-quantile of v (which it sorts), interpolated between
+// neighbours: quantile(v, 0.5) is the median.
+func quantile(v []float64, p float64) float64 {
+	slices.Sort(v)
+	x := p * float64(len(v)-1)
+	i := int(x)
+	if i+1 >= len(v) {
+		return v[len(v)-1]
+	}
+	return v[i] + (x-float64(i))*(v[i+1]-v[i])
+}
+
+// median is each figure's median over the runs.
 func median(rs []result) result {
-	pick := func(get func(result) float64) float64 {
+	pick := func(m metric) float64 {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
-			v[i] = get(r)
+			v[i] = m(r)
 		}
-		slices.Sort(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		return quantile(v, 0.5)
 	}
-	return result{rps: pick(func(r result) float64 { return r.rps }), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(func(r result) float64 { return r.p99 }),
-		cpu: pick(func(r result) float64 { return r.cpu })}
+	return result{rps: pick(rpsOf), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(p99Of), cpu: pick(cpuOf)}
 }
 
 func us(v float64) string {
