@@ -250,7 +250,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (*Confi
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.PortalAddr
 	}
-	_, c.RebuildGCPercent = collectorSettings(getenv)
+	_, c.RebuildGCPercent = gwconfig.CollectorSettings(getenv)
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	switch c.LogFormat {
 	case "text", "json":
@@ -305,20 +305,4 @@ func parseGatewayDomain(v string) (string, error) {
 		return bad("the last part cannot be all digits")
 	}
 	return d, nil
-}
-
-// servingGCPercent is the collector's GOGC while portico serves, when it
-// picks the setting itself.
-const servingGCPercent = 200
-
-// collectorSettings is the one place that decides whether portico tunes the
-// garbage collector: only when GOGC is unset. It returns the GOGC to serve
-// with (main applies it) and the one the gateway rebuilds its configuration
-// with (Config.RebuildGCPercent); 0 leaves the collector as the environment
-// set it.
-func collectorSettings(getenv func(string) string) (serving, rebuild int) {
-	if getenv("GOGC") != "" {
-		return 0, 0
-	}
-	return servingGCPercent, gwconfig.DefaultRebuildGCPercent
 }

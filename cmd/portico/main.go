@@ -52,7 +52,7 @@ func main() {
 	// headroom would triple that peak: the gateway's Reloader runs with
 	// less then (Config.RebuildGCPercent). GOGC and GOMEMLIMIT in the
 	// environment still win.
-	if serving, _ := collectorSettings(os.Getenv); serving > 0 {
+	if serving, _ := gwconfig.CollectorSettings(os.Getenv); serving > 0 {
 		debug.SetGCPercent(serving)
 	}
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

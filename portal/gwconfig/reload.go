@@ -37,6 +37,22 @@ const (
 // collector's CPU per rebuild (BenchmarkBuildLarge).
 const DefaultRebuildGCPercent = 50
 
+// ServingGCPercent is the collector's GOGC while portico serves, when it
+// picks the setting itself: the gateway allocates a little per request,
+// and twice Go's default headroom halves how often the collector runs.
+const ServingGCPercent = 200
+
+// CollectorSettings is the one place that decides whether a process tunes
+// the garbage collector: only when GOGC is unset. It returns the GOGC to
+// serve with and the one to rebuild the configuration with (a Reloader's
+// RebuildGCPercent); 0 leaves the collector as the environment set it.
+func CollectorSettings(getenv func(string) string) (serving, rebuild int) {
+	if getenv("GOGC") != "" {
+		return 0, 0
+	}
+	return ServingGCPercent, DefaultRebuildGCPercent
+}
+
 // Rebuild reasons, as the rebuild metric labels them.
 const (
 	reasonStart   = "start"   // Reload called directly

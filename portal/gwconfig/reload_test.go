@@ -50,3 +50,18 @@ func gcPercent() int {
 	metrics.Read(s)
 	return int(s[0].Value.Uint64())
 }
+
+// TestCollectorSettings: portico tunes the collector only when GOGC is unset.
+func TestCollectorSettings(t *testing.T) {
+	for gogc, want := range map[string][2]int{"": {gwconfig.ServingGCPercent, gwconfig.DefaultRebuildGCPercent}, "100": {}, "off": {}} {
+		serving, rebuild := gwconfig.CollectorSettings(func(k string) string {
+			if k == "GOGC" {
+				return gogc
+			}
+			return ""
+		})
+		if [2]int{serving, rebuild} != want {
+			t.Errorf("GOGC=%q: %d, %d; want %v", gogc, serving, rebuild, want)
+		}
+	}
+}

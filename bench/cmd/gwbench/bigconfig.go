@@ -122,10 +122,11 @@ func resetPeak() error {
 // builds a configuration — when GOGC is unset, like portico — and returns
 // what restores the setting.
 func rebuilding() (restore func()) {
-	if os.Getenv("GOGC") != "" {
+	_, rebuild := gwconfig.CollectorSettings(os.Getenv)
+	if rebuild == 0 {
 		return func() {}
 	}
-	prev := debug.SetGCPercent(gwconfig.DefaultRebuildGCPercent)
+	prev := debug.SetGCPercent(rebuild)
 	return func() { debug.SetGCPercent(prev) }
 }
 

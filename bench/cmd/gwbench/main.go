@@ -20,11 +20,13 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+
+	"github.com/portico-dev/portico/portal/gwconfig"
 )
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200) // as cmd/portico does
+	if serving, _ := gwconfig.CollectorSettings(os.Getenv); serving > 0 {
+		debug.SetGCPercent(serving) // as cmd/portico does
 	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|goproxy|gateway|wrkscript|bigconfig|report|pairs|freeport [flags]")
