@@ -2,7 +2,6 @@ package gwconfig_test
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -11,15 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
-	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/portal/gwconfig/bulkseed"
 	"github.com/portico-dev/portico/tenants"
-	"github.com/portico-dev/portico/tenants/keyring"
 )
 
 // BenchmarkBuildLarge compiles the big configuration — 100,000
@@ -37,24 +33,19 @@ func BenchmarkBuildLarge(b *testing.B) {
 		d = migrations.Postgres
 	}
 	db := testdb.Open(b, d)
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, _ := keyring.New(key)
+	kr := newKeyring()
 	pp := tenants.FastPasswordParams
-	svc := tenants.NewService(db.DB, tenants.Options{Logger: quietLog(), Keyring: kr, PasswordParams: &pp})
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: quietLog()})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: quietLog()})
+	src := newSources(db, kr, tenants.Options{PasswordParams: &pp})
 	sz := bulkseed.Large
 	if testing.Short() {
 		sz.APIs, sz.Apps = 10, 5000
 	}
 	start := time.Now()
-	if _, err := bulkseed.Seed(ctx, db.DB, kr, bulkseed.Services{Tenants: svc, Catalog: cat, Plans: plans}, sz); err != nil {
+	if _, err := bulkseed.Seed(ctx, db.DB, kr, bulkseed.Services{Tenants: src.Tenants, Catalog: src.Catalog, Plans: src.Plans}, sz); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("%s: seeded %d keys, %d routes, %d subscriptions in %v", d, sz.Apps*sz.KeysPerApp, sz.APIs*sz.VersionsPerAPI*sz.OpsPerVersion,
 		sz.Apps*sz.SubsPerApp, time.Since(start).Round(time.Millisecond))
-	src := gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
 
 	var before runtime.MemStats
 	runtime.GC()

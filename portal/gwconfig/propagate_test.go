@@ -63,6 +63,24 @@ func schemaDSN(t *testing.T, db *migrations.DB) string {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// newKeyring returns a keyring with a fresh random master key.
+func newKeyring() *keyring.Keyring {
+	key := make([]byte, 32)
+	rand.Read(key)
+	kr, _ := keyring.New(key)
+	return kr
+}
+
+// newSources wires on db the services a gateway configuration is built
+// from; opts adds to the tenants service's options (its logger and keyring
+// are set here).
+func newSources(db *migrations.DB, kr *keyring.Keyring, opts tenants.Options) gwconfig.Sources {
+	opts.Logger, opts.Keyring = quietLog(), kr
+	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: quietLog()})
+	return gwconfig.Sources{Catalog: cat, Plans: billing.NewService(db.DB, billing.Options{Versions: cat, Logger: quietLog()}),
+		Tenants: tenants.NewService(db.DB, opts)}
+}
+
 // TestBump: every bump moves the version by one; on PostgreSQL a listener
 // hears "<schema>:<version>" on the channel.
 func TestBump(t *testing.T) {
@@ -197,11 +215,8 @@ type node struct {
 // tune; listen also starts its LISTEN connection to dsn.
 func startNode(t *testing.T, ctx context.Context, db *migrations.DB, kr *keyring.Keyring, dsn string, tune func(*gwconfig.Reloader)) *node {
 	t.Helper()
-	svc := tenants.NewService(db.DB, tenants.Options{Logger: quietLog(), Keyring: kr})
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: quietLog()})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: quietLog()})
 	n := &node{rl: gwconfig.NewReloader(gateway.NewStore(nil), db), reg: prometheus.NewRegistry()}
-	n.rl.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc}
+	n.rl.Sources = newSources(db, kr, tenants.Options{})
 	n.rl.Logger = quietLog()
 	if tune != nil {
 		tune(n.rl)
@@ -282,9 +297,7 @@ func TestPropagation(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			key := make([]byte, 32)
-			rand.Read(key)
-			kr, _ := keyring.New(key)
+			kr := newKeyring()
 			var cpDB, nodeDB *migrations.DB
 			dsn := ""
 			if m.sqlite {
@@ -351,9 +364,7 @@ func TestNoRebuildWithoutChange(t *testing.T) {
 	cpDB := needPostgres(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, _ := keyring.New(key)
+	kr := newKeyring()
 	n := startNode(t, ctx, cpDB, kr, schemaDSN(t, cpDB), func(r *gwconfig.Reloader) {
 		r.PollInterval, r.FullInterval = 20*time.Millisecond, 0
 	})
@@ -391,9 +402,7 @@ func TestOneRebuildPerLocalChange(t *testing.T) {
 	db := needPostgres(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, _ := keyring.New(key)
+	kr := newKeyring()
 	n := startNode(t, ctx, db, kr, schemaDSN(t, db), func(r *gwconfig.Reloader) { r.PollInterval, r.FullInterval = 20*time.Millisecond, 0 })
 	notifier := &gwconfig.Notifier{DB: db, Local: n.rl, Logger: quietLog()}
 	notifier.Changed(ctx)
@@ -415,9 +424,7 @@ func TestListenReconnects(t *testing.T) {
 	cpDB := needPostgres(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, _ := keyring.New(key)
+	kr := newKeyring()
 	// The listener's application name tells its session from every other
 	// test's.
 	var schema string

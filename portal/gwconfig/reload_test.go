@@ -2,20 +2,16 @@ package gwconfig_test
 
 import (
 	"context"
-	"crypto/rand"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
 
-	"github.com/portico-dev/portico/billing"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb"
-	"github.com/portico-dev/portico/portal/catalog"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/tenants"
-	"github.com/portico-dev/portico/tenants/keyring"
 )
 
 // TestReloaderRebuildGCPercent: a rebuild runs with the collector at
@@ -23,19 +19,15 @@ import (
 // 0 leaves the collector alone.
 func TestReloaderRebuildGCPercent(t *testing.T) {
 	db := testdb.Open(t, migrations.SQLite)
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, _ := keyring.New(key)
-	svc := tenants.NewService(db.DB, tenants.Options{Logger: quietLog(), Keyring: kr})
-	cat := catalog.NewService(db.DB, catalog.Options{Keyring: kr, Logger: quietLog()})
-	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: quietLog()})
+	src := newSources(db, newKeyring(), tenants.Options{})
 	defer debug.SetGCPercent(debug.SetGCPercent(150))
 	for _, tc := range []struct{ rebuild, during int }{{37, 37}, {0, 150}} {
 		during := -1
 		rl := gwconfig.NewReloader(gateway.NewStore(nil), nil)
 		rl.RebuildGCPercent = tc.rebuild
 		// Build reads the clock once, while it builds.
-		rl.Sources = gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Now: func() time.Time { during = gcPercent(); return time.Now() }}
+		rl.Sources = src
+		rl.Sources.Now = func() time.Time { during = gcPercent(); return time.Now() }
 		if err := rl.Reload(context.Background()); err != nil {
 			t.Fatal(err)
 		}
