@@ -30,19 +30,7 @@ var DefaultServerLimits = ServerLimits{ReadHeaderTimeout: 10 * time.Second, Read
 // NewServer returns the http.Server a gateway listener runs, with l's
 // limits (zero fields take DefaultServerLimits').
 func NewServer(h http.Handler, l ServerLimits) *http.Server {
-	d := DefaultServerLimits
-	if l.ReadHeaderTimeout <= 0 {
-		l.ReadHeaderTimeout = d.ReadHeaderTimeout
-	}
-	if l.ReadTimeout <= 0 {
-		l.ReadTimeout = d.ReadTimeout
-	}
-	if l.IdleTimeout <= 0 {
-		l.IdleTimeout = d.IdleTimeout
-	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = d.MaxHeaderBytes
-	}
+	l = l.withDefaults()
 	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}
 }
@@ -100,6 +88,14 @@ type limitedConn struct {
 	l      *connLimiter
 	ip     netip.Addr
 	closed atomic.Bool
+}
+
+// CloseWrite half-closes the connection where the one it wraps can.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // Close implements net.Conn, releasing the address's slot once.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strings"
@@ -14,22 +15,49 @@ import (
 	"time"
 )
 
-// startServer serves h with limits l on a loopback port.
-func startServer(t *testing.T, h http.Handler, l ServerLimits) string {
+// serverKinds are the servers a plain gateway listener may run
+// (--gateway-http-server).
+var serverKinds = []string{"lean", "net/http"}
+
+// startServer serves h with limits l on a loopback port, with the server
+// kind names.
+func startServer(t *testing.T, kind string, h http.Handler, l ServerLimits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(h, l)
+	var srv Server = NewH1Server(h, l)
+	if kind == "net/http" {
+		srv = NewServer(h, l)
+	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
 
+// serveGateway serves h for a test as portico serves the plain gateway
+// listener (H1Server); the httptest.Server only lends its listener, URL
+// and client.
+func serveGateway(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	s := NewH1Server(h, ServerLimits{})
+	go s.Serve(srv.Listener)
+	srv.URL = "http://" + srv.Listener.Addr().String()
+	t.Cleanup(func() { s.Close(); srv.Close() })
+	return srv
+}
+
 // Clients that send their headers a byte at a time are cut off at the
 // header timeout, and while fifty of them dawdle a normal client is served.
 func TestSlowHeaderClientsDoNotHoldTheGateway(t *testing.T) {
+	for _, kind := range serverKinds {
+		t.Run(kind, func(t *testing.T) { testSlowHeaderClients(t, kind) })
+	}
+}
+
+func testSlowHeaderClients(t *testing.T, kind string) {
 	now := time.Now()
 	snap, err := Compile(demoConfig(Limits{}, SubActive, now))
 	if err != nil {
@@ -39,7 +67,7 @@ func TestSlowHeaderClientsDoNotHoldTheGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startServer(t, h, ServerLimits{ReadHeaderTimeout: 300 * time.Millisecond})
+	addr := startServer(t, kind, h, ServerLimits{ReadHeaderTimeout: 300 * time.Millisecond})
 	var slow []net.Conn
 	for range 50 {
 		c, err := net.Dial("tcp", addr)
@@ -74,7 +102,13 @@ func TestSlowHeaderClientsDoNotHoldTheGateway(t *testing.T) {
 
 // Oversized headers are refused with 431 before the handler runs.
 func TestHeaderSizeLimit(t *testing.T) {
-	addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("handler reached") }),
+	for _, kind := range serverKinds {
+		t.Run(kind, func(t *testing.T) { testHeaderSizeLimit(t, kind) })
+	}
+}
+
+func testHeaderSizeLimit(t *testing.T, kind string) {
+	addr := startServer(t, kind, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("handler reached") }),
 		ServerLimits{MaxHeaderBytes: 4 << 10})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

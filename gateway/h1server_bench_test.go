@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+)
+
+// BenchmarkServer: what each server a plain gateway listener may run costs
+// per keep-alive request on loopback, with a handler that answers 100
+// bytes at once (client included, one connection per parallel goroutine).
+func BenchmarkServer(b *testing.B) {
+	body := make([]byte, 100)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", "100")
+		w.Write(body)
+	})
+	req := []byte("GET /acme/echo/v1/items/1 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: bench\r\nAccept: */*\r\n" +
+		"Authorization: AWS4-HMAC-SHA256 Credential=PKTESTTESTTESTTEST01/20261126/local/apigw/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n" +
+		"X-Amz-Date: 20261126T000000Z\r\n\r\n")
+	for _, kind := range serverKinds {
+		b.Run(kind, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var srv Server = NewH1Server(h, ServerLimits{})
+			if kind == "net/http" {
+				srv = NewServer(h, ServerLimits{})
+			}
+			go srv.Serve(ln)
+			defer srv.Close()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for pb.Next() {
+					if _, err := c.Write(req); err != nil {
+						b.Error(err)
+						return
+					}
+					res, err := http.ReadResponse(br, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			})
+		})
+	}
+}
