@@ -75,7 +75,7 @@ func TestGatewayAppCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	call := func(t *testing.T, method, path, code string) (int, string) {
 		t.Helper()

@@ -58,7 +58,7 @@ func newFwdGateway(t *testing.T, cfg *Config, opts Options) *fwdGW {
 	if g.h, err = NewHandler(g.store, opts); err != nil {
 		t.Fatal(err)
 	}
-	g.srv = httptest.NewServer(g.h)
+	g.srv = serveGateway(t, g.h)
 	t.Cleanup(g.srv.Close)
 	return g
 }

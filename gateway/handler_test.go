@@ -46,7 +46,7 @@ func newTestGateway(t *testing.T, cfg *Config, now time.Time) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -135,7 +135,7 @@ func TestGatewayMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	signedGet(t, srv.URL+"/acme/echo/v1/things/1", now) // 200
 	signedGet(t, srv.URL+"/acme/echo/v1/things/1", now) // 429 quota
@@ -169,7 +169,7 @@ func TestGatewayIPProtection(t *testing.T) {
 	t.Run("rate", func(t *testing.T) {
 		h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now },
 			Protection: &Protection{RequestsPerSecond: 1, Burst: 3}})
-		srv := httptest.NewServer(h)
+		srv := serveGateway(t, h)
 		defer srv.Close()
 		for i := 0; i < 3; i++ {
 			if res, _ := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now); res.StatusCode != 200 {
@@ -184,7 +184,7 @@ func TestGatewayIPProtection(t *testing.T) {
 	t.Run("ban", func(t *testing.T) {
 		h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now },
 			Protection: &Protection{BanAfter: 3, BanWindow: time.Minute, BanFor: time.Minute}})
-		srv := httptest.NewServer(h)
+		srv := serveGateway(t, h)
 		defer srv.Close()
 		for i := 0; i < 3; i++ {
 			req, _ := http.NewRequest("GET", srv.URL+"/acme/echo/v1/things/1", nil)
@@ -211,7 +211,7 @@ func TestGatewayAccessLog(t *testing.T) {
 	var mu sync.Mutex
 	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(p) }), nil))
 	h, _ := NewHandler(NewStore(snap), Options{Region: "local", Now: func() time.Time { return now }, Logger: log})
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	signedGet(t, srv.URL+"/acme/echo/v1/things/1?secret=shh", now)
 	mu.Lock()
@@ -243,7 +243,7 @@ func TestGatewayOAuth2ClientCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	token := func(sk string) (*http.Response, map[string]any) {
 		req, _ := http.NewRequest("POST", srv.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
@@ -320,7 +320,7 @@ func TestGatewayPublicVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	res, err := http.Get(srv.URL + "/acme/open/v1/things/7")
 	if err != nil {

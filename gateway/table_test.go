@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -184,7 +183,7 @@ func TestReloadReleasesTheOldSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := serveGateway(t, h)
 	defer srv.Close()
 	if res, body := signedGet(t, srv.URL+"/acme/echo/v1/things/1", now); res.StatusCode != 200 {
 		t.Fatalf("%d %v", res.StatusCode, body)
