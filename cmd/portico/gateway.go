@@ -72,9 +72,9 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 		return err
 	}
 	admin := adminHandler(rt.registry)
-	servers := []*http.Server{
-		gateway.NewServer(gw, cfg.GatewayLimits),
-		{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
+	servers := []gateway.Server{
+		gatewayServer(cfg, gw, log),
+		&http.Server{Handler: admin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
 	listeners := []net.Listener{gwLn, adminLn}
 	if tlsSrv != nil {
@@ -110,16 +110,28 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 
 // serveAll serves each server on its listener; the channel reports the
 // first server that fails (a graceful shutdown is not a failure).
-func serveAll(servers []*http.Server, listeners []net.Listener) <-chan error {
+func serveAll(servers []gateway.Server, listeners []net.Listener) <-chan error {
 	errc := make(chan error, len(servers))
 	for i, ln := range listeners {
-		go func(s *http.Server, ln net.Listener) {
+		go func(s gateway.Server, ln net.Listener) {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}(servers[i], ln)
 	}
 	return errc
+}
+
+// gatewayServer is the server of the plain-HTTP gateway listener.
+func gatewayServer(cfg *Config, h http.Handler, log *slog.Logger) gateway.Server {
+	if cfg.GatewayHTTPServer == "net/http" {
+		log.Info("gateway HTTP server: net/http (Go's standard server)")
+		return gateway.NewServer(h, cfg.GatewayLimits)
+	}
+	log.Info("gateway HTTP server: lean HTTP/1.1 (set PORTICO_GATEWAY_HTTP_SERVER=net/http for Go's standard server)")
+	s := gateway.NewH1Server(h, cfg.GatewayLimits)
+	s.Log = log
+	return s
 }
 
 // gatewayRuntime is the data plane as both serve and gateway run it.

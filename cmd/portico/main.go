@@ -275,10 +275,10 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 		return err
 	}
 	adminMux := adminHandler(rt.registry)
-	servers := []*http.Server{
-		{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
-		gateway.NewServer(gw, cfg.GatewayLimits),
-		{Handler: adminMux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
+	servers := []gateway.Server{
+		&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10},
+		gatewayServer(cfg, gw, log),
+		&http.Server{Handler: adminMux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second},
 	}
 	listeners := []net.Listener{portalLn, gatewayLn, adminLn}
 	if tlsSrv != nil {
@@ -363,7 +363,7 @@ func rollPeriods(ctx context.Context, plans *billing.Service, log *slog.Logger) 
 	}
 }
 
-func shutdown(servers []*http.Server, timeout time.Duration) error {
+func shutdown(servers []gateway.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
 	"github.com/portico-dev/portico/migrations/testdb/testenv"
@@ -428,5 +430,30 @@ func TestGatewayNodeOnPostgres(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("gateway node stop: %v", err)
+	}
+}
+
+// The plain gateway listener runs Portico's lean server unless the operator
+// asks for Go's; anything else is refused with the choices.
+func TestGatewayHTTPServerSetting(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string { return map[string]string{"PORTICO_GATEWAY_HTTP_SERVER": v}[k] }
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := parseConfig("t", nil, env(""))
+	if err != nil || c.GatewayHTTPServer != "lean" {
+		t.Fatalf("default: %q, %v", c.GatewayHTTPServer, err)
+	}
+	if _, ok := gatewayServer(c, http.NotFoundHandler(), log).(*gateway.H1Server); !ok {
+		t.Fatal("the default server is not gateway.H1Server")
+	}
+	if c, err = parseConfig("t", []string{"--gateway-http-server", "net/http"}, env("")); err != nil || c.GatewayHTTPServer != "net/http" {
+		t.Fatalf("--gateway-http-server net/http: %q, %v", c.GatewayHTTPServer, err)
+	}
+	if _, ok := gatewayServer(c, http.NotFoundHandler(), log).(*http.Server); !ok {
+		t.Fatal("net/http did not give an http.Server")
+	}
+	if _, err := parseConfig("t", nil, env("fasthttp")); err == nil || !strings.Contains(err.Error(), "PORTICO_GATEWAY_HTTP_SERVER") || !strings.Contains(err.Error(), "lean or net/http") {
+		t.Fatalf("PORTICO_GATEWAY_HTTP_SERVER=fasthttp: %v", err)
 	}
 }
