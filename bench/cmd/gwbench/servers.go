@@ -63,7 +63,7 @@ func goproxy(args []string) error {
 
 // serve listens on a free loopback port, announces it in addrFile and
 // serves until SIGINT/SIGTERM.
-func serve(s *http.Server, addrFile string, stop func()) error {
+func serve(s gateway.Server, addrFile string, stop func()) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -106,6 +106,7 @@ func gatewayCmd(args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	logLevel := fs.String("log-level", "warn", "gateway log level; info writes the JSON access log (to -log-file)")
 	logFile := fs.String("log-file", "", "log destination (default stderr)")
+	server := fs.String("server", "lean", "the plain-HTTP server: lean (gateway.H1Server, as portico) or net/http")
 	fs.Parse(args)
 	if *up == "" {
 		return errors.New("gateway: -upstream is required")
@@ -181,7 +182,10 @@ func gatewayCmd(args []string) error {
 		go http.ListenAndServe(*pprofAddr, mux)
 	}
 	// The same server settings as cmd/portico's gateway listener.
-	s := gateway.NewServer(h, gateway.DefaultServerLimits) // as cmd/portico
+	var s gateway.Server = gateway.NewH1Server(h, gateway.DefaultServerLimits) // as cmd/portico
+	if *server == "net/http" {
+		s = gateway.NewServer(h, gateway.DefaultServerLimits)
+	}
 	return serve(s, *addrFile, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
