@@ -646,6 +646,11 @@ func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) 
 		handler = optionsHandler{} // as net/http's server
 	}
 	if !c.runHandler(handler, w, req) {
+		if body != nil {
+			// Nothing may read the connection's reader once it goes
+			// back to the pool.
+			body.Close()
+		}
 		return false
 	}
 	if c.hijacked {
