@@ -446,11 +446,13 @@ func TestForwardThroughH1(t *testing.T) {
 	var seen sync.Map
 	release := make(chan struct{})
 	defer close(release)
+	abandoned := make(chan struct{}, 4)
 	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			select {
 			case <-release:
 			case <-r.Context().Done():
+				abandoned <- struct{}{}
 			}
 			return
 		}
@@ -494,6 +496,30 @@ func TestForwardThroughH1(t *testing.T) {
 	g.h.ServeHTTP(rec, req)
 	if rec.Code != 499 {
 		t.Fatalf("client gone: status %d, want 499", rec.Code)
+	}
+	<-abandoned
+
+	// The same through the gateway's server (H1Server): a client that hangs
+	// up mid-call has the upstream call abandoned too, once the server's
+	// watch notices (within 50-100 ms).
+	req = httptest.NewRequest("GET", g.srv.URL+"/acme/echo/v1/slow", nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.RequestURI = ""
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	c.Close()
+	select {
+	case <-abandoned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream call went on after the client hung up")
 	}
 }
 
