@@ -617,7 +617,7 @@ func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) 
 	// body that expects it; any other expectation fails.
 	expectContinue := false
 	if ex := req.Header.Get("Expect"); ex != "" {
-		if !hasToken([]string{ex}, "100-continue") {
+		if !httpguts.HeaderValuesContainsToken([]string{ex}, "100-continue") {
 			w.header["Connection"] = []string{"close"}
 			w.WriteHeader(http.StatusExpectationFailed)
 			w.finish()
@@ -639,8 +639,8 @@ func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) 
 	if !hasBody {
 		c.state.Store(h1sActive)
 	}
-	w.wantsClose = req.Close && req.ProtoAtLeast(1, 1) || hasToken(req.Header["Connection"], "close")
-	w.wants10KeepAlive = !req.ProtoAtLeast(1, 1) && hasToken(req.Header["Connection"], "keep-alive")
+	w.wantsClose = req.Close && req.ProtoAtLeast(1, 1) || httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
+	w.wants10KeepAlive = !req.ProtoAtLeast(1, 1) && httpguts.HeaderValuesContainsToken(req.Header["Connection"], "keep-alive")
 	handler := c.srv.Handler
 	if req.RequestURI == "*" && req.Method == http.MethodOptions {
 		handler = optionsHandler{} // as net/http's server
@@ -1055,7 +1055,7 @@ func (w *h1sResponse) sendHeader(next []byte) error {
 	} else if !http11 || w.wantsClose {
 		w.closeAfter = true
 	}
-	if hasToken(h["Connection"], "close") || w.c.srv.closing.Load() {
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || w.c.srv.closing.Load() {
 		w.closeAfter = true
 	}
 	if _, ok := h["Content-Type"]; !ok && !w.noBody && !hasTE && h.Get("Content-Encoding") == "" {
@@ -1083,7 +1083,7 @@ func (w *h1sResponse) sendHeader(next []byte) error {
 		w.closeAfter = true
 	}
 	sayClose := false
-	if w.closeAfter && !hasToken(h["Connection"], "close") && !(w.status == http.StatusSwitchingProtocols && h.Get("Upgrade") != "") {
+	if w.closeAfter && !httpguts.HeaderValuesContainsToken(h["Connection"], "close") && !(w.status == http.StatusSwitchingProtocols && h.Get("Upgrade") != "") {
 		w.omitConn, sayClose = true, http11
 	}
 	bw := w.c.bw
@@ -1098,7 +1098,7 @@ func (w *h1sResponse) sendHeader(next []byte) error {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	switch {
-	case sayClose || w.tooBig && !hasToken(h["Connection"], "close"):
+	case sayClose || w.tooBig && !httpguts.HeaderValuesContainsToken(h["Connection"], "close"):
 		bw.WriteString("Connection: close\r\n")
 	case keepAlive10 && !w.closeAfter:
 		bw.WriteString("Connection: keep-alive\r\n")
@@ -1295,19 +1295,6 @@ func writeHeaderLine(bw *bufio.Writer, k, v string) {
 }
 
 var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
-
-// hasToken reports whether a comma-separated header (Connection) holds
-// token, case-insensitively.
-func hasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // httpDate is the Date header's value, formatted once a second.
 func httpDate() []byte {

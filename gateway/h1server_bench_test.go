@@ -27,9 +27,9 @@ func BenchmarkServer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var srv Server = NewH1Server(h, ServerLimits{})
-			if kind == "net/http" {
-				srv = NewServer(h, ServerLimits{})
+			srv, err := NewPlainServer(kind, h, ServerLimits{})
+			if err != nil {
+				b.Fatal(err)
 			}
 			go srv.Serve(ln)
 			defer srv.Close()

@@ -338,9 +338,6 @@ type h1dCase struct {
 	// lean, when set, is a legitimate difference: it turns net/http's
 	// outcome into H1Server's (the case says why).
 	lean func(*h1dResult)
-	// bug: the servers differ because of an H1Server bug; the case is
-	// skipped while they do.
-	bug string
 }
 
 func h1dReq(lines ...string) string { return strings.Join(lines, "\r\n") + "\r\n\r\n" }
@@ -836,9 +833,6 @@ func TestH1ServerMatchesNetHTTP(t *testing.T) {
 			}
 			want := stdRes.String()
 			if got == want {
-				if c.bug != "" {
-					t.Logf("marked as an H1Server bug (%s) but H1Server answers as expected: drop the mark", c.bug)
-				}
 				return
 			}
 			msg := fmt.Sprintf("request %+q\n--- want (net/http's", h1dTrim([]byte(c.raw())))
@@ -846,9 +840,6 @@ func TestH1ServerMatchesNetHTTP(t *testing.T) {
 				msg += ", with the accepted differences"
 			}
 			msg += ")\n+++ H1Server\n" + h1dDiff(want, got)
-			if c.bug != "" {
-				t.Skipf("h1server bug: %s\n%s", c.bug, msg)
-			}
 			t.Error(msg)
 		})
 	}
@@ -1139,11 +1130,11 @@ func TestH1ServerClose(t *testing.T) {
 func TestH1ServerTimeouts(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	get := h1dReq("GET / HTTP/1.1", "Host: a")
-	for _, kind := range []string{"lean", "net/http"} {
+	for _, kind := range serverKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			serve := func(l ServerLimits) string {
-				if kind == "lean" {
+				if kind == LeanServer {
 					return h1dServeLean(t, h, l, nil).addr
 				}
 				return h1dServeStd(t, h, l)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,6 +34,25 @@ func NewServer(h http.Handler, l ServerLimits) *http.Server {
 	l = l.withDefaults()
 	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 		IdleTimeout: l.IdleTimeout, MaxHeaderBytes: l.MaxHeaderBytes}
+}
+
+// The servers a plain-HTTP gateway listener may run
+// (portico --gateway-http-server).
+const (
+	LeanServer = "lean"     // H1Server
+	StdServer  = "net/http" // Go's http.Server
+)
+
+// NewPlainServer returns the server of kind (LeanServer or StdServer) for a
+// plain-HTTP gateway listener, with l's limits.
+func NewPlainServer(kind string, h http.Handler, l ServerLimits) (Server, error) {
+	switch kind {
+	case LeanServer:
+		return NewH1Server(h, l), nil
+	case StdServer:
+		return NewServer(h, l), nil
+	}
+	return nil, fmt.Errorf("%q: use %s or %s", kind, LeanServer, StdServer)
 }
 
 // LimitConns caps the connections one client address may hold open at

@@ -17,7 +17,7 @@ import (
 
 // serverKinds are the servers a plain gateway listener may run
 // (--gateway-http-server).
-var serverKinds = []string{"lean", "net/http"}
+var serverKinds = []string{LeanServer, StdServer}
 
 // startServer serves h with limits l on a loopback port, with the server
 // kind names.
@@ -27,9 +27,9 @@ func startServer(t *testing.T, kind string, h http.Handler, l ServerLimits) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	var srv Server = NewH1Server(h, l)
-	if kind == "net/http" {
-		srv = NewServer(h, l)
+	srv, err := NewPlainServer(kind, h, l)
+	if err != nil {
+		t.Fatal(err)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

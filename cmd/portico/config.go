@@ -63,8 +63,8 @@ type Config struct {
 	GatewayMaxConnsPerIP int
 	// GatewayLimits bound slow and oversized requests.
 	GatewayLimits gateway.ServerLimits
-	// GatewayHTTPServer serves the plain-HTTP gateway listener: "lean"
-	// (gateway.H1Server) or "net/http".
+	// GatewayHTTPServer serves the plain-HTTP gateway listener:
+	// gateway.LeanServer or gateway.StdServer.
 	GatewayHTTPServer string
 	// Demo seeds an empty database with a ready-to-call API and writes
 	// demo.json.
@@ -171,12 +171,11 @@ func options() []option {
 			return nil
 		}},
 		{"gateway-http-server", "PORTICO_GATEWAY_HTTP_SERVER", "lean", "what serves the plain-HTTP gateway listener: lean (Portico's HTTP/1.1 server, about a tenth less CPU per request) or net/http (Go's standard server)", func(c *Config, v string) error {
-			switch v {
-			case "lean", "net/http":
-				c.GatewayHTTPServer = v
-				return nil
+			if _, err := gateway.NewPlainServer(v, nil, gateway.ServerLimits{}); err != nil {
+				return err
 			}
-			return fmt.Errorf("%q: use lean or net/http", v)
+			c.GatewayHTTPServer = v
+			return nil
 		}},
 		{"session-ttl", "PORTICO_SESSION_TTL", "168h", "how long a console login lasts", dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
 		{"shutdown-timeout", "PORTICO_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

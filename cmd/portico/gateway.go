@@ -124,13 +124,16 @@ func serveAll(servers []gateway.Server, listeners []net.Listener) <-chan error {
 
 // gatewayServer is the server of the plain-HTTP gateway listener.
 func gatewayServer(cfg *Config, h http.Handler, log *slog.Logger) gateway.Server {
-	if cfg.GatewayHTTPServer == "net/http" {
-		log.Info("gateway HTTP server: net/http (Go's standard server)")
-		return gateway.NewServer(h, cfg.GatewayLimits)
+	s, err := gateway.NewPlainServer(cfg.GatewayHTTPServer, h, cfg.GatewayLimits)
+	if err != nil { // parseConfig checked the kind
+		panic(err)
 	}
-	log.Info("gateway HTTP server: lean HTTP/1.1 (set PORTICO_GATEWAY_HTTP_SERVER=net/http for Go's standard server)")
-	s := gateway.NewH1Server(h, cfg.GatewayLimits)
-	s.Log = log
+	if lean, ok := s.(*gateway.H1Server); ok {
+		lean.Log = log
+		log.Info("gateway HTTP server: lean HTTP/1.1 (set PORTICO_GATEWAY_HTTP_SERVER=net/http for Go's standard server)")
+	} else {
+		log.Info("gateway HTTP server: net/http (Go's standard server)")
+	}
 	return s
 }
 

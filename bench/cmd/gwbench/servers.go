@@ -106,7 +106,7 @@ func gatewayCmd(args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	logLevel := fs.String("log-level", "warn", "gateway log level; info writes the JSON access log (to -log-file)")
 	logFile := fs.String("log-file", "", "log destination (default stderr)")
-	server := fs.String("server", "lean", "the plain-HTTP server: lean (gateway.H1Server, as portico) or net/http")
+	server := fs.String("server", gateway.LeanServer, "the plain-HTTP server: lean (gateway.H1Server, as portico) or net/http")
 	fs.Parse(args)
 	if *up == "" {
 		return errors.New("gateway: -upstream is required")
@@ -182,9 +182,9 @@ func gatewayCmd(args []string) error {
 		go http.ListenAndServe(*pprofAddr, mux)
 	}
 	// The same server settings as cmd/portico's gateway listener.
-	var s gateway.Server = gateway.NewH1Server(h, gateway.DefaultServerLimits) // as cmd/portico
-	if *server == "net/http" {
-		s = gateway.NewServer(h, gateway.DefaultServerLimits)
+	s, err := gateway.NewPlainServer(*server, h, gateway.DefaultServerLimits) // as cmd/portico
+	if err != nil {
+		return fmt.Errorf("-server %w", err)
 	}
 	return serve(s, *addrFile, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
