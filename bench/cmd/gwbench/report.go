@@ -17,9 +17,16 @@ type result struct {
 	// cpu is the proxy's CPU time per request in µs (for direct, the
 	// upstream's): what the target itself costs, which contention between
 	// the processes on the machine moves much less than req/s.
-	cpu   float64
-	bad   bool
-	round string
+	cpu float64
+	// The rest of the machine per request, in µs of CPU time: wrk's,
+	// the upstream's (zero for direct, where it is the target), and the
+	// machine's busy time not spent in any of the three (the kernel's
+	// network work outside process context, other processes); idle and
+	// steal are fractions of the machine's time. Zero when not recorded.
+	wrk, up, other float64
+	idle, steal    float64
+	bad            bool
+	round          string
 }
 
 // report reads the run script's results file and prints, per target, the
@@ -59,12 +66,40 @@ func report(args []string) error {
 	}
 	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians. CPU/req is the median CPU time the")
 	fmt.Println("proxy process spent per request answered (for direct, the upstream's), all threads, user + system.")
+	printMachine(order, med)
 	printPaired(order, runs)
 	if err := printFlagged(flagged, "FLAGGED runs (errors or non-2xx answers; their figures are suspect):"); err != nil {
 		return err
 	}
 	fmt.Println("\nAll answers were 2xx; no socket errors.")
 	return nil
+}
+
+// printMachine prints where the whole machine's CPU went per request
+// answered, target by target. On a machine the load generator, the
+// upstream and the proxy share, req/s is the machine's CPU divided by what
+// one request costs all of them together, so this shows what a ratio of
+// req/s is made of.
+func printMachine(order []string, med map[string]result) {
+	if med[order[0]].wrk == 0 && med[order[0]].idle == 0 {
+		return // an older results file
+	}
+	fmt.Printf("\nWhere the machine's CPU went, per request answered (medians over the rounds):\n")
+	fmt.Printf("%-14s %9s %9s %9s %9s %9s %7s %7s\n", "target", "proxy", "upstream", "wrk", "other", "all", "idle", "steal")
+	for _, t := range order {
+		m := med[t]
+		proxy := fmt.Sprintf("%.1fµs", m.cpu)
+		up := fmt.Sprintf("%.1fµs", m.up)
+		if t == "direct" {
+			proxy, up = "-", fmt.Sprintf("%.1fµs", m.cpu)
+		}
+		fmt.Printf("%-14s %9s %9s %9s %9s %9s %6.1f%% %6.1f%%\n", t, proxy, up, fmt.Sprintf("%.1fµs", m.wrk), fmt.Sprintf("%.1fµs", m.other),
+			fmt.Sprintf("%.1fµs", m.cpu+m.up+m.wrk+m.other), 100*m.idle, 100*m.steal)
+	}
+	fmt.Println("\nproxy, upstream and wrk are each process's CPU time; other is the rest of the machine's busy time (mostly the")
+	fmt.Println("kernel's loopback network work outside process context); all is their sum. With idle near zero the machine is")
+	fmt.Println("CPU-bound: req/s ≈ CPUs ÷ all, so a proxy's req/s ratio to another is the inverse ratio of their `all`, not of")
+	fmt.Println("their proxy CPU alone — and the upstream and wrk cost more per request the fewer requests each wake-up carries.")
 }
 
 // printPaired prints, per target, the median over the rounds of its ratio
@@ -165,6 +200,16 @@ func readResults(path string) (order []string, runs map[string][]result, flagged
 		}
 		if n := kv["requests"]; n > 0 {
 			r.cpu = kv["cpu_us"] / n
+			r.wrk = kv["wrk_cpu_us"] / n
+			if target != "direct" {
+				r.up = kv["up_cpu_us"] / n
+			}
+			if b := kv["busy_us"]; b > 0 {
+				r.other = max(0, b/n-r.cpu-r.up-r.wrk)
+			}
+		}
+		if all := kv["busy_us"] + kv["idle_us"] + kv["steal_us"]; all > 0 {
+			r.idle, r.steal = kv["idle_us"]/all, kv["steal_us"]/all
 		}
 		if errs := kv["non2xx"] + kv["connect"] + kv["read"] + kv["write"] + kv["timeout"]; errs > 0 || kv["requests"] == 0 {
 			r.bad = true
@@ -267,7 +312,10 @@ func median(rs []result) result {
 		}
 		return quantile(v, 0.5)
 	}
-	return result{rps: pick(rpsOf), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(p99Of), cpu: pick(cpuOf)}
+	return result{rps: pick(rpsOf), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(p99Of), cpu: pick(cpuOf),
+		wrk: pick(func(r result) float64 { return r.wrk }), up: pick(func(r result) float64 { return r.up }),
+		other: pick(func(r result) float64 { return r.other }), idle: pick(func(r result) float64 { return r.idle }),
+		steal: pick(func(r result) float64 { return r.steal })}
 }
 
 func us(v float64) string {

@@ -112,3 +112,34 @@ func lineOf(t *testing.T, out, prefix string) string {
 	t.Fatalf("no line %q in:\n%s", prefix, out)
 	return ""
 }
+
+func TestReportMachineCPU(t *testing.T) {
+	// 1,000 requests; nginx: proxy 15 ms, upstream 18 ms, wrk 7 ms, the
+	// machine busy 44 ms of 50 ms with 1 ms stolen: 4 µs of other work.
+	// For direct the target's CPU is the upstream's.
+	machine := func(l string, wrkUS, upUS, busyUS, idleUS, stealUS int) string {
+		return l + " wrk_cpu_us=" + itoa(wrkUS) + " up_cpu_us=" + itoa(upUS) + " busy_us=" + itoa(busyUS) + " idle_us=" + itoa(idleUS) + " steal_us=" + itoa(stealUS)
+	}
+	p := resultsFile(t,
+		machine(line("direct", "1", 1000, 20000, 100), 8000, 20000, 30000, 19000, 1000),
+		machine(line("nginx", "1", 1000, 15000, 100), 7000, 18000, 44000, 5000, 1000),
+	)
+	out, err := captured(t, func() error { return report([]string{p}) })
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	table := out[strings.Index(out, "Where the machine's CPU went"):]
+	for prefix, want := range map[string][]string{
+		"nginx ":  {"15.0µs", "18.0µs", "7.0µs", "4.0µs", "44.0µs", "10.0%", "2.0%"},
+		"direct ": {"-", "20.0µs", "8.0µs", "2.0µs", "30.0µs", "38.0%", "2.0%"},
+	} {
+		if f := strings.Fields(lineOf(t, table, prefix)); strings.Join(f[1:], " ") != strings.Join(want, " ") {
+			t.Errorf("%s: %q, want %q", prefix, f[1:], want)
+		}
+	}
+	// A results file without the machine's figures prints no such table.
+	p = resultsFile(t, line("nginx", "1", 1000, 15000, 100))
+	if out, _ := captured(t, func() error { return report([]string{p}) }); strings.Contains(out, "Where the machine") {
+		t.Errorf("machine table from a file without its figures:\n%s", out)
+	}
+}
