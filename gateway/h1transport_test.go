@@ -242,6 +242,69 @@ func TestH1StaleConnectionRetried(t *testing.T) {
 	}
 }
 
+// TestH1UnsolicitedBytesNeverReachNextCall: bytes a server sends on a
+// connection after its answer — a body after HEAD or 204, more body than
+// its Content-Length said, a whole second answer — arrive while the
+// connection sits in the pool. The next call must not read them as its
+// answer: it gets its own, on a fresh connection.
+func TestH1UnsolicitedBytesNeverReachNextCall(t *testing.T) {
+	leak := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret"
+	for _, tc := range []struct {
+		name, method, answer, later string
+		status                      int
+		body                        string
+	}{
+		{"second answer", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", leak, 200, "ok"},
+		{"body after HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 70\r\n\r\n", leak + strings.Repeat("x", 70-len(leak)), 200, ""},
+		{"body after 204", "GET", "HTTP/1.1 204 No Content\r\n\r\n", leak, 204, ""},
+		{"body longer than Content-Length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "!!" + leak, 200, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent := make(chan struct{}, 2)
+			s := newScriptedServer(t, func(c net.Conn, n int32) {
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				if n > 1 {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+					return
+				}
+				io.WriteString(c, tc.answer)
+				// The rest comes in a write of its own, once the client
+				// has read the answer and pooled the connection.
+				time.Sleep(30 * time.Millisecond)
+				io.WriteString(c, tc.later)
+				sent <- struct{}{}
+				// Answer a second request on this connection as a
+				// server would that gets one after a stray write.
+				if req, err := http.ReadRequest(br); err == nil {
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nreused")
+				}
+			})
+			tr, _ := newTestH1(t)
+			res, body := do(t, tr, tc.method, s.URL(), "")
+			if res.StatusCode != tc.status || body != tc.body {
+				t.Fatalf("first call: %d %q", res.StatusCode, body)
+			}
+			select {
+			case <-sent:
+			case <-time.After(10 * time.Second):
+				t.Fatal("server did not send")
+			}
+			time.Sleep(20 * time.Millisecond) // let the bytes land in the idle connection's socket
+			res, body = do(t, tr, "GET", s.URL(), "")
+			if res.StatusCode != 200 || body != "fresh" {
+				t.Fatalf("second call got %d %q, want its own answer %q on a fresh connection", res.StatusCode, body, "fresh")
+			}
+			if n := s.accepts.Load(); n != 2 {
+				t.Errorf("accepted %d connections, want 2", n)
+			}
+		})
+	}
+}
+
 func TestH1ConnectionClose(t *testing.T) {
 	u := newRawUpstream(t, rawOK) // answers Connection: close
 	tr, _ := newTestH1(t)
