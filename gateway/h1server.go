@@ -242,20 +242,26 @@ func (s *H1Server) sweep(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		for c := range s.conns {
-			if c.state.Load() != h1sActive {
-				continue
-			}
-			if seq := c.seq.Load(); seq != c.swept {
-				c.swept = seq
-				continue
-			}
-			if c.state.CompareAndSwap(h1sActive, h1sWatched) {
-				go c.watch()
-			}
+		s.sweepOnce()
+	}
+}
+
+// sweepOnce walks every connection once; it holds the server's lock
+// throughout, which only accepting and closing connections take.
+func (s *H1Server) sweepOnce() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Load() != h1sActive {
+			continue
 		}
-		s.mu.Unlock()
+		if seq := c.seq.Load(); seq != c.swept {
+			c.swept = seq
+			continue
+		}
+		if c.state.CompareAndSwap(h1sActive, h1sWatched) {
+			go c.watch()
+		}
 	}
 }
 
