@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -46,14 +47,20 @@ type h1Transport struct {
 }
 
 // h1Conn is one upstream connection. It is the bufio.Writer's target so it
-// can count what reached the socket.
+// can count what reached the socket, and the bufio.Reader's so it can bound
+// the response head.
 type h1Conn struct {
 	nc      net.Conn
 	br      *bufio.Reader
 	addr    string
 	idleAt  time.Time
 	written int64
-	reused  bool
+	// writeFailed: the socket refused part of the request.
+	writeFailed bool
+	reused      bool
+	// headLeft is what the response head may still read; unbounded while
+	// a body is read.
+	headLeft int64
 	// unblock sets a past deadline to end pending I/O when the request's
 	// context is done; made once per connection, not per request.
 	unblock func()
@@ -62,6 +69,24 @@ type h1Conn struct {
 func (c *h1Conn) Write(p []byte) (int, error) {
 	n, err := c.nc.Write(p)
 	c.written += int64(n)
+	if err != nil {
+		c.writeFailed = true
+	}
+	return n, err
+}
+
+// Read bounds the response head as net/http does (ReadResponse itself
+// reads a status line or header of any length into memory): an upstream
+// must not make the gateway buffer without end.
+func (c *h1Conn) Read(p []byte) (int, error) {
+	if c.headLeft <= 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > c.headLeft {
+		p = p[:c.headLeft]
+	}
+	n, err := c.nc.Read(p)
+	c.headLeft -= int64(n)
 	return n, err
 }
 
@@ -83,7 +108,16 @@ var (
 	errBodyClosed = errors.New("gateway: read on closed response body")
 	// errRequestBodyLength: the body ended before its Content-Length.
 	errRequestBodyLength = errors.New("gateway: request body shorter than its Content-Length")
+	// errHeadTooLarge: the response head passed maxResponseHeadBytes.
+	errHeadTooLarge = errors.New("gateway: upstream response headers exceeded " + strconv.Itoa(maxResponseHeadBytes) + " bytes")
+	// errStatusBelow100: ReadResponse takes any three digits; below 100 no
+	// handler can relay the status, and it is no 1xx to skip either.
+	errStatusBelow100 = errors.New("gateway: malformed status code from upstream: below 100")
 )
+
+// maxResponseHeadBytes bounds a response's status line and headers, 1xx
+// answers included: net/http's default, which the fallback applies too.
+const maxResponseHeadBytes = 10 << 20
 
 func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), fallback http.RoundTripper) *h1Transport {
 	return &h1Transport{dial: dial, fallback: fallback, maxIdle: 512, idleTimeout: 90 * time.Second,
@@ -193,13 +227,15 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		}
 		return nil, err
 	}
+	c := &h1Conn{nc: nc, addr: addr, unblock: func() { nc.SetDeadline(aLongTimeAgo) }}
 	br, _ := readerPool.Get().(*bufio.Reader)
 	if br == nil {
-		br = bufio.NewReaderSize(nc, 4096)
+		br = bufio.NewReaderSize(c, 4096)
 	} else {
-		br.Reset(nc)
+		br.Reset(c)
 	}
-	return &h1Conn{nc: nc, br: br, addr: addr, unblock: func() { nc.SetDeadline(aLongTimeAgo) }}, nil
+	c.br = br
+	return c, nil
 }
 
 func isForbidden(err error) bool {
@@ -316,10 +352,13 @@ func alive(nc net.Conn) bool {
 	}
 	ok = false
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: Read fails once the deadline the connection's
+	// last call left on it has passed, which would throw away every
+	// connection idle longer than what remained of that call's timeout.
+	// The peek does not block, so it needs no poller.
+	err = rc.Control(func(fd uintptr) {
 		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		ok = rerr == syscall.EAGAIN
-		return true
 	})
 	return err == nil && ok
 }
@@ -346,19 +385,35 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		}
 		return nil, err
 	}
-	c.written = 0
-	if err := writeRequest(c, req, body); err != nil {
-		return fail(err, !errors.Is(err, errRequestBodyLength))
+	c.written, c.writeFailed = 0, false
+	c.headLeft = maxResponseHeadBytes
+	werr := writeRequest(c, req, body)
+	if werr != nil && (!c.writeFailed || c.written == 0) {
+		return fail(werr, !errors.Is(werr, errRequestBodyLength))
 	}
+	// After a failed write the server's answer may still be in the
+	// socket: a server may answer a body it will not take (413, 401) and
+	// close before reading it, and that answer is the one to relay. A
+	// socket whose write failed is reset, closed or past its deadline, so
+	// this read returns at once.
 	var res *http.Response
 	for n := 0; ; n++ {
 		if _, err := c.br.Peek(1); err != nil {
+			if werr != nil {
+				err = werr
+			}
 			return fail(err, n == 0)
 		}
 		var err error
 		res, err = http.ReadResponse(c.br, req)
 		if err != nil {
+			if c.headLeft <= 0 {
+				err = errHeadTooLarge
+			}
 			return fail(err, false)
+		}
+		if res.StatusCode < 100 {
+			return fail(errStatusBelow100, false)
 		}
 		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
 			break
@@ -367,10 +422,11 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 			return fail(errors.New("gateway: too many 1xx responses from upstream"), false)
 		}
 	}
+	c.headLeft = math.MaxInt64
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return fail(errors.New("gateway: unexpected 101 Switching Protocols from upstream"), false)
 	}
-	keep := !res.Close && !req.Close && res.ProtoAtLeast(1, 1)
+	keep := werr == nil && !res.Close && !req.Close && res.ProtoAtLeast(1, 1)
 	if res.Body == http.NoBody {
 		if stop != nil && !stop() {
 			keep = false
