@@ -23,10 +23,104 @@ type ServerLimits struct {
 	// MaxHeaderBytes caps the request line and headers; larger requests get
 	// 431 Request Header Fields Too Large.
 	MaxHeaderBytes int
+	// SendTimeout closes a connection when one write to the client makes
+	// no progress for this long (slow readers). It is applied by
+	// SendTimeoutListener, below whichever server (and TLS) runs.
+	SendTimeout time.Duration
 }
 
 // DefaultServerLimits suit a public gateway.
-var DefaultServerLimits = ServerLimits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+var DefaultServerLimits = ServerLimits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+	MaxHeaderBytes: 64 << 10, SendTimeout: 60 * time.Second}
+
+// SendTimeoutListener closes an accepted connection's writes when the
+// client takes nothing of a write for d (nginx's send_timeout): a client that stops reading — a slow-read
+// attack, or a client that asked for a large answer and stalled — would
+// otherwise hold its request, the upstream call behind it and their
+// buffers for as long as it keeps the connection open, because neither
+// server sets a write deadline of its own. The deadline is set afresh
+// before each write, so a download or a stream to a client that keeps
+// reading is never cut, however long it lasts, and an idle keep-alive
+// connection keeps no stale deadline. A write deadline set explicitly
+// (by the server, a handler or TLS) still applies when it is sooner.
+// d <= 0 returns ln unchanged.
+func SendTimeoutListener(ln net.Listener, d time.Duration) net.Listener {
+	if d <= 0 {
+		return ln
+	}
+	return &sendTimeoutListener{Listener: ln, d: d}
+}
+
+type sendTimeoutListener struct {
+	net.Listener
+	d time.Duration
+}
+
+// Accept implements net.Listener.
+func (l *sendTimeoutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &sendTimeoutConn{Conn: c, d: l.d}, nil
+}
+
+// sendTimeoutConn sets a write deadline before each write.
+type sendTimeoutConn struct {
+	net.Conn
+	d time.Duration
+	// explicit is a write deadline set through the conn (unix ns, 0 for
+	// none); it wins when it is sooner.
+	explicit atomic.Int64
+}
+
+// Write writes p with a deadline d ahead, renewed whenever the client
+// took some of it in time: Go's Write waits for all of p, and a slow
+// client that keeps reading may need longer than d for a large p.
+func (c *sendTimeoutConn) Write(p []byte) (int, error) {
+	written := 0
+	for {
+		dl := time.Now().Add(c.d)
+		own := true
+		if e := c.explicit.Load(); e != 0 && e < dl.UnixNano() {
+			dl, own = time.Unix(0, e), false
+		}
+		c.Conn.SetWriteDeadline(dl)
+		n, err := c.Conn.Write(p[written:])
+		written += n
+		if err == nil || n == 0 || !own || !isTimeout(err) {
+			return written, err
+		}
+	}
+}
+
+// SetDeadline implements net.Conn, remembering the write side.
+func (c *sendTimeoutConn) SetDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetDeadline(t)
+}
+
+// SetWriteDeadline implements net.Conn, remembering the deadline.
+func (c *sendTimeoutConn) SetWriteDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *sendTimeoutConn) remember(t time.Time) {
+	var e int64
+	if !t.IsZero() {
+		e = max(t.UnixNano(), 1)
+	}
+	c.explicit.Store(e)
+}
+
+// CloseWrite half-closes the connection where the one it wraps can.
+func (c *sendTimeoutConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
 
 // NewServer returns the http.Server a gateway listener runs, with l's
 // limits (zero fields take DefaultServerLimits').

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +236,192 @@ func TestLimitConns(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("exempt connection %d not accepted", i)
 		}
+	}
+}
+
+// smallBuffers shrinks every accepted connection's send buffer, so that a
+// client that stops reading blocks the server's writes after kilobytes,
+// not after the megabytes loopback buffers may hold.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(64 << 10)
+	}
+	return c, err
+}
+
+// startSendTimeoutServer serves h as portico serves a gateway listener,
+// with SendTimeoutListener(d) under the server.
+func startSendTimeoutServer(t *testing.T, kind string, h http.Handler, d time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewPlainServer(kind, h, ServerLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(SendTimeoutListener(smallBuffers{ln}, d))
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// dialSmall connects with a small receive buffer and sends one GET.
+func dialSmall(t *testing.T, addr, path string) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := c.(*net.TCPConn)
+	tc.SetReadBuffer(64 << 10)
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: gw.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+// TestSendTimeout: a client that stops reading a large answer frees its
+// handler (and the upstream call it would hold) after the send timeout; a
+// slow client that keeps reading gets the whole answer however long it
+// takes; an idle keep-alive connection keeps no stale deadline; and a
+// sooner deadline a handler sets still applies.
+func TestSendTimeout(t *testing.T) {
+	for _, kind := range serverKinds {
+		t.Run(kind, func(t *testing.T) { testSendTimeout(t, kind) })
+	}
+}
+
+func testSendTimeout(t *testing.T, kind string) {
+	const size = 8 << 20
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	// One write of bigChunk to the slow reader below takes longer than
+	// the send timeout, while the client keeps taking some of it.
+	bigChunk := bytes.Repeat([]byte("y"), 2<<20)
+	ended := make(chan error, 4)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "ok")
+			return
+		}
+		if r.URL.Path == "/own-deadline" {
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(150 * time.Millisecond))
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		chunk := chunk
+		if r.URL.Path == "/big-writes" {
+			chunk = bigChunk
+		}
+		var err error
+		for n := 0; n < size && err == nil; n += len(chunk) {
+			_, err = w.Write(chunk)
+		}
+		ended <- err
+	})
+	wait := func(within time.Duration) error {
+		t.Helper()
+		select {
+		case err := <-ended:
+			return err
+		case <-time.After(within):
+			t.Fatalf("the handler still writes after %v", within)
+			return nil
+		}
+	}
+
+	t.Run("stalled client", func(t *testing.T) {
+		addr := startSendTimeoutServer(t, kind, h, 300*time.Millisecond)
+		start := time.Now()
+		dialSmall(t, addr, "/big") // and never read
+		if err := wait(10 * time.Second); err == nil {
+			t.Fatal("the handler wrote the whole answer to a client that read nothing")
+		}
+		if d := time.Since(start); d < 300*time.Millisecond {
+			t.Errorf("gave up after %v, before the send timeout", d)
+		}
+	})
+
+	t.Run("slow client that keeps reading", func(t *testing.T) {
+		addr := startSendTimeoutServer(t, kind, h, 500*time.Millisecond)
+		c := dialSmall(t, addr, "/big-writes")
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReaderSize(c, 4096), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read in small bites with pauses well inside the timeout for
+		// four times the timeout, then at full speed.
+		var got int64
+		buf := make([]byte, 64<<10)
+		start := time.Now()
+		deadline := start.Add(2 * time.Second)
+		for {
+			n, err := res.Body.Read(buf)
+			got += int64(n)
+			if err != nil {
+				if err != io.EOF {
+					t.Fatalf("after %d bytes: %v", got, err)
+				}
+				break
+			}
+			if time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if got != size {
+			t.Fatalf("got %d of %d bytes", got, size)
+		}
+		if d := time.Since(start); d < 2*time.Second {
+			t.Fatalf("the download took %v: the client did not read slowly", d)
+		}
+		if err := wait(10 * time.Second); err != nil {
+			t.Fatalf("handler: %v", err)
+		}
+	})
+
+	t.Run("idle keep-alive connection", func(t *testing.T) {
+		addr := startSendTimeoutServer(t, kind, h, 100*time.Millisecond)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; i < 2; i++ {
+			io.WriteString(c, "GET /small HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if string(b) != "ok" {
+				t.Fatalf("request %d: %q", i+1, b)
+			}
+			time.Sleep(300 * time.Millisecond) // idle past the send timeout
+		}
+	})
+
+	t.Run("a handler's sooner deadline", func(t *testing.T) {
+		addr := startSendTimeoutServer(t, kind, h, time.Minute)
+		dialSmall(t, addr, "/own-deadline")
+		if err := wait(10 * time.Second); err == nil {
+			t.Fatal("the handler wrote the whole answer to a client that read nothing")
+		}
+	})
+}
+
+func TestSendTimeoutListenerOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if got := SendTimeoutListener(ln, 0); got != ln {
+		t.Errorf("SendTimeoutListener(ln, 0) wraps the listener")
 	}
 }

@@ -154,6 +154,7 @@ func options() []option {
 		{"gateway-ip-deny", "PORTICO_GATEWAY_IP_DENY", "", "comma-separated CIDRs or addresses refused by the gateway before anything else", cidrs(func(c *Config) *[]string { return &c.GatewayIPDeny })},
 		{"gateway-read-header-timeout", "PORTICO_GATEWAY_READ_HEADER_TIMEOUT", "10s", "how long a gateway client may take to send its request headers (slow-header defence)", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadHeaderTimeout })},
 		{"gateway-read-timeout", "PORTICO_GATEWAY_READ_TIMEOUT", "60s", "how long a gateway client may take to send a whole request, body included", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.ReadTimeout })},
+		{"gateway-send-timeout", "PORTICO_GATEWAY_SEND_TIMEOUT", "60s", "how long one write to a gateway client may make no progress before the connection closes (slow-reader defence; a client that keeps reading is never cut)", dur(func(c *Config) *time.Duration { return &c.GatewayLimits.SendTimeout })},
 		{"gateway-max-conns-per-ip", "PORTICO_GATEWAY_MAX_CONNS_PER_IP", "512", "connections one client address may hold open on the gateway (trusted proxies exempt); 0 for no cap", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

@@ -191,12 +191,14 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 }
 
 // listenGateway opens a gateway listener that caps the connections one
-// client address may hold (trusted proxies exempt).
+// client address may hold (trusted proxies exempt) and bounds each write
+// to a client (slow readers).
 func listenGateway(cfg *Config, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	ln = gateway.SendTimeoutListener(ln, cfg.GatewayLimits.SendTimeout)
 	return gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, cfg.TrustedPrefixes), nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/portico-dev/portico/gateway"
 )
@@ -45,7 +44,10 @@ func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Log
 		log.Warn("gateway TLS: on with custom domains' certificates only; a client naming no custom domain fails the handshake (set PORTICO_TLS_CERT_FILE and PORTICO_TLS_KEY_FILE for a default certificate)",
 			"addr", ln.Addr().String(), "custom_domains", n, "min_version", "TLS 1.2", "http2", true)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// The same limits as the plain listener's (read header, read, idle,
+	// header size; the send timeout is the listener's).
+	srv := gateway.NewServer(h, cfg.GatewayLimits)
+	srv.TLSConfig = tc
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	return srv, tls.NewListener(ln, tc), nil
 }

@@ -39,7 +39,7 @@ func upstream(args []string) error {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(upstreamBody)
 	})
-	return serve(&http.Server{Handler: h, IdleTimeout: 120 * time.Second}, *addrFile, nil)
+	return serve(&http.Server{Handler: h, IdleTimeout: 120 * time.Second}, *addrFile, 0, nil)
 }
 
 // goproxy is the stock Go reverse proxy in front of the same upstream:
@@ -58,16 +58,18 @@ func goproxy(args []string) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
 	p := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() }, Transport: tr}
-	return serve(&http.Server{Handler: p, IdleTimeout: 120 * time.Second}, *addrFile, nil)
+	return serve(&http.Server{Handler: p, IdleTimeout: 120 * time.Second}, *addrFile, 0, nil)
 }
 
 // serve listens on a free loopback port, announces it in addrFile and
-// serves until SIGINT/SIGTERM.
-func serve(s gateway.Server, addrFile string, stop func()) error {
+// serves until SIGINT/SIGTERM; sendTimeout > 0 bounds writes to clients as
+// portico's gateway listeners do.
+func serve(s gateway.Server, addrFile string, sendTimeout time.Duration, stop func()) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	ln = gateway.SendTimeoutListener(ln, sendTimeout)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -186,7 +188,7 @@ func gatewayCmd(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-server %w", err)
 	}
-	return serve(s, *addrFile, func() {
+	return serve(s, *addrFile, gateway.DefaultServerLimits.SendTimeout, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		h.Shutdown(fctx) // hands leased budget back to Redis
