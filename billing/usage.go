@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,6 +186,81 @@ func (l *Ledger) Close(ctx context.Context) error {
 	close(l.stop)
 	<-l.done
 	return l.Flush(ctx)
+}
+
+// QuotaUse implements gateway.QuotaLedger: the billable calls the ledger
+// holds for each subscription in its day and period windows. A gateway
+// node restores its quota counters from it when it starts (Close flushes
+// before a graceful stop, so a restart loses nothing). Pending, unflushed
+// usage of this process is not included: a node asks before it serves.
+func (l *Ledger) QuotaUse(ctx context.Context, ws []gateway.QuotaWindow) (map[string]gateway.QuotaUse, error) {
+	type span struct {
+		id         string
+		start, end time.Time
+	}
+	var days, periods []span
+	for _, w := range ws {
+		if !w.DayStart.IsZero() {
+			days = append(days, span{w.SubscriptionID, w.DayStart.UTC().Truncate(time.Minute), w.DayEnd.UTC()})
+		}
+		if !w.PeriodStart.IsZero() {
+			// The ledger counts by minute: the minute a period began
+			// counts whole, so a call in it is never left out (a call of
+			// the period before in that minute counts too: a quota may
+			// close a minute's calls early, never late).
+			periods = append(periods, span{w.SubscriptionID, w.PeriodStart.UTC().Truncate(time.Minute), w.PeriodEnd.UTC()})
+		}
+	}
+	out := map[string]gateway.QuotaUse{}
+	// Each subscription has its own bounds: they go in batches of
+	// "(id, from, to) or …" conditions, which the primary key's leading
+	// subscription_id serves, rather than one query per subscription.
+	sum := func(spans []span, add func(u *gateway.QuotaUse, n int64)) error {
+		const batch = 200
+		for len(spans) > 0 {
+			n := min(len(spans), batch)
+			var q strings.Builder
+			q.WriteString("SELECT subscription_id, SUM(billable) FROM usage_ledger WHERE ")
+			args := make([]any, 0, 3*n)
+			for i, sp := range spans[:n] {
+				if i > 0 {
+					q.WriteString(" OR ")
+				}
+				q.WriteString("(subscription_id = ? AND minute >= ? AND minute < ?)")
+				args = append(args, sp.id, sp.start, sp.end)
+			}
+			q.WriteString(" GROUP BY subscription_id")
+			rows, err := l.db.WithContext(ctx).Raw(q.String(), args...).Rows()
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				var used int64
+				if err := rows.Scan(&id, &used); err != nil {
+					rows.Close()
+					return err
+				}
+				u := out[id]
+				add(&u, used)
+				out[id] = u
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return err
+			}
+			spans = spans[n:]
+		}
+		return nil
+	}
+	if err := sum(days, func(u *gateway.QuotaUse, n int64) { u.Day = n }); err != nil {
+		return nil, fmt.Errorf("quota use: %w", err)
+	}
+	if err := sum(periods, func(u *gateway.QuotaUse, n int64) { u.Period = n }); err != nil {
+		return nil, fmt.Errorf("quota use: %w", err)
+	}
+	return out, nil
 }
 
 // Usage is a subscription's usage over a time range.

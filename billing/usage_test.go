@@ -2,6 +2,8 @@ package billing_test
 
 import (
 	"context"
+	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,53 @@ func TestLedgerCountsExactly(t *testing.T) {
 		db.Raw("SELECT COALESCE(SUM(calls),0), COALESCE(SUM(billable),0), COALESCE(SUM(errors),0), COUNT(*) FROM usage_ledger").Row().Scan(&calls, &billable, &errs, &rows)
 		if calls != workers*each || billable != workers*each/2 || errs != workers*each/5 || rows != 6 {
 			t.Fatalf("ledger: %d calls, %d billable, %d errors in %d rows", calls, billable, errs, rows)
+		}
+	})
+}
+
+// TestLedgerQuotaUse: the billable calls in each subscription's day and
+// period windows, bounds included and excluded as the gateway counts them,
+// the minute a period began counted whole.
+func TestLedgerQuotaUse(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		l := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+		periodStart := time.Date(2026, 11, 10, 8, 30, 20, 0, time.UTC)
+		rec := func(sub string, at time.Time, billable bool, n int) {
+			for range n {
+				l.Record(gateway.UsageEvent{Time: at, SubscriptionID: sub, OperationID: "op", ProviderOrgID: "prov", PartnerOrgID: "part",
+					APIID: "api", Version: "v1", AppID: "app", AccessKey: "PK1", Status: 200, Billable: billable})
+			}
+		}
+		rec("s1", day.Add(-time.Second), true, 1)                         // yesterday: period only
+		rec("s1", day, true, 2)                                           // today
+		rec("s1", day.Add(13*time.Hour), true, 3)                         // today
+		rec("s1", day.Add(13*time.Hour), false, 4)                        // not billable
+		rec("s1", periodStart.Add(-time.Minute), true, 5)                 // before the period
+		rec("s1", periodStart.Add(10*time.Second), true, 6)               // in the period's first minute
+		rec("s2", day.Add(time.Hour), true, 7)                            // another subscription
+		rec("s3", day.Add(-48*time.Hour), true, 8)                        // nothing in its windows
+		rec("s1", periodStart.AddDate(0, 1, 0).Add(time.Minute), true, 9) // the next period
+		if err := l.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ws := []gateway.QuotaWindow{
+			{SubscriptionID: "s1", DayStart: day, DayEnd: day.Add(24 * time.Hour), PeriodStart: periodStart, PeriodEnd: periodStart.AddDate(0, 1, 0)},
+			{SubscriptionID: "s2", DayStart: day, DayEnd: day.Add(24 * time.Hour)},
+			{SubscriptionID: "s3", DayStart: day, DayEnd: day.Add(24 * time.Hour), PeriodStart: day.Add(-time.Hour), PeriodEnd: day.Add(time.Hour)},
+		}
+		// More subscriptions than one batch of conditions holds.
+		for i := range 450 {
+			ws = append(ws, gateway.QuotaWindow{SubscriptionID: "none" + strconv.Itoa(i), DayStart: day, DayEnd: day.Add(24 * time.Hour)})
+		}
+		got, err := l.QuotaUse(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]gateway.QuotaUse{"s1": {Day: 5, Period: 1 + 2 + 3 + 6}, "s2": {Day: 7}}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("QuotaUse = %v, want %v", got, want)
 		}
 	})
 }

@@ -74,8 +74,12 @@ func newCluster(t *testing.T, n int, cfg *Config, rdb *redis.Client, prefix stri
 	c := &cluster{}
 	for range n {
 		reg := prometheus.NewRegistry()
-		h, err := NewHandler(NewStore(snap), Options{Region: "local", Redis: rdb, RedisPrefix: prefix, RedisFailClosed: failClosed,
-			RedisTimeout: 200 * time.Millisecond, Registry: reg, Logger: log, Protection: &Protection{}})
+		opts := Options{Region: "local", RedisPrefix: prefix, RedisFailClosed: failClosed,
+			RedisTimeout: 200 * time.Millisecond, Registry: reg, Logger: log, Protection: &Protection{}}
+		if rdb != nil { // nil: counters in process
+			opts.Redis = rdb
+		}
+		h, err := NewHandler(NewStore(snap), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

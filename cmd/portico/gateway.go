@@ -185,6 +185,16 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 		rt.ledger.Close(context.Background())
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// Before serving: what partners spent of today's and this period's
+	// quotas, so that a restart does not hand out fresh ones.
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	n, err := h.RestoreQuotas(rctx, time.Now(), rt.ledger.QuotaUse)
+	cancel()
+	if err != nil {
+		log.Error("gateway quotas: could not restore what was spent before this start; they count from zero until their windows end", "err", err)
+	} else {
+		log.Info("gateway quotas: restored from the usage ledger", "subscriptions_with_use", n)
+	}
 	go h.RunHealthChecks(ctx)
 	rt.handler = h
 	return rt, nil

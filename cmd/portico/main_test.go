@@ -277,6 +277,11 @@ func TestServeDemo(t *testing.T) {
 			t.Fatalf("call %d after the restart: %v %v", i, err, res)
 		}
 		res.Body.Close()
+		// The quotas go on from the three calls before the restart: a
+		// restart hands out no fresh quota.
+		if rl := res.Header.Get("Ratelimit"); i == 0 && (!strings.Contains(rl, `"day";r=996;`) || !strings.Contains(rl, `"included";r=29996;`)) {
+			t.Fatalf("RateLimit after the restart = %q, want the day and included quotas to count the 3 calls before it", rl)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -130,6 +130,55 @@ local back = math.min(tonumber(ARGV[1]), used)
 return redis.call('DECRBY', KEYS[1], back)
 `)
 
+// raiseScript sets the counter to at least ARGV[1], expiring in ARGV[2] ms;
+// a larger count (units other nodes hold or spent) stays as it is.
+var raiseScript = redis.NewScript(`
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > used then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 0
+`)
+
+// Raise is one counter for RaiseAll: key's usage in the window w current
+// at the time RaiseAll is given.
+type Raise struct {
+	Key  string
+	Used int64
+	W    Window
+}
+
+// RaiseAll sets each counter in Redis to at least its Used (never lowers
+// one), so that usage Redis lost — a restart without persistence, a flush
+// — does not come back as fresh quota. Nodes call it when they start,
+// with the usage ledger's counts. The counters are sent in pipelined
+// batches.
+func (l *Leaser) RaiseAll(ctx context.Context, rs []Raise, now time.Time) error {
+	const batch = 500
+	for len(rs) > 0 {
+		n := min(len(rs), batch)
+		_, err := l.cfg.Client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, r := range rs[:n] {
+				_, end, ok := r.W.Bounds(now)
+				if !ok || r.Used <= 0 {
+					continue
+				}
+				ttl := max(1, (end.Sub(now) + time.Hour).Milliseconds())
+				// Eval, not EvalSha: a pipeline cannot fall back on
+				// NOSCRIPT, and the script is short.
+				raiseScript.Eval(ctx, p, []string{l.RedisKey(r.Key, r.W, now)}, r.Used, ttl)
+			}
+			return nil
+		})
+		l.roundTrips.Add(1)
+		if err != nil {
+			return fmt.Errorf("raise quota counters: %w", err)
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
 // NewLeaser validates cfg and returns a Leaser.
 func NewLeaser(cfg LeaseConfig) (*Leaser, error) {
 	if cfg.Client == nil {

@@ -371,3 +371,42 @@ func BenchmarkLeaseTake(b *testing.B) {
 		}
 	})
 }
+
+// TestLeaserRaiseAll: counters Redis lost come back from the ledger's
+// counts before a node serves, so leases grant only what is left; a
+// counter already higher (units other nodes hold) is kept.
+func TestLeaserRaiseAll(t *testing.T) {
+	rdb := testRedis(t)
+	ctx := context.Background()
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second})
+	rdb.Set(ctx, l.RedisKey("higher", Day(), t0), 70, time.Hour)
+	rs := []Raise{{Key: "spent", Used: 95, W: Day()}, {Key: "higher", Used: 40, W: Day()}, {Key: "none", Used: 0, W: Day()}}
+	for i := range 600 { // more than one pipelined batch
+		rs = append(rs, Raise{Key: "k" + strconv.Itoa(i), Used: int64(i + 1), W: Day()})
+	}
+	if err := l.RaiseAll(ctx, rs, t0); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]int64{"spent": 95, "higher": 70, "k0": 1, "k599": 600} {
+		if got, err := rdb.Get(ctx, l.RedisKey(key, Day(), t0)).Int64(); err != nil || got != want {
+			t.Errorf("%s: counter %d (%v), want %d", key, got, err, want)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, l.RedisKey("none", Day(), t0)).Result(); n != 0 {
+		t.Error("a zero use created a counter")
+	}
+	if ttl := rdb.PTTL(ctx, l.RedisKey("spent", Day(), t0)).Val(); ttl <= 0 {
+		t.Errorf("raised counter has no expiry (PTTL %v)", ttl)
+	}
+	// A lease on the raised counter admits only the rest of the quota.
+	ls := l.Lease("spent", 100, Day())
+	admitted := 0
+	for range 20 {
+		if ls.Take(ctx, Day(), t0) {
+			admitted++
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("admitted %d after a raise to 95 of 100, want 5", admitted)
+	}
+}

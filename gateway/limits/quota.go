@@ -152,6 +152,36 @@ func (q *Quotas) Release(key string, n int64, w Window, now time.Time) {
 	s.mu.Unlock()
 }
 
+// Raise sets key's usage in the window current at now to at least used,
+// creating the counter: a node that starts mid-window goes on from what
+// was already spent (the usage ledger's count), never from zero. It never
+// lowers a count.
+func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
+	start, end, ok := w.Bounds(now)
+	if !ok || used <= 0 {
+		return
+	}
+	s0, e0 := start.UnixNano(), end.UnixNano()
+	k := quotaKey{key: key, kind: w.kind}
+	s := &q.shards[hash(key)&(shardCount-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, found := s.m[k]
+	switch {
+	case !found:
+		if len(s.m) >= q.perShard {
+			s.evict(now.UnixNano(), q.perShard)
+		}
+		p = new(quotaEntry)
+		s.m[quotaKey{key: strings.Clone(key), kind: w.kind}] = p
+		*p = quotaEntry{start: s0, end: e0, used: used}
+	case p.start < s0:
+		*p = quotaEntry{start: s0, end: e0, used: used}
+	case p.start == s0:
+		p.used = max(p.used, used)
+	}
+}
+
 // evict drops ended windows first, then arbitrary entries. Dropping a live
 // entry forgets usage, so MaxKeys must exceed the number of active
 // key/window pairs when quotas are hard; it only guards memory.

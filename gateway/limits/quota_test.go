@@ -214,3 +214,35 @@ func TestDayBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaRaise: a counter raised to what was spent before a start admits
+// only the rest of the quota; Raise never lowers a count, and a raise of a
+// past window leaves the current one alone.
+func TestQuotaRaise(t *testing.T) {
+	q := mustQuotas(t)
+	q.Raise("k", 8, Day(), t0)
+	if ok, used, _ := q.Take("k", 2, 10, Day(), t0); !ok || used != 10 {
+		t.Fatalf("after Raise(8): ok=%v used=%d, want 10", ok, used)
+	}
+	if ok, _, _ := q.Take("k", 1, 10, Day(), t0); ok {
+		t.Fatal("the 11th unit of 10 was admitted")
+	}
+	q.Raise("k", 3, Day(), t0)
+	if _, used, _ := q.Take("k", 0, 10, Day(), t0); used != 10 {
+		t.Fatalf("Raise(3) lowered the count to %d", used)
+	}
+	// The next day starts from zero; a raise for yesterday does not touch it.
+	next := t0.Add(24 * time.Hour)
+	if ok, used, _ := q.Take("k", 1, 10, Day(), next); !ok || used != 1 {
+		t.Fatalf("next day: ok=%v used=%d", ok, used)
+	}
+	q.Raise("k", 9, Day(), t0)
+	if _, used, _ := q.Take("k", 0, 10, Day(), next); used != 1 {
+		t.Fatalf("a raise of yesterday changed today to %d", used)
+	}
+	// A period window outside now is ignored.
+	q.Raise("p", 5, Period(next, next.Add(time.Hour)), t0)
+	if _, used, _ := q.Take("p", 0, 10, Period(t0, next), t0); used != 0 {
+		t.Fatalf("raise of a period not current: used %d", used)
+	}
+}

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/portico-dev/portico/gateway/limits"
+)
+
+// QuotaWindow is one subscription's quota windows current when a node
+// starts: the UTC day when its plan has a day quota, and its billing
+// period when the plan has a monthly quota or a hard limit on included
+// calls. A window a plan does not count over is zero.
+type QuotaWindow struct {
+	SubscriptionID         string
+	DayStart, DayEnd       time.Time
+	PeriodStart, PeriodEnd time.Time
+}
+
+// QuotaUse is what a subscription has spent in its windows: the billable
+// calls the gateway admitted, as the usage ledger counts them.
+type QuotaUse struct {
+	Day, Period int64
+}
+
+// QuotaLedger reports the spent quota of the given windows; subscriptions
+// that spent nothing may be left out. billing.Ledger.QuotaUse is one.
+type QuotaLedger func(ctx context.Context, ws []QuotaWindow) (map[string]QuotaUse, error)
+
+// RestoreQuotas raises the quota counters of every active subscription in
+// the configuration now served to what ledger says was spent in the
+// windows current at now, and returns how many of them had spent some. A
+// node calls it when it starts, before it serves: otherwise a restart (or,
+// with Redis, a Redis that lost its data) would hand every partner a fresh
+// day's and period's quota. In process the counters are
+// this node's; with Redis they are the shared ones, raised but never
+// lowered (they also hold units nodes have leased and not yet spent). Calls
+// admitted after the ledger's last flush — at most the flush interval's,
+// and none after a graceful stop, which flushes — are not in it.
+func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger QuotaLedger) (int, error) {
+	snap := h.store.Load()
+	if snap == nil || h.limits == nil {
+		return 0, nil
+	}
+	dayStart, dayEnd, _ := limits.Day().Bounds(now)
+	var ws []QuotaWindow
+	subs := map[string]Subscription{}
+	for sub := range snap.activeSubscriptions() {
+		l := sub.Limits
+		w := QuotaWindow{SubscriptionID: sub.ID}
+		if l.DayQuota > 0 {
+			w.DayStart, w.DayEnd = dayStart, dayEnd
+		}
+		if (l.MonthQuota > 0 || (l.HardLimit && l.IncludedCalls > 0)) && !now.Before(sub.PeriodStart) && now.Before(sub.PeriodEnd) {
+			w.PeriodStart, w.PeriodEnd = sub.PeriodStart, sub.PeriodEnd
+		}
+		if w.DayStart.IsZero() && w.PeriodStart.IsZero() {
+			continue
+		}
+		ws = append(ws, w)
+		subs[sub.ID] = sub
+	}
+	if len(ws) == 0 {
+		return 0, nil
+	}
+	use, err := ledger(ctx, ws)
+	if err != nil {
+		return 0, fmt.Errorf("restore quotas: %w", err)
+	}
+	var raises []limits.Raise
+	n := 0
+	for id, u := range use {
+		sub, ok := subs[id]
+		if !ok || u.Day <= 0 && u.Period <= 0 {
+			continue
+		}
+		n++
+		l := sub.Limits
+		period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
+		// The keys and windows admit counts under.
+		if l.DayQuota > 0 && u.Day > 0 {
+			raises = append(raises, limits.Raise{Key: sub.ID + ":day", Used: u.Day, W: limits.Day()})
+		}
+		if l.MonthQuota > 0 && u.Period > 0 {
+			raises = append(raises, limits.Raise{Key: sub.ID + ":month", Used: u.Period, W: period})
+		}
+		if l.HardLimit && l.IncludedCalls > 0 && u.Period > 0 {
+			raises = append(raises, limits.Raise{Key: sub.ID + ":included", Used: u.Period, W: period})
+		}
+	}
+	if e := h.limits; e.leaser != nil {
+		if err := e.leaser.RaiseAll(ctx, raises, now); err != nil {
+			return 0, fmt.Errorf("restore quotas: %w", err)
+		}
+	} else {
+		for _, r := range raises {
+			e.quotas.Raise(r.Key, r.Used, r.W, now)
+		}
+	}
+	return n, nil
+}
+
+// activeSubscriptions yields the snapshot's active subscriptions.
+func (s *Snapshot) activeSubscriptions() iter.Seq[Subscription] {
+	return func(yield func(Subscription) bool) {
+		for i := range s.subs {
+			if s.subs[i].status == subActive && !yield(s.subscription(&s.subs[i])) {
+				return
+			}
+		}
+	}
+}
