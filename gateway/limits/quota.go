@@ -126,14 +126,23 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 	}
 	e.used += n
 	if !found {
-		if len(s.m) >= q.perShard {
-			s.evict(now.UnixNano(), q.perShard)
-		}
-		p = new(quotaEntry)
-		s.m[quotaKey{key: strings.Clone(key), kind: w.kind}] = p // its own copy (package doc)
+		s.add(k, e, now, q.perShard)
+		return true, e.used, end
 	}
 	*p = e
 	return true, e.used, end
+}
+
+// add stores a new counter, making room first; the map keeps its own copy
+// of the key (package doc).
+func (s *quotaShard) add(k quotaKey, e quotaEntry, now time.Time, limit int) {
+	if len(s.m) >= limit {
+		s.evict(now.UnixNano(), limit)
+	}
+	p := new(quotaEntry)
+	*p = e
+	k.key = strings.Clone(k.key)
+	s.m[k] = p
 }
 
 // Release gives back n units taken from key's quota in the window current at
@@ -169,12 +178,7 @@ func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
 	p, found := s.m[k]
 	switch {
 	case !found:
-		if len(s.m) >= q.perShard {
-			s.evict(now.UnixNano(), q.perShard)
-		}
-		p = new(quotaEntry)
-		s.m[quotaKey{key: strings.Clone(key), kind: w.kind}] = p
-		*p = quotaEntry{start: s0, end: e0, used: used}
+		s.add(k, quotaEntry{start: s0, end: e0, used: used}, now, q.perShard)
 	case p.start < s0:
 		*p = quotaEntry{start: s0, end: e0, used: used}
 	case p.start == s0:
