@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -654,4 +657,58 @@ func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// TestForwardRelaysEarlyHints: a 103 Early Hints from the backend reaches
+// the client before the final answer, as httputil.ReverseProxy relays it
+// over net/http's Transport; the final answer keeps the gateway's own
+// fields, which the proxy clears from the header map after a 1xx; and the
+// call is logged and metered with the final status, not 103.
+func TestForwardRelaysEarlyHints(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "done")
+	}))
+	t.Cleanup(up.Close)
+	cfg := fwdConfig(Upstream{Targets: []Target{{URL: up.URL, Weight: 1}}})
+	cfg.Subscriptions[0].Limits = Limits{RequestsPerSecond: 100, DayQuota: 1000}
+	m := &recordingMeter{}
+	g := newFwdGateway(t, cfg, Options{AllowPrivateUpstreams: true, Meter: m})
+
+	var hints []string
+	req, _ := http.NewRequest("GET", g.srv.URL+"/acme/echo/v1/page", nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+			return nil
+		},
+	}))
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || string(body) != "done" {
+		t.Fatalf("final answer %d %q", res.StatusCode, body)
+	}
+	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload; as=style" {
+		t.Fatalf("1xx answers the client got: %q", hints)
+	}
+	for _, k := range []string{RequestIDHeader, "Ratelimit-Policy", "Ratelimit"} {
+		if res.Header.Get(k) == "" {
+			t.Errorf("the final answer lost %s: %v", k, res.Header)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.events) != 1 || m.events[0].Status != http.StatusCreated {
+		t.Fatalf("metered %+v, want one call with status 201", m.events)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -417,6 +419,13 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		}
 		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
 			break
+		}
+		// Informational answers go to httputil.ReverseProxy's trace,
+		// which relays them to the client, as net/http's Transport does.
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
+				return fail(err, false)
+			}
 		}
 		if n >= 8 {
 			return fail(errors.New("gateway: too many 1xx responses from upstream"), false)

@@ -194,8 +194,7 @@ func h1DiffCases() []h1DiffCase {
 		// Status lines: 1xx, 101, malformed.
 		{name: "100 and 103 before the final answer", reqs: []diffReq{{method: "POST", body: "payload", trace: true}},
 			script: ex("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok2),
-			want:   []string{`200 "ok"`}, probe: "again",
-			nethttp: []string{`200 "ok" 1xx=2`}, why: "h1Transport does not hand 1xx answers to httptrace"},
+			want:   []string{`200 "ok" 1xx=2`}, probe: "again"},
 		{name: "nine 1xx before the final answer", script: ex(strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 9) + ok2),
 			want: []string{"error: too many 1xx"}, probe: "fresh",
 			nethttp: []string{`200 "ok"`}, nethttpProbe: "again", why: "h1Transport bounds the number of 1xx answers"},

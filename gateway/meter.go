@@ -47,6 +47,8 @@ type meteredWriter struct {
 	// end is when the answer was complete, read once for the usage
 	// event and the metrics.
 	end time.Time
+	// kept holds the gateway's fields while 1xx answers are relayed.
+	kept http.Header
 }
 
 // ended returns end, reading the clock the first time.
@@ -67,11 +69,41 @@ func (w *meteredWriter) finalStatus() int {
 }
 
 func (w *meteredWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// An informational answer relayed from the upstream (103 Early
+		// Hints): not the call's status, and httputil.ReverseProxy
+		// clears the header map after relaying it, so the gateway's own
+		// fields are kept for the final answer.
+		if w.kept == nil {
+			h := w.ResponseWriter.Header()
+			w.kept = make(http.Header, len(gatewayFields))
+			for _, k := range gatewayFields {
+				if v, ok := h[k]; ok {
+					w.kept[k] = v
+				}
+			}
+		}
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.kept != nil {
+		h := w.ResponseWriter.Header()
+		for k, v := range w.kept {
+			if _, ok := h[k]; !ok {
+				h[k] = v
+			}
+		}
+		w.kept = nil
+	}
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// gatewayFields are the answer's fields the gateway sets before it
+// forwards.
+var gatewayFields = [...]string{RequestIDHeader, "Ratelimit-Policy", "Ratelimit", "Deprecation", "Sunset"}
 
 func (w *meteredWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
