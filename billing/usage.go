@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -212,25 +213,47 @@ func (l *Ledger) QuotaUse(ctx context.Context, ws []gateway.QuotaWindow) (map[st
 		}
 	}
 	out := map[string]gateway.QuotaUse{}
-	// Each subscription has its own bounds: they go in batches of
-	// "(id, from, to) or …" conditions, which the primary key's leading
-	// subscription_id serves, rather than one query per subscription.
+	// Each subscription has its own bounds: a batch of (id, from, to)
+	// rows joins the ledger, which the primary key's leading
+	// subscription_id serves, one index range per subscription. On
+	// PostgreSQL the batch is three arrays; SQLite gets a VALUES list.
+	postgres := l.db.Dialector.Name() == "postgres"
 	sum := func(spans []span, add func(u *gateway.QuotaUse, n int64)) error {
-		const batch = 200
+		batch := 300
+		if postgres {
+			batch = 20000
+		}
 		for len(spans) > 0 {
 			n := min(len(spans), batch)
-			var q strings.Builder
-			q.WriteString("SELECT subscription_id, SUM(billable) FROM usage_ledger WHERE ")
-			args := make([]any, 0, 3*n)
-			for i, sp := range spans[:n] {
-				if i > 0 {
-					q.WriteString(" OR ")
+			var rows *sql.Rows
+			var err error
+			if postgres {
+				ids, from, to := make([]string, n), make([]time.Time, n), make([]time.Time, n)
+				for i, sp := range spans[:n] {
+					ids[i], from[i], to[i] = sp.id, sp.start, sp.end
 				}
-				q.WriteString("(subscription_id = ? AND minute >= ? AND minute < ?)")
-				args = append(args, sp.id, sp.start, sp.end)
+				var db *sql.DB
+				if db, err = l.db.DB(); err != nil {
+					return err
+				}
+				rows, err = db.QueryContext(ctx, `SELECT w.id, SUM(u.billable)
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS w(id, ps, pe)
+JOIN usage_ledger u ON u.subscription_id = w.id AND u.minute >= w.ps AND u.minute < w.pe
+GROUP BY w.id`, ids, from, to)
+			} else {
+				var q strings.Builder
+				q.WriteString("WITH w(id, ps, pe) AS (VALUES ")
+				args := make([]any, 0, 3*n)
+				for i, sp := range spans[:n] {
+					if i > 0 {
+						q.WriteString(", ")
+					}
+					q.WriteString("(?, ?, ?)")
+					args = append(args, sp.id, sp.start, sp.end)
+				}
+				q.WriteString(") SELECT w.id, SUM(u.billable) FROM w JOIN usage_ledger u ON u.subscription_id = w.id AND u.minute >= w.ps AND u.minute < w.pe GROUP BY w.id")
+				rows, err = l.db.WithContext(ctx).Raw(q.String(), args...).Rows()
 			}
-			q.WriteString(" GROUP BY subscription_id")
-			rows, err := l.db.WithContext(ctx).Raw(q.String(), args...).Rows()
 			if err != nil {
 				return err
 			}

@@ -34,11 +34,11 @@ type QuotaLedger func(ctx context.Context, ws []QuotaWindow) (map[string]QuotaUs
 // windows current at now, and returns how many of them had spent some. A
 // node calls it when it starts, before it serves: otherwise a restart (or,
 // with Redis, a Redis that lost its data) would hand every partner a fresh
-// day's and period's quota. In process the counters are
-// this node's; with Redis they are the shared ones, raised but never
-// lowered (they also hold units nodes have leased and not yet spent). Calls
-// admitted after the ledger's last flush — at most the flush interval's,
-// and none after a graceful stop, which flushes — are not in it.
+// day's and period's quota. In process the counters are this node's; with
+// Redis they are the shared ones, raised but never lowered (they also hold
+// units nodes have leased and not yet spent). Calls admitted after the
+// ledger's last flush — at most the flush interval's, and none after a
+// graceful stop, which flushes — are not in it.
 func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger QuotaLedger) (int, error) {
 	snap := h.store.Load()
 	if snap == nil || h.limits == nil {

@@ -33,8 +33,9 @@ type ServerLimits struct {
 var DefaultServerLimits = ServerLimits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 	MaxHeaderBytes: 64 << 10, SendTimeout: 60 * time.Second}
 
-// SendTimeoutListener closes an accepted connection's writes when the
-// client takes nothing of a write for d (nginx's send_timeout): a client that stops reading — a slow-read
+// SendTimeoutListener fails a write to an accepted connection when the
+// client takes nothing of it for d (nginx's send_timeout), and the server
+// then closes the connection. A client that stops reading — a slow-read
 // attack, or a client that asked for a large answer and stalled — would
 // otherwise hold its request, the upstream call behind it and their
 // buffers for as long as it keeps the connection open, because neither
