@@ -106,10 +106,23 @@ type leaseID struct {
 // not on Redis and the node agreeing on the time. It returns {granted, used}.
 // Check and increment run atomically in Redis, so the units granted to all
 // nodes together never exceed the limit.
+//
+// ARGV[4] is the count this node last saw for the window. A counter that
+// is gone although a node saw it is a counter Redis lost (a restart
+// without persistence, a flush); it starts again from that count, not from
+// zero, which would hand out the window's whole quota anew. The node
+// refetches often, so its count misses at most the blocks other nodes took
+// since its last fetch.
 var reserveScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cur = redis.call('GET', KEYS[1])
+local used = tonumber(cur or '0')
+local seen = tonumber(ARGV[4] or '0')
+if not cur and seen > 0 then
+  used = seen
+  redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
+end
 local grant = math.min(want, limit - used)
 if grant <= 0 then
   return {0, used}
@@ -425,11 +438,15 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	// still find it.
 	ttl := time.Duration(ls.winEnd-n) + time.Hour
 	ttlMs := max(1, ttl.Milliseconds())
+	var seen int64
+	if ls.winStart == s {
+		seen = ls.redisUsed
+	}
 	ls.mu.Unlock()
 
 	ls.l.roundTrips.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs).Int64Slice()
+	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs, seen).Int64Slice()
 	cancel()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("unexpected reply %v", res)

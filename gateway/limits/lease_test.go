@@ -410,3 +410,52 @@ func TestLeaserRaiseAll(t *testing.T) {
 		t.Fatalf("admitted %d after a raise to 95 of 100, want 5", admitted)
 	}
 }
+
+// TestLeaseRedisCounterLost: Redis loses the counter mid-window (a restart
+// without persistence, a flush). The next block starts from the count the
+// node last saw, not from zero: one node admits exactly the quota, and two
+// nodes at most one block more, where without it they would admit a whole
+// quota anew.
+func TestLeaseRedisCounterLost(t *testing.T) {
+	rdb := testRedis(t)
+	ctx := context.Background()
+	const limit = 100
+	t.Run("one node", func(t *testing.T) {
+		l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second, MinBlock: 5, MaxBlock: 10})
+		ls := l.Lease("k", limit, Day())
+		admitted := 0
+		for i := range 300 {
+			if i == 60 {
+				rdb.Del(ctx, l.RedisKey("k", Day(), t0))
+			}
+			if ls.Take(ctx, Day(), t0) {
+				admitted++
+			}
+		}
+		if admitted != limit {
+			t.Fatalf("admitted %d, want exactly %d", admitted, limit)
+		}
+	})
+	t.Run("two nodes", func(t *testing.T) {
+		prefix := testPrefix(t, rdb)
+		a := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: prefix, Timeout: 5 * time.Second, MinBlock: 5, MaxBlock: 10})
+		b := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: prefix, Timeout: 5 * time.Second, MinBlock: 5, MaxBlock: 10})
+		la, lb := a.Lease("k", limit, Day()), b.Lease("k", limit, Day())
+		admitted := 0
+		for i := range 400 {
+			if i == 100 {
+				rdb.Del(ctx, a.RedisKey("k", Day(), t0))
+			}
+			ls := la
+			if i%2 == 1 {
+				ls = lb
+			}
+			if ls.Take(ctx, Day(), t0) {
+				admitted++
+			}
+		}
+		if admitted < limit || admitted > limit+10 {
+			t.Fatalf("admitted %d, want %d and at most one block (10) more", admitted, limit)
+		}
+	})
+}
