@@ -29,12 +29,13 @@ type QuotaUse struct {
 // that spent nothing may be left out. billing.Ledger.QuotaUse is one.
 type QuotaLedger func(ctx context.Context, ws []QuotaWindow) (map[string]QuotaUse, error)
 
-// RestoreQuotas raises the quota counters of every active subscription in
-// the configuration now served to what ledger says was spent in the
-// windows current at now, and returns how many of them had spent some. A
-// node calls it when it starts, before it serves: otherwise a restart (or,
-// with Redis, a Redis that lost its data) would hand every partner a fresh
-// day's and period's quota. In process the counters are this node's; with
+// RestoreQuotas raises the quota counters of every subscription in the
+// configuration now served (suspended ones too: they may resume within
+// the window) to what ledger says was spent in the windows current at
+// now, and returns how many of them had spent some. A node calls it when
+// it starts, before it serves: otherwise a restart (or, with Redis, a
+// Redis that lost its data) would hand every partner a fresh day's and
+// period's quota. In process the counters are this node's; with
 // Redis they are the shared ones, raised but never lowered (they also hold
 // units nodes have leased and not yet spent). Calls admitted after the
 // ledger's last flush — at most the flush interval's, and none after a
@@ -47,7 +48,7 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 	dayStart, dayEnd, _ := limits.Day().Bounds(now)
 	var ws []QuotaWindow
 	subs := map[string]Subscription{}
-	for sub := range snap.activeSubscriptions() {
+	for sub := range snap.allSubscriptions() {
 		l := sub.Limits
 		w := QuotaWindow{SubscriptionID: sub.ID}
 		if l.DayQuota > 0 {
@@ -102,11 +103,11 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 	return n, nil
 }
 
-// activeSubscriptions yields the snapshot's active subscriptions.
-func (s *Snapshot) activeSubscriptions() iter.Seq[Subscription] {
+// allSubscriptions yields the snapshot's subscriptions.
+func (s *Snapshot) allSubscriptions() iter.Seq[Subscription] {
 	return func(yield func(Subscription) bool) {
 		for i := range s.subs {
-			if s.subs[i].status == subActive && !yield(s.subscription(&s.subs[i])) {
+			if !yield(s.subscription(&s.subs[i])) {
 				return
 			}
 		}

@@ -51,6 +51,14 @@ func TestRestoreQuotas(t *testing.T) {
 		rdb, prefix := sharedRedis(t, "")
 		check(t, newCluster(t, 1, cfg, rdb, prefix, false, nil))
 	})
+	t.Run("suspended subscription", func(t *testing.T) {
+		// It may resume within the window: its spending counts too.
+		c := newCluster(t, 1, demoConfig(Limits{DayQuota: 10}, SubSuspended, now), nil, "", false, nil)
+		var asked []QuotaWindow
+		if n, err := c.nodes[0].RestoreQuotas(context.Background(), now, ledger(&asked)); err != nil || n != 1 || len(asked) != 1 {
+			t.Fatalf("RestoreQuotas = %d, %v; asked about %+v", n, err, asked)
+		}
+	})
 	t.Run("ledger fails", func(t *testing.T) {
 		c := newCluster(t, 1, cfg, nil, "", false, nil)
 		boom := errors.New("database down")
