@@ -283,11 +283,14 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 		bodyHash, ok := h.hashBody(w, r, maxBody, id)
 		return k, bodyHash, ok
 	}
-	bodyHash, err := sigv4.HashBody(r, maxBody)
-	var cred sigv4.Credential
-	if err == nil {
-		cred, err = h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce, Keys: (*snapshotKeys)(snap)})
+	// A body that cannot be read (the client broke it off) is the
+	// client's error, as for the other methods: not the 503 below, which
+	// is for a verifier that cannot work.
+	bodyHash, ok := h.hashBody(w, r, maxBody, id)
+	if !ok {
+		return Key{}, "", false
 	}
+	cred, err := h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce, Keys: (*snapshotKeys)(snap)})
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"time"
 )
@@ -112,6 +114,18 @@ func (w *meteredWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// Hijack takes the connection over for an upgrade. httputil.ReverseProxy
+// writes the upstream's 101 on the hijacked connection itself, never
+// through WriteHeader, so the call's status is noted here; without it a
+// tunnel would be metered as a 499.
+func (w *meteredWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
