@@ -60,6 +60,9 @@ type fwdCall struct {
 	deadline time.Time
 	// signedAt is the backend signature's timestamp.
 	signedAt time.Time
+	// handshake ends an upgrade's call at its deadline unless the
+	// upstream has switched protocols by then.
+	handshake *time.Timer
 	// tried marks the pool's targets already used; target is the last.
 	tried  uint32
 	target *targetState
@@ -106,7 +109,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	mw, _ := w.(*meteredWriter)
 	call := &fwdCall{Context: r.Context(), in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID,
 		id: id, bodyHash: bodyHash, rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r), deadline: time.Now().Add(timeout), signedAt: now}
-	if !p.plain || !h.h1 || !h1Carries(r) {
+	switch {
+	case r.Header.Get("Upgrade") != "":
+		// An upgrade's timeout bounds its handshake, not the tunnel
+		// that follows (a WebSocket lives as long as its two ends want):
+		// the timer stops when the upstream switches protocols.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		call.Context = ctx
+		call.handshake = time.AfterFunc(time.Until(call.deadline), cancel)
+		defer call.handshake.Stop()
+	case !p.plain || !h.h1 || !h1Carries(r):
 		// Other transports end the call through its context.
 		ctx, cancel := context.WithDeadline(r.Context(), call.deadline)
 		defer cancel()
@@ -283,6 +296,9 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		t.h.aim(out, call, tg, vals)
 		res, err := t.inner.RoundTrip(out)
+		if err == nil && res.StatusCode == http.StatusSwitchingProtocols && call.handshake != nil {
+			call.handshake.Stop()
+		}
 		if err == nil {
 			switch res.StatusCode {
 			case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -352,6 +368,10 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		id = mw.requestID
 	}
 	var fe *forbiddenAddrError
+	// An upgrade's handshake timer cancels the call's context: canceled,
+	// but by the clock, not by the client.
+	call, _ := r.Context().Value(fwdKey{}).(*fwdCall)
+	handshakeTimedOut := call != nil && call.handshake != nil && call.in.Context().Err() == nil && call.expired()
 	switch {
 	case errors.Is(err, errNoHealthyUpstream):
 		h.countUpstream(mw, "no-healthy")
@@ -361,10 +381,10 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		h.countUpstream(mw, "forbidden")
 		h.log.WarnContext(r.Context(), "upstream address forbidden", "request_id", id, "err", err)
 		writeProblem(w, http.StatusBadGateway, "upstream-forbidden", "The API's backend resolves to an address the gateway may not connect to.", id, nil)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) && !handshakeTimedOut:
 		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
 		w.WriteHeader(499)
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || handshakeTimedOut:
 		h.countUpstream(mw, "timeout")
 		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)
 	default:

@@ -778,3 +778,52 @@ func TestAuditUnaskedSwitchingProtocols(t *testing.T) {
 		g.oneEvent(t, 502, true)
 	})
 }
+
+// An upgrade's timeout bounds the handshake, not the tunnel: a tunnel
+// outlives the upstream timeout, and a handshake that takes longer than it
+// fails with 504.
+func TestForwardTunnelOutlivesTimeout(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				time.Sleep(time.Second)
+			}
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\n")
+			brw.Flush()
+			io.Copy(c, brw.Reader)
+		}))
+		t.Cleanup(up.Close)
+		cfg := auditConfig(up.URL, Limits{})
+		cfg.APIs[0].Upstream.Timeout = 200 * time.Millisecond
+		g := newAuditGW(t, kind, cfg, Options{})
+		hdr := map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"}
+
+		c := g.dial(t)
+		req := g.signed(t, "GET", "/acme/echo/v1/ws", nil, hdr)
+		c.Write(wire(t, req))
+		br := bufio.NewReader(c)
+		if res, err := http.ReadResponse(br, req); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("%v %v", res, err)
+		}
+		time.Sleep(600 * time.Millisecond) // three times the timeout
+		io.WriteString(c, "still there?\n")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if got, err := br.ReadString('\n'); got != "still there?\n" {
+			t.Fatalf("the tunnel ended at the upstream timeout: %q %v", got, err)
+		}
+		c.Close()
+
+		c = g.dial(t)
+		req = g.signed(t, "GET", "/acme/echo/v1/slow", nil, hdr)
+		c.Write(wire(t, req))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if res, err := http.ReadResponse(bufio.NewReader(c), req); err != nil || res.StatusCode != http.StatusGatewayTimeout {
+			t.Fatalf("slow handshake: %v %v, want 504", res, err)
+		}
+	})
+}
