@@ -512,18 +512,12 @@ func TestAuditBodylessAnswers(t *testing.T) {
 // one call.
 func TestAuditUpgrade(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
+		tunnel := switchingUpstream(t, true, nil)
 		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Upgrade") != "audit-echo" {
 				return // a plain 200
 			}
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\n")
-			brw.Flush()
-			io.Copy(c, brw.Reader)
+			tunnel.Config.Handler.ServeHTTP(w, r)
 		}))
 		t.Cleanup(up.Close)
 		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{DayQuota: 2}), Options{})
@@ -760,16 +754,7 @@ func TestAuditEarlyHints(t *testing.T) {
 // the gateway's 502.
 func TestAuditUnaskedSwitchingProtocols(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
-		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\n")
-			brw.Flush()
-		}))
-		t.Cleanup(up.Close)
+		up := switchingUpstream(t, false, nil)
 		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{}), Options{})
 		if st, body := g.do(t, "GET", "/acme/echo/v1/x", nil); st != 502 {
 			t.Fatalf("%d %s", st, body)
@@ -784,20 +769,7 @@ func TestAuditUnaskedSwitchingProtocols(t *testing.T) {
 // fails with 504.
 func TestForwardTunnelOutlivesTimeout(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
-		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/slow" {
-				time.Sleep(time.Second)
-			}
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\n")
-			brw.Flush()
-			io.Copy(c, brw.Reader)
-		}))
-		t.Cleanup(up.Close)
+		up := switchingUpstream(t, true, map[string]time.Duration{"/slow": time.Second})
 		cfg := auditConfig(up.URL, Limits{})
 		cfg.APIs[0].Upstream.Timeout = 200 * time.Millisecond
 		g := newAuditGW(t, kind, cfg, Options{})
@@ -826,4 +798,26 @@ func TestForwardTunnelOutlivesTimeout(t *testing.T) {
 			t.Fatalf("slow handshake: %v %v, want 504", res, err)
 		}
 	})
+}
+
+// switchingUpstream answers every request with 101 Switching Protocols to
+// "audit-echo" and then echoes the tunnel's bytes (only when echo is set),
+// after delaying the answer for paths in slow.
+func switchingUpstream(t *testing.T, echo bool, slow map[string]time.Duration) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(slow[r.URL.Path])
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\n")
+		brw.Flush()
+		if echo {
+			io.Copy(c, brw.Reader)
+		}
+	}))
+	t.Cleanup(up.Close)
+	return up
 }
