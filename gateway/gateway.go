@@ -355,7 +355,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.protect.leave(ip)
 	switch r.URL.Path {
 	case "/oauth/token":
-		h.serveToken(w, r, id)
+		h.serveToken(w, r, id, ip)
 		return
 	case "/.well-known/jwks.json":
 		h.serveJWKS(w)

@@ -36,6 +36,9 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR like 203.0.113.0/24", s)
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 { // ::ffff:a.b.c.d/n is a.b.c.d/(n-96)
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
@@ -63,7 +66,7 @@ func (l IPList) Empty() bool { return len(l.allow) == 0 && len(l.deny) == 0 }
 
 // Admits reports whether addr may call.
 func (l IPList) Admits(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("") // a zoned address matches no prefix
 	for _, p := range l.deny {
 		if p.Contains(addr) {
 			return false
@@ -88,7 +91,7 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	addr := ap.Addr().Unmap()
+	addr := ap.Addr().Unmap().WithZone("")
 	if len(trusted) == 0 || !inPrefixes(addr, trusted) {
 		return addr
 	}
@@ -96,17 +99,31 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	for i := len(xff) - 1; i >= 0; i-- {
 		parts := strings.Split(xff[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			a, err := parseHop(strings.TrimSpace(parts[j]))
 			if err != nil {
 				return addr // a garbled hop: trust nothing before it
 			}
-			addr = a.Unmap()
+			addr = a.Unmap().WithZone("")
 			if !inPrefixes(addr, trusted) {
 				return addr
 			}
 		}
 	}
 	return addr
+}
+
+// parseHop reads an X-Forwarded-For entry: an address, or an address and
+// port as some proxies write it ("203.0.113.5:4711", "[2001:db8::1]:4711").
+func parseHop(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, err
+		}
+		a = ap.Addr()
+	}
+	return a, nil
 }
 
 func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {

@@ -42,8 +42,10 @@ type tokenClaims struct {
 }
 
 // serveToken is POST /oauth/token: client credentials (the app's AK/SK by
-// HTTP Basic) for a short-lived JWT.
-func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string) {
+// HTTP Basic) for a short-lived JWT. ip is the caller's address (behind
+// trusted proxies, the forwarded client's): bad credentials count against
+// it.
+func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id, ip string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		h.problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Use POST.", id, nil)
@@ -61,7 +63,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string) 
 		key, ok = snap.Key(ak)
 	}
 	if !ok || snap == nil || !key.Active(h.now()) || subtle.ConstantTimeCompare([]byte(sk), key.Secret) != 1 {
-		h.protect.failed(clientIP(r), h.now())
+		h.protect.failed(ip, h.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "The access key and secret key do not match an active app key.")
 		return

@@ -145,7 +145,9 @@ func (p *protector) failed(ip string, now time.Time) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	f := sh.failures[ip]
-	if f == nil || now.Sub(f.start) > p.cfg.BanWindow {
+	// A window ends when it has passed, but never during a ban: a late
+	// failure of a request admitted before the ban must not lift it.
+	if f == nil || now.Sub(f.start) > p.cfg.BanWindow && !now.Before(f.banned) {
 		if len(sh.failures) > 100_000/protShards { // bound memory under a spray of addresses
 			for k, v := range sh.failures {
 				if now.After(v.banned) && now.Sub(v.start) > p.cfg.BanWindow {
