@@ -521,14 +521,7 @@ func TestAuditUpgrade(t *testing.T) {
 		}))
 		t.Cleanup(up.Close)
 		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{DayQuota: 2}), Options{})
-		c := g.dial(t)
-		req := g.signed(t, "GET", "/acme/echo/v1/ws", nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
-		c.Write(wire(t, req))
-		br := bufio.NewReader(c)
-		res, err := http.ReadResponse(br, req)
-		if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("%v %v", res, err)
-		}
+		c, br := g.openTunnel(t, "/acme/echo/v1/ws")
 		for i := range 3 {
 			msg := fmt.Sprintf("ping %d\n", i)
 			io.WriteString(c, msg)
@@ -773,15 +766,8 @@ func TestForwardTunnelOutlivesTimeout(t *testing.T) {
 		cfg := auditConfig(up.URL, Limits{})
 		cfg.APIs[0].Upstream.Timeout = 200 * time.Millisecond
 		g := newAuditGW(t, kind, cfg, Options{})
-		hdr := map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"}
 
-		c := g.dial(t)
-		req := g.signed(t, "GET", "/acme/echo/v1/ws", nil, hdr)
-		c.Write(wire(t, req))
-		br := bufio.NewReader(c)
-		if res, err := http.ReadResponse(br, req); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("%v %v", res, err)
-		}
+		c, br := g.openTunnel(t, "/acme/echo/v1/ws")
 		time.Sleep(600 * time.Millisecond) // three times the timeout
 		io.WriteString(c, "still there?\n")
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -791,7 +777,7 @@ func TestForwardTunnelOutlivesTimeout(t *testing.T) {
 		c.Close()
 
 		c = g.dial(t)
-		req = g.signed(t, "GET", "/acme/echo/v1/slow", nil, hdr)
+		req := g.signed(t, "GET", "/acme/echo/v1/slow", nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
 		c.Write(wire(t, req))
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if res, err := http.ReadResponse(bufio.NewReader(c), req); err != nil || res.StatusCode != http.StatusGatewayTimeout {
@@ -820,4 +806,18 @@ func switchingUpstream(t *testing.T, echo bool, slow map[string]time.Duration) *
 	}))
 	t.Cleanup(up.Close)
 	return up
+}
+
+// openTunnel sends a signed upgrade to "audit-echo" for path on a new
+// connection and returns it once the gateway answered 101.
+func (g *auditGW) openTunnel(t *testing.T, path string) (*net.TCPConn, *bufio.Reader) {
+	t.Helper()
+	c := g.dial(t)
+	req := g.signed(t, "GET", path, nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
+	c.Write(wire(t, req))
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, req); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	return c, br
 }

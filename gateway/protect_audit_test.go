@@ -5,7 +5,6 @@ package gateway
 // proxies, the allow/deny lists and the memory per-IP state may take.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -184,14 +183,7 @@ func TestProtectAuditInflightNoLeak(t *testing.T) {
 				<-done
 				g.waitServed(t, 1)
 				// An upgrade tunnel, closed by the client.
-				c := g.dial(t)
-				req := g.signed(t, "GET", "/acme/echo/v1/ws", nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
-				c.Write(wire(t, req))
-				br := bufio.NewReader(c)
-				res, err := http.ReadResponse(br, req)
-				if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
-					t.Fatalf("upgrade: %v %v", res, err)
-				}
+				c, br := g.openTunnel(t, "/acme/echo/v1/ws")
 				io.WriteString(c, "ping\n")
 				if got, _ := br.ReadString('\n'); got != "ping\n" {
 					t.Fatalf("tunnel echoed %q", got)
