@@ -77,6 +77,28 @@ type quotaCheck struct {
 	grant  limits.Grant
 }
 
+// quotaChecks lists the quotas a billable call of sub spends, in the order
+// admit takes them: its plan's day quota, monthly quota and hard limit on
+// included calls, the last two over its billing period. Each counts under
+// the key sub.ID + ":" + name.
+func quotaChecks(sub *Subscription) (qs [3]quotaCheck, n int) {
+	l := &sub.Limits
+	if l.DayQuota > 0 {
+		qs[n] = quotaCheck{name: "day", limit: l.DayQuota, window: limits.Day(), span: 24 * time.Hour}
+		n++
+	}
+	period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
+	if l.MonthQuota > 0 {
+		qs[n] = quotaCheck{name: "month", limit: l.MonthQuota, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+		n++
+	}
+	if l.HardLimit && l.IncludedCalls > 0 {
+		qs[n] = quotaCheck{name: "included", limit: l.IncludedCalls, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+		n++
+	}
+	return qs, n
+}
+
 // admit decides one call. On refusal it has written the 429 and returns
 // false; on success it has set the RateLimit headers. Non-billable calls
 // pass the quotas without spending them.
@@ -104,21 +126,7 @@ func (e *enforcer) admit(ctx context.Context, w *meteredWriter, sub *Subscriptio
 		np++
 	}
 	if billable {
-		var qs [3]quotaCheck
-		nq := 0
-		if l.DayQuota > 0 {
-			qs[nq] = quotaCheck{name: "day", limit: l.DayQuota, window: limits.Day(), span: 24 * time.Hour}
-			nq++
-		}
-		period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
-		if l.MonthQuota > 0 {
-			qs[nq] = quotaCheck{name: "month", limit: l.MonthQuota, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
-			nq++
-		}
-		if l.HardLimit && l.IncludedCalls > 0 {
-			qs[nq] = quotaCheck{name: "included", limit: l.IncludedCalls, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
-			nq++
-		}
+		qs, nq := quotaChecks(sub)
 		for i := range nq {
 			x := &qs[i]
 			key := sub.ID + ":" + x.name

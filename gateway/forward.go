@@ -110,7 +110,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	call := &fwdCall{Context: r.Context(), in: r, mw: mw, pool: p, api: api, consumer: key.OrgID, app: key.AppID, plan: sub.PlanID,
 		id: id, bodyHash: bodyHash, rel: relativeEscapedPath(r, m.Path), idempotent: idempotent(r), deadline: time.Now().Add(timeout), signedAt: now}
 	switch {
-	case r.Header.Get("Upgrade") != "":
+	case len(r.Header["Upgrade"]) != 0: // as h1Carries tells an upgrade
 		// An upgrade's timeout bounds its handshake, not the tunnel
 		// that follows (a WebSocket lives as long as its two ends want):
 		// the timer stops when the upstream switches protocols.

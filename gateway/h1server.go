@@ -601,9 +601,7 @@ func (c *h1sConn) reject(code int, msg string) {
 // buffers (as net/http's server: half-close, then 500 ms).
 func (c *h1sConn) closeWriteAndWait() {
 	c.bw.Flush()
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
+	closeWrite(c.nc)
 	time.Sleep(rstAvoidanceDelay)
 }
 

@@ -552,7 +552,7 @@ func FuzzH1TransportResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, answer []byte) {
 		if len(answer) > 64<<10 {
-			t.Skip("larger answers test nothing smaller ones do not")
+			return // larger answers test nothing smaller ones do not
 		}
 		// The distinct answers carry a nonce so fuzzed bytes cannot
 		// forge them.

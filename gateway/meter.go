@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/portico-dev/portico/gateway/limits"
 )
 
 // UsageEvent is one answered call, as metering records it.
@@ -105,7 +107,8 @@ func (w *meteredWriter) WriteHeader(code int) {
 
 // gatewayFields are the answer's fields the gateway sets before it
 // forwards.
-var gatewayFields = [...]string{RequestIDHeader, "Ratelimit-Policy", "Ratelimit", "Deprecation", "Sunset"}
+var gatewayFields = [...]string{RequestIDHeader, http.CanonicalHeaderKey(limits.HeaderPolicy), http.CanonicalHeaderKey(limits.HeaderRateLimit),
+	"Deprecation", "Sunset"}
 
 func (w *meteredWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

@@ -49,13 +49,14 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 	var ws []QuotaWindow
 	subs := map[string]Subscription{}
 	for sub := range snap.allSubscriptions() {
-		l := sub.Limits
 		w := QuotaWindow{SubscriptionID: sub.ID}
-		if l.DayQuota > 0 {
-			w.DayStart, w.DayEnd = dayStart, dayEnd
-		}
-		if (l.MonthQuota > 0 || (l.HardLimit && l.IncludedCalls > 0)) && !now.Before(sub.PeriodStart) && now.Before(sub.PeriodEnd) {
-			w.PeriodStart, w.PeriodEnd = sub.PeriodStart, sub.PeriodEnd
+		qs, nq := quotaChecks(&sub)
+		for _, x := range qs[:nq] {
+			if x.name == "day" {
+				w.DayStart, w.DayEnd = dayStart, dayEnd
+			} else if _, _, ok := x.window.Bounds(now); ok {
+				w.PeriodStart, w.PeriodEnd = sub.PeriodStart, sub.PeriodEnd
+			}
 		}
 		if w.DayStart.IsZero() && w.PeriodStart.IsZero() {
 			continue
@@ -78,17 +79,16 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 			continue
 		}
 		n++
-		l := sub.Limits
-		period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
 		// The keys and windows admit counts under.
-		if l.DayQuota > 0 && u.Day > 0 {
-			raises = append(raises, limits.Raise{Key: sub.ID + ":day", Used: u.Day, W: limits.Day()})
-		}
-		if l.MonthQuota > 0 && u.Period > 0 {
-			raises = append(raises, limits.Raise{Key: sub.ID + ":month", Used: u.Period, W: period})
-		}
-		if l.HardLimit && l.IncludedCalls > 0 && u.Period > 0 {
-			raises = append(raises, limits.Raise{Key: sub.ID + ":included", Used: u.Period, W: period})
+		qs, nq := quotaChecks(&sub)
+		for _, x := range qs[:nq] {
+			used := u.Period
+			if x.name == "day" {
+				used = u.Day
+			}
+			if used > 0 {
+				raises = append(raises, limits.Raise{Key: sub.ID + ":" + x.name, Used: used, W: x.window})
+			}
 		}
 	}
 	if e := h.limits; e.leaser != nil {

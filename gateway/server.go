@@ -116,12 +116,7 @@ func (c *sendTimeoutConn) remember(t time.Time) {
 }
 
 // CloseWrite half-closes the connection where the one it wraps can.
-func (c *sendTimeoutConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
+func (c *sendTimeoutConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // NewServer returns the http.Server a gateway listener runs, with l's
 // limits (zero fields take DefaultServerLimits').
@@ -206,8 +201,12 @@ type limitedConn struct {
 }
 
 // CloseWrite half-closes the connection where the one it wraps can.
-func (c *limitedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+func (c *limitedConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c where it can (a TCP connection, or a wrapper
+// of one that can): the servers half-close before a lingering close.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return nil
