@@ -66,7 +66,7 @@ func (s *Snapshot) AppCode(code string) (Key, bool) {
 // (so it reveals nothing about the code); an unknown or revoked code counts
 // as an authentication failure towards the client IP's ban. The body is
 // still hashed: it binds the backend signature.
-func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (Key, string, bool) {
+func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
 	if !api.Settings.AllowAppCode {
 		h.problem(w, http.StatusUnauthorized, "app-code-not-allowed",
 			"This API version does not accept app codes; sign the request with the app's access key (AWS SigV4) or use an OAuth2 access token.", id, nil)
@@ -74,7 +74,7 @@ func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snaps
 	}
 	key, ok := snap.AppCode(r.Header.Get(AppCodeHeader))
 	if !ok {
-		h.protect.failed(ip, h.now())
+		h.protect.failed(ck, h.now())
 		h.problem(w, http.StatusUnauthorized, "invalid-app-code", "The app code is unknown or revoked.", id, nil)
 		return Key{}, "", false
 	}

@@ -218,8 +218,8 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 }
 
 // client returns the caller's address (behind trusted proxies, from
-// X-Forwarded-For) and its text, which keys per-IP protection and is noted
-// for the access log.
+// X-Forwarded-For), whose network keys per-IP protection (protector.key),
+// and its text, noted whole for the access log.
 func (h *Handler) client(r *http.Request) (netip.Addr, string) {
 	if len(h.protect.cfg.TrustedProxies) == 0 {
 		ip := clientIP(r)
@@ -266,15 +266,16 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 
 // authenticate accepts an app code (appcode.go), an OAuth2 bearer token or
 // an AK/SK signature (the body hashed within maxBody) and returns the
-// caller's key; on failure it has written the problem.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ip, id string, maxBody int64) (Key, string, bool) {
+// caller's key; on failure it has written the problem (and counted it
+// against ck, the client's per-IP key, when it was a bad credential).
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
 	if r.Header.Get(AppCodeHeader) != "" {
-		return h.appCodeKey(w, r, snap, api, ip, id, maxBody)
+		return h.appCodeKey(w, r, snap, api, ck, id, maxBody)
 	}
 	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		k, err := h.bearerKey(r, snap)
 		if err != nil {
-			h.protect.failed(ip, h.now())
+			h.protect.failed(ck, h.now())
 			w.Header().Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
 			h.problem(w, http.StatusUnauthorized, "invalid-token", "The access token is invalid or expired, or its key was revoked.", id, nil)
 			return Key{}, "", false
@@ -295,7 +296,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 		var se *sigv4.Error
 		if errors.As(err, &se) {
 			if se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized {
-				h.protect.failed(ip, h.now())
+				h.protect.failed(ck, h.now())
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return Key{}, "", false
@@ -348,14 +349,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not use this gateway.", id, nil)
 		return
 	}
-	if code := h.protect.enter(w, ip, start, id); code != "" {
+	ck := h.protect.key(addr)
+	if code := h.protect.enter(w, ck, start, id); code != "" {
 		mw.reason = code
 		return
 	}
-	defer h.protect.leave(ip)
+	defer h.protect.leave(ck)
 	switch r.URL.Path {
 	case "/oauth/token":
-		h.serveToken(w, r, id, ip)
+		h.serveToken(w, r, id, ck)
 		return
 	case "/.well-known/jwks.json":
 		h.serveJWKS(w)
@@ -413,7 +415,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.servePublic(w, r, m, id, maxBody, start)
 		return
 	}
-	key, bodyHash, ok := h.authenticate(w, r, snap, api, ip, id, maxBody)
+	key, bodyHash, ok := h.authenticate(w, r, snap, api, ck, id, maxBody)
 	if !ok {
 		return
 	}

@@ -42,10 +42,10 @@ type tokenClaims struct {
 }
 
 // serveToken is POST /oauth/token: client credentials (the app's AK/SK by
-// HTTP Basic) for a short-lived JWT. ip is the caller's address (behind
+// HTTP Basic) for a short-lived JWT. ck is the caller's per-IP key (behind
 // trusted proxies, the forwarded client's): bad credentials count against
 // it.
-func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id, ip string) {
+func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string, ck clientKey) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		h.problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Use POST.", id, nil)
@@ -63,7 +63,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id, ip stri
 		key, ok = snap.Key(ak)
 	}
 	if !ok || snap == nil || !key.Active(h.now()) || subtle.ConstantTimeCompare([]byte(sk), key.Secret) != 1 {
-		h.protect.failed(ip, h.now())
+		h.protect.failed(ck, h.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "The access key and secret key do not match an active app key.")
 		return

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -665,41 +664,49 @@ func TestProtectAuditIPList(t *testing.T) {
 
 // TestProtectAuditManyAddresses measures the per-IP state a spray of
 // distinct addresses leaves: in-flight entries go with their requests;
-// failure windows are swept only once expired, so within one BanWindow
-// they grow with the number of addresses.
+// failure windows stay within their cap (protFailCap per shard) even while
+// every window is live, and expired ones are swept.
 func TestProtectAuditManyAddresses(t *testing.T) {
 	p, err := newProtector(Protection{RequestsPerSecond: 10, Burst: 10, MaxConcurrent: 4, BanAfter: 5, BanWindow: time.Minute, BanFor: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	const n = 100_000
+	const n = 200_000
 	w := httptest.NewRecorder()
 	for i := range n {
-		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String()
-		if code := p.enter(w, ip, now, "id"); code != "" {
-			t.Fatalf("%s refused: %s", ip, code)
+		k := p.key(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+		if code := p.enter(w, k, now, "id"); code != "" {
+			t.Fatalf("%v refused: %s", k.net, code)
 		}
-		p.failed(ip, now)
-		p.leave(ip)
+		p.failed(k, now)
+		p.leave(k)
 	}
 	if a, _ := protInflight(p); a != 0 {
 		t.Fatalf("%d in-flight entries left", a)
 	}
-	if got := protFailures(p); got != n {
-		t.Fatalf("%d failure windows within the window, want %d (unbounded until they expire)", got, n)
-	}
-	t.Logf("GCRA keys after %d addresses: %d (bounded by limits.DefaultMaxKeys = %d)", n, p.rate.Len(), 1<<20)
-	// After the window, a new failure in a shard above 100_000/64 entries
-	// sweeps its expired ones: the state then stays near 100k at most.
-	later := now.Add(2 * time.Minute)
-	for i := range 64 * 16 {
-		p.failed("x"+strconv.Itoa(i), later)
-	}
 	for i := range p.shards {
-		if got := len(p.shards[i].failures); got > 100_000/protShards+64 {
-			t.Fatalf("shard %d holds %d failure windows after the window passed: not swept", i, got)
+		if got := len(p.shards[i].failures); got > protFailCap {
+			t.Fatalf("shard %d holds %d failure windows within the window, cap %d", i, got, protFailCap)
 		}
 	}
-	t.Logf("failure windows: %d within the window, %d after it passed and %d new failures", n, protFailures(p), 64*16)
+	before := protFailures(p)
+	t.Logf("GCRA keys after %d addresses: %d (bounded by limits.DefaultMaxKeys = %d)", n, p.rate.Len(), 1<<20)
+	// After the window, a new failure in a full shard sweeps its expired
+	// windows (a shard not full keeps them until it is): every new one is
+	// recorded, and the cap holds.
+	later := now.Add(2 * time.Minute)
+	for i := range 64 * 16 {
+		k := p.key(netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)}))
+		p.failed(k, later)
+		if sh := p.shard(k); sh.failures[k] == nil {
+			t.Fatalf("a failure from %v after the window was not recorded", k.net)
+		}
+	}
+	for i := range p.shards {
+		if got := len(p.shards[i].failures); got > protFailCap {
+			t.Fatalf("shard %d holds %d failure windows, cap %d", i, got, protFailCap)
+		}
+	}
+	t.Logf("failure windows: %d after %d addresses within the window, %d after it passed and %d new failures", before, n, protFailures(p), 64*16)
 }

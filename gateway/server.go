@@ -150,17 +150,27 @@ func NewPlainServer(kind string, h http.Handler, l ServerLimits) (Server, error)
 // exhaust the gateway's file descriptors and memory. Connections beyond the
 // cap are closed as soon as they are accepted. Addresses in exempt (the
 // load balancers in front of the gateway, whose connections carry many
-// clients) are not counted. perIP <= 0 returns ln unchanged.
-func LimitConns(ln net.Listener, perIP int, exempt []netip.Prefix) net.Listener {
+// clients) are not counted. An IPv6 client counts by its first ipv6Prefix
+// bits (0: DefaultIPv6PrefixLen), as for the per-IP request limits: one
+// holder of a /64 cannot rotate addresses past the cap. perIP <= 0 returns
+// ln unchanged.
+func LimitConns(ln net.Listener, perIP, ipv6Prefix int, exempt []netip.Prefix) (net.Listener, error) {
 	if perIP <= 0 {
-		return ln
+		return ln, nil
 	}
-	return &connLimiter{Listener: ln, perIP: perIP, exempt: exempt, open: map[netip.Addr]int{}}
+	switch {
+	case ipv6Prefix == 0:
+		ipv6Prefix = DefaultIPv6PrefixLen
+	case ipv6Prefix < 1 || ipv6Prefix > 128:
+		return nil, fmt.Errorf("connection limit: IPv6 prefix length %d: use 1 to 128, or 0 for %d", ipv6Prefix, DefaultIPv6PrefixLen)
+	}
+	return &connLimiter{Listener: ln, perIP: perIP, v6bits: ipv6Prefix, exempt: exempt, open: map[netip.Addr]int{}}, nil
 }
 
 type connLimiter struct {
 	net.Listener
 	perIP  int
+	v6bits int
 	exempt []netip.Prefix
 	mu     sync.Mutex
 	open   map[netip.Addr]int
@@ -177,10 +187,10 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			return c, nil
 		}
-		ip := ap.Addr().Unmap()
-		if inPrefixes(ip, l.exempt) {
+		if inPrefixes(ap.Addr().Unmap(), l.exempt) {
 			return c, nil
 		}
+		ip := clientNet(ap.Addr(), l.v6bits)
 		l.mu.Lock()
 		if l.open[ip] >= l.perIP {
 			l.mu.Unlock()

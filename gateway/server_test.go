@@ -168,7 +168,10 @@ func TestLimitConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := LimitConns(inner, 2, nil)
+	ln, err := LimitConns(inner, 2, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ln.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {
@@ -214,7 +217,10 @@ func TestLimitConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exempt := LimitConns(inner2, 1, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	exempt, err := LimitConns(inner2, 1, 0, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer exempt.Close()
 	go func() {
 		for range 3 {
@@ -425,3 +431,86 @@ func TestSendTimeoutListenerOff(t *testing.T) {
 		t.Errorf("SendTimeoutListener(ln, 0) wraps the listener")
 	}
 }
+
+// The connection cap counts an IPv6 client by its /64 (or the configured
+// prefix), as the per-IP request limits do: rotating addresses within it
+// gains no connections.
+func TestLimitConnsIPv6Prefix(t *testing.T) {
+	inner, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer inner.Close()
+	for _, c := range []struct {
+		prefix int
+		want   string
+	}{{0, "2001:db8::"}, {128, "2001:db8::1"}, {48, "2001:db8::"}} {
+		l, err := LimitConns(inner, 1, c.prefix, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := l.(*connLimiter)
+		got := clientNet(netip.MustParseAddr("2001:db8::1%eth0"), cl.v6bits).String()
+		if got != c.want {
+			t.Errorf("prefix %d: 2001:db8::1%%eth0 counts as %s, want %s", c.prefix, got, c.want)
+		}
+	}
+	if clientNet(netip.MustParseAddr("::ffff:192.0.2.1"), 64) != netip.MustParseAddr("192.0.2.1") {
+		t.Error("an IPv4-mapped address does not count as its IPv4 address")
+	}
+	for _, bad := range []int{-1, 129} {
+		if _, err := LimitConns(inner, 1, bad, nil); err == nil {
+			t.Errorf("prefix %d accepted", bad)
+		}
+	}
+	// Two connections from one /64 share the one slot the cap allows:
+	// the listener is exercised with a wrapped Accept that reports a
+	// chosen remote address.
+	l, _ := LimitConns(&fakeAddrListener{Listener: inner, addrs: []string{"[2001:db8::1]:1000", "[2001:db8::2]:1001", "[2001:db8:0:1::1]:1002"}}, 1, 0, nil)
+	go func() {
+		for range 3 {
+			if c, err := net.Dial("tcp", inner.Addr().String()); err == nil {
+				defer c.Close()
+			}
+		}
+		time.Sleep(5 * time.Second)
+	}()
+	first, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := l.Accept() // 2001:db8::2 is refused; the next /64 gets in
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if got := second.RemoteAddr().String(); got != "[2001:db8:0:1::1]:1002" {
+		t.Fatalf("second accepted connection from %s, want the other /64's", got)
+	}
+}
+
+// fakeAddrListener reports the given remote addresses for the connections
+// it accepts, in order.
+type fakeAddrListener struct {
+	net.Listener
+	addrs []string
+	n     int
+}
+
+func (l *fakeAddrListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	a := netip.MustParseAddrPort(l.addrs[l.n%len(l.addrs)])
+	l.n++
+	return &fakeAddrConn{Conn: c, remote: net.TCPAddrFromAddrPort(a)}, nil
+}
+
+type fakeAddrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *fakeAddrConn) RemoteAddr() net.Addr { return c.remote }

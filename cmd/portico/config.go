@@ -61,6 +61,10 @@ type Config struct {
 	// GatewayMaxConnsPerIP caps the connections one client address may
 	// hold open on a gateway listener (0 = no cap).
 	GatewayMaxConnsPerIP int
+	// GatewayIPv6Prefix is the IPv6 prefix length that makes one client
+	// for the gateway's per-IP request rate, concurrency cap and ban
+	// (gateway.Protection.IPv6PrefixLen; 0 = its default, 64).
+	GatewayIPv6Prefix int
 	// GatewayLimits bound slow and oversized requests.
 	GatewayLimits gateway.ServerLimits
 	// GatewayHTTPServer serves the plain-HTTP gateway listener:
@@ -161,6 +165,14 @@ func options() []option {
 				return fmt.Errorf("%q: use a number of connections, or 0 for no cap", v)
 			}
 			c.GatewayMaxConnsPerIP = n
+			return nil
+		}},
+		{"gateway-ipv6-prefix", "PORTICO_GATEWAY_IPV6_PREFIX", "64", "leading bits of an IPv6 address that make one client for the gateway's per-IP request rate, in-flight cap, connection cap and failed-authentication ban (IPv4 addresses count whole); 64 as one site or device normally holds a /64, 128 for each address on its own", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 128 {
+				return fmt.Errorf("%q: use a prefix length between 1 and 128", v)
+			}
+			c.GatewayIPv6Prefix = n
 			return nil
 		}},
 		{"gateway-max-header-bytes", "PORTICO_GATEWAY_MAX_HEADER_BYTES", "65536", "largest request line and headers the gateway reads; larger requests get 431", func(c *Config, v string) error {

@@ -209,13 +209,20 @@ func listenGateway(cfg *Config, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	ln = gateway.SendTimeoutListener(ln, cfg.GatewayLimits.SendTimeout)
-	return gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, cfg.TrustedPrefixes), nil
+	limited, err := gateway.LimitConns(ln, cfg.GatewayMaxConnsPerIP, cfg.GatewayIPv6Prefix, cfg.TrustedPrefixes)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return limited, nil
 }
 
 // protection is the default per-IP defence with the configured address
-// lists and the trusted proxies in front of the gateway.
+// lists, IPv6 prefix length and the trusted proxies in front of the
+// gateway.
 func protection(cfg *Config) (*gateway.Protection, error) {
 	p := gateway.DefaultProtection
+	p.IPv6PrefixLen = cfg.GatewayIPv6Prefix
 	var err error
 	if p.IPs, err = gateway.ParseIPList(cfg.GatewayIPAllow, cfg.GatewayIPDeny); err != nil {
 		return nil, fmt.Errorf("gateway IP lists: %w", err)

@@ -53,6 +53,15 @@ func TestParseConfigPrecedence(t *testing.T) {
 	if err != nil || len(c.TrustedPrefixes) != 2 || c.TrustedPrefixes[1].String() != "192.0.2.7/32" || c.TrustedProxies[0] != "10.0.0.0/8" {
 		t.Fatalf("trusted proxies: %v %v %v", err, c.TrustedProxies, c.TrustedPrefixes)
 	}
+	for env, want := range map[string]int{"": 64, "56": 56, "128": 128} {
+		c, err := parseConfig("t", nil, func(k string) string { return map[string]string{"PORTICO_GATEWAY_IPV6_PREFIX": env}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := protection(c); err != nil || c.GatewayIPv6Prefix != want || p.IPv6PrefixLen != want {
+			t.Fatalf("PORTICO_GATEWAY_IPV6_PREFIX=%q: %v %d %+v", env, err, c.GatewayIPv6Prefix, p)
+		}
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
@@ -63,6 +72,9 @@ func TestParseConfigPrecedence(t *testing.T) {
 		"stray argument":    {args: []string{"extra"}},
 		"unknown flag":      {args: []string{"--nope"}},
 		"bad trusted proxy": {env: map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}},
+		"ipv6 prefix 0":     {env: map[string]string{"PORTICO_GATEWAY_IPV6_PREFIX": "0"}},
+		"ipv6 prefix 129":   {args: []string{"--gateway-ipv6-prefix", "129"}},
+		"ipv6 prefix /64":   {args: []string{"--gateway-ipv6-prefix", "/64"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }); err == nil {
