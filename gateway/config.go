@@ -584,6 +584,11 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 		if u.Retries < 0 || u.Retries > 5 {
 			c.errorf("%s: upstream retries %d outside 0–5", at, u.Retries)
 		}
+		// Pasted after each target's base path: anything but a path
+		// could name another host or break the request line.
+		if p := u.HealthCheckPath; p != "" && (p[0] != '/' || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f })) {
+			c.errorf("%s: upstream health check path %q is not a path starting with /", at, p)
+		}
 	}
 	seenOp := map[string]bool{}
 	for _, op := range v.Operations {

@@ -138,7 +138,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 				}
 				h.countUpstream(mw, kind)
 				if call.target != nil {
-					call.target.failed(h.ups)
+					// Its head was a success, which closed the breaker
+					// if this was the probe: an ordinary failure now.
+					call.target.failed(h.ups, 0)
 					h.log.WarnContext(r.Context(), "upstream answer broke off", "request_id", id, "target", call.target.url, "kind", kind)
 				}
 			}
@@ -270,21 +272,12 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	u := t.h.ups
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		i := call.pool.pick(u, call.tried)
-		if i < 0 {
-			if lastErr != nil {
-				return nil, lastErr
-			}
-			return nil, errNoHealthyUpstream
-		}
-		tg := call.pool.targets[i].targetState
-		call.tried |= 1 << i
-		call.target = tg
 		out, vals := req, &call.sig
 		if attempt > 0 {
 			// The failed attempt's request (and its header values) may
 			// still be referenced by the transport; send a fresh copy
-			// with a rewound body.
+			// with a rewound body. (Before the pick: a probe slot
+			// acquired must be used.)
 			out, vals = req.Clone(req.Context()), new(backendsig.Values)
 			if req.Body != nil {
 				b, err := req.GetBody()
@@ -294,6 +287,16 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 				out.Body = b
 			}
 		}
+		i, probe := call.pool.choose(u, call.tried, call.deadline)
+		if i < 0 {
+			if lastErr != nil {
+				return nil, lastErr
+			}
+			return nil, errNoHealthyUpstream
+		}
+		tg := call.pool.targets[i].targetState
+		call.tried |= 1 << i
+		call.target = tg
 		t.h.aim(out, call, tg, vals)
 		res, err := t.inner.RoundTrip(out)
 		if err == nil && res.StatusCode == http.StatusSwitchingProtocols && call.handshake != nil {
@@ -302,19 +305,21 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err == nil {
 			switch res.StatusCode {
 			case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-				tg.failed(u)
+				tg.failed(u, probe)
 			default:
-				tg.succeeded(u)
+				tg.succeeded(u, probe)
 			}
 			return res, nil
 		}
 		var fe *forbiddenAddrError
 		if errors.As(err, &fe) || call.in.Context().Err() != nil {
 			// A refused address is configuration, a vanished client
-			// says nothing about the target: neither counts.
+			// says nothing about the target: neither counts, and a
+			// probe's slot goes back.
+			tg.release(probe)
 			return nil, err
 		}
-		tg.failed(u)
+		tg.failed(u, probe)
 		lastErr = err
 		if attempt >= call.pool.retries || !call.idempotent || call.expired() || !connectionFailure(err) ||
 			(call.mw != nil && call.mw.status != 0) || (req.Body != nil && req.GetBody == nil) {
@@ -372,7 +377,13 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	// but by the clock, not by the client.
 	call, _ := r.Context().Value(fwdKey{}).(*fwdCall)
 	handshakeTimedOut := call != nil && call.handshake != nil && call.in.Context().Err() == nil && call.expired()
+	// A client that went away gets no answer, whatever the upstream did
+	// meanwhile (a reset racing the cancellation is no upstream failure).
+	clientGone := call != nil && call.in.Context().Err() != nil
 	switch {
+	case clientGone || errors.Is(err, context.Canceled) && !handshakeTimedOut:
+		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
+		w.WriteHeader(499)
 	case errors.Is(err, errNoHealthyUpstream):
 		h.countUpstream(mw, "no-healthy")
 		w.Header().Set("Retry-After", "5")
@@ -381,9 +392,6 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		h.countUpstream(mw, "forbidden")
 		h.log.WarnContext(r.Context(), "upstream address forbidden", "request_id", id, "err", err)
 		writeProblem(w, http.StatusBadGateway, "upstream-forbidden", "The API's backend resolves to an address the gateway may not connect to.", id, nil)
-	case errors.Is(err, context.Canceled) && !handshakeTimedOut:
-		h.log.InfoContext(r.Context(), "client closed request", "request_id", id, "status", 499)
-		w.WriteHeader(499)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || handshakeTimedOut:
 		h.countUpstream(mw, "timeout")
 		writeProblem(w, http.StatusGatewayTimeout, "upstream-timeout", "The API's backend did not answer in time.", id, nil)

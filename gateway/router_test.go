@@ -287,6 +287,8 @@ func TestCompileRejects(t *testing.T) {
 		{"no upstream", func(c *Config) { c.APIs[0].Upstream.Targets = nil }, "no upstream targets and not a mock"},
 		{"relative target", func(c *Config) { c.APIs[0].Upstream.Targets[0].URL = "backend/x" }, "not an absolute http(s) URL"},
 		{"retries", func(c *Config) { c.APIs[0].Upstream.Retries = 9 }, "retries 9 outside 0–5"},
+		{"health path without slash", func(c *Config) { c.APIs[0].Upstream.HealthCheckPath = "@other:81/health" }, "health check path \"@other:81/health\" is not a path"},
+		{"health path with CRLF", func(c *Config) { c.APIs[0].Upstream.HealthCheckPath = "/h\r\nX: y" }, "is not a path starting with /"},
 		{"mock status", func(c *Config) {
 			c.APIs[0].Mock = true
 			c.APIs[0].Operations[0].Mock = &MockResponse{Status: 42}

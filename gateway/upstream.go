@@ -34,13 +34,16 @@ var epoch = time.Now()
 
 func nanotime() int64 { return int64(time.Since(epoch)) }
 
-// targetState is what the gateway knows about one upstream target URL. It
-// lives in the Handler (keyed by URL), not in a Snapshot, so a configuration
-// reload keeps a target's breaker and health. Every field the request path
-// touches is an atomic: requests to different targets share nothing, and
-// requests to one target share only these words.
+// targetState is what the gateway knows about one upstream target URL of
+// one API version. It lives in the Handler (keyed by version and URL; see
+// stateKey), not in a Snapshot, so a configuration reload keeps a target's
+// breaker and health. Every field the request path touches is an atomic:
+// requests to different targets share nothing, and requests to one target
+// share only these words.
 type targetState struct {
 	url string
+	// api names the version for logs: org/api/version (stage).
+	api string
 	// scheme, host and basePath (escaped, without a trailing slash) are
 	// parsed once, not per request.
 	scheme, host, basePath string
@@ -48,10 +51,14 @@ type targetState struct {
 	// The circuit breaker, which is also the passive health check: after
 	// `failures` consecutive connection failures, timeouts or 502/503/504
 	// answers the target is out of rotation until `until`; then one
-	// request is admitted as a probe (half-open) and its outcome closes or
-	// re-opens the breaker. until doubles as the probe's deadline, so a
-	// probe that never reports (its client went away) does not wedge the
-	// breaker half-open.
+	// request is admitted as a probe (half-open) and its outcome, and only
+	// its outcome, closes or re-opens the breaker: a request admitted
+	// before the breaker opened proves nothing about the target now. until
+	// doubles as the probe's deadline (the cool-down, or the probe call's
+	// own timeout when that is later: one probe at a time), so a probe that
+	// never reports does not wedge the breaker half-open; a probe that ends
+	// without a verdict (its client went away) gives its slot back at once
+	// (release).
 	state atomic.Int32
 	fails atomic.Int32
 	until atomic.Int64
@@ -92,50 +99,68 @@ func (t *targetState) available() bool {
 	return t.state.Load() == breakerClosed || nanotime() >= t.until.Load()
 }
 
-// acquire admits one request. A closed breaker admits all; an open one
-// admits exactly one probe once its cool-down is over.
-func (t *targetState) acquire(u *upstreams) bool {
+// acquire admits one request, which ends by deadline (zero: unknown). A
+// closed breaker admits all; an open one admits exactly one probe once its
+// cool-down is over. probe is non-zero for the probe: the deadline of its
+// slot, which identifies it; the request's outcome goes back with it
+// (succeeded, failed or release).
+func (t *targetState) acquire(u *upstreams, deadline time.Time) (ok bool, probe int64) {
 	st := t.state.Load()
 	if st == breakerClosed {
-		return true
+		return true, 0
 	}
 	now := nanotime()
 	until := t.until.Load()
-	if now < until || !t.until.CompareAndSwap(until, now+int64(u.cooldown)) {
-		return false
+	probe = now + int64(u.cooldown)
+	if !deadline.IsZero() {
+		probe = max(probe, int64(deadline.Sub(epoch)))
+	}
+	if now < until || !t.until.CompareAndSwap(until, probe) {
+		return false, 0
 	}
 	if t.state.Swap(breakerHalfOpen) == breakerOpen {
-		u.log.Info("upstream breaker half-open: admitting a probe", "target", t.url)
+		u.log.Info("upstream breaker half-open: admitting a probe", "target", t.url, "api", t.api)
 	}
-	return true
+	return true, probe
 }
 
-// succeeded records a good answer; on the hot path it only reads.
-func (t *targetState) succeeded(u *upstreams) {
+// succeeded records a good answer; on the hot path it only reads. Only the
+// probe closes an open breaker.
+func (t *targetState) succeeded(u *upstreams, probe int64) {
 	if t.fails.Load() != 0 {
 		t.fails.Store(0)
 	}
-	if t.state.Load() != breakerClosed && t.state.Swap(breakerClosed) != breakerClosed {
-		u.log.Info("upstream breaker closed: target recovered", "target", t.url)
+	if probe != 0 && t.state.Swap(breakerClosed) != breakerClosed {
+		u.log.Info("upstream breaker closed: target recovered", "target", t.url, "api", t.api)
 	}
 }
 
-// failed records a connection failure, timeout or gateway-error answer.
-func (t *targetState) failed(u *upstreams) {
+// failed records a connection failure, timeout or gateway-error answer:
+// the probe's re-opens the breaker, and the failures of requests admitted
+// while it was closed open it when they reach the threshold.
+func (t *targetState) failed(u *upstreams, probe int64) {
 	n := t.fails.Add(1)
-	switch t.state.Load() {
-	case breakerHalfOpen:
+	if probe != 0 {
 		t.until.Store(nanotime() + int64(u.cooldown))
-		if t.state.CompareAndSwap(breakerHalfOpen, breakerOpen) {
-			u.log.Warn("upstream breaker re-opened: probe failed", "target", t.url, "cooldown", u.cooldown)
+		if t.state.Swap(breakerOpen) != breakerOpen {
+			u.log.Warn("upstream breaker re-opened: probe failed", "target", t.url, "api", t.api, "cooldown", u.cooldown)
 		}
-	case breakerClosed:
-		if n >= int32(u.failures) {
-			t.until.Store(nanotime() + int64(u.cooldown))
-			if t.state.CompareAndSwap(breakerClosed, breakerOpen) {
-				u.log.Warn("upstream breaker opened", "target", t.url, "consecutive_failures", n, "cooldown", u.cooldown)
-			}
+		return
+	}
+	if n >= int32(u.failures) && t.state.Load() == breakerClosed {
+		t.until.Store(nanotime() + int64(u.cooldown))
+		if t.state.CompareAndSwap(breakerClosed, breakerOpen) {
+			u.log.Warn("upstream breaker opened", "target", t.url, "api", t.api, "consecutive_failures", n, "cooldown", u.cooldown)
 		}
+	}
+}
+
+// release gives back the slot of a probe that ended without a verdict on
+// the target (its client went away, or its address is forbidden): the
+// next request may probe at once rather than after another cool-down.
+func (t *targetState) release(probe int64) {
+	if probe != 0 && t.state.Load() == breakerHalfOpen {
+		t.until.CompareAndSwap(probe, nanotime())
 	}
 }
 
@@ -169,6 +194,13 @@ const maxPoolTargets = 32
 // pick chooses a target by weight among the available ones, preferring
 // targets not in tried, and acquires it. It returns the index or -1.
 func (p *pool) pick(u *upstreams, tried uint32) int {
+	i, _ := p.choose(u, tried, time.Time{})
+	return i
+}
+
+// choose is pick for a call that ends by deadline; it also returns the
+// probe token of acquire.
+func (p *pool) choose(u *upstreams, tried uint32, deadline time.Time) (int, int64) {
 	var excluded uint32
 	for range len(p.targets) {
 		i := p.pickFrom(tried | excluded)
@@ -177,14 +209,14 @@ func (p *pool) pick(u *upstreams, tried uint32) int {
 			i = p.pickFrom(excluded)
 		}
 		if i < 0 {
-			return -1
+			return -1, 0
 		}
-		if p.targets[i].acquire(u) {
-			return i
+		if ok, probe := p.targets[i].acquire(u, deadline); ok {
+			return i, probe
 		}
 		excluded |= 1 << i // lost the race for a half-open probe
 	}
-	return -1
+	return -1, 0
 }
 
 func (p *pool) pickFrom(skip uint32) int {
@@ -229,6 +261,13 @@ type upstreamTable struct {
 }
 
 // upstreams owns the per-target states of a Handler.
+//
+// A state belongs to one API version (and stage) and one target URL, not to
+// the URL alone: versions of different APIs, perhaps of different
+// providers, that name the same URL do not share a breaker or active health,
+// so one API's failing calls, short timeouts or health check path cannot
+// take the target out of another's rotation. A reload that keeps a
+// version's target keeps its state.
 type upstreams struct {
 	store    *Store
 	log      *slog.Logger
@@ -238,7 +277,12 @@ type upstreams struct {
 	table atomic.Pointer[upstreamTable]
 	// mu guards states and serialises table builds (once per reload).
 	mu     sync.Mutex
-	states map[string]*targetState
+	states map[string]*targetState // by stateKey
+}
+
+// stateKey is the key of a version's target in upstreams.states.
+func stateKey(v *APIVersion, url string) string {
+	return v.OrgID + "\x00" + v.APIID + "\x00" + v.VersionID + "\x00" + v.Version + "\x00" + v.Stage + "\x00" + url
 }
 
 func newUpstreams(store *Store, log *slog.Logger, failures int, cooldown time.Duration) *upstreams {
@@ -317,16 +361,23 @@ func (u *upstreams) buildPool(v *APIVersion, used map[string]bool, dialTimeouts 
 		if len(p.targets) == maxPoolTargets {
 			break
 		}
-		st := u.states[tg.URL]
+		key := stateKey(v, tg.URL)
+		st := u.states[key]
 		if st == nil {
 			var ok bool
 			if st, ok = newTargetState(tg.URL); !ok {
 				continue // Compile rejects these; never forward to them
 			}
-			u.states[tg.URL] = st
+			st.api = v.OrgSlug + "/" + v.APISlug + "/" + v.Version + " (" + v.Stage + ")"
+			// A pool built for a request on an older snapshot (used
+			// is nil) keeps a target the current one dropped to
+			// itself: the table's next build would not remove it.
+			if used != nil {
+				u.states[key] = st
+			}
 		}
 		if used != nil {
-			used[tg.URL] = true
+			used[key] = true
 		}
 		p.targets = append(p.targets, poolTarget{st, tg.Weight})
 		p.plain = p.plain && st.scheme == "http"
