@@ -1156,8 +1156,11 @@ func declaredTrailers(h http.Header) []string {
 
 func (w *h1sResponse) writeTrailers() {
 	bw := w.c.bw
+	// Names that are not tokens (an upstream's "X-T : v" parses as the
+	// name "X-T ") are dropped, as net/http's Header.Write does: written
+	// out they would be another field, or a malformed line, downstream.
 	for _, k := range declaredTrailers(w.header) {
-		if !httpguts.ValidTrailerHeader(k) {
+		if !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range w.header[k] {
@@ -1165,7 +1168,7 @@ func (w *h1sResponse) writeTrailers() {
 		}
 	}
 	for k, vv := range w.header {
-		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpguts.ValidHeaderFieldName(name) {
 			for _, v := range vv {
 				writeHeaderLine(bw, name, v)
 			}

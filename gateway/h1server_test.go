@@ -166,6 +166,15 @@ func h1dHandler() http.Handler {
 			w.(http.Flusher).Flush()
 			w.Header().Set("X-T", "t")
 			w.Header().Set(http.TrailerPrefix+"X-P", "p")
+		case "/trailer-badname":
+			// Names that are not tokens, as ReverseProxy relays them from
+			// an upstream's "X-T : v" trailer line: dropped.
+			w.Header().Set("Trailer", "X-Ok")
+			io.WriteString(w, "body")
+			w.Header().Set("X-Ok", "fine")
+			w.Header()[http.TrailerPrefix+"X-T "] = []string{"v"}
+			w.Header()[http.TrailerPrefix+"Transfer-Encoding "] = []string{"chunked"}
+			w.Header()[http.TrailerPrefix+"X U"] = []string{"u"}
 		case "/trailer-cl":
 			w.Header().Set("Trailer", "X-T")
 			w.Header().Set("Content-Length", "4")
@@ -429,7 +438,7 @@ func h1dCases() []h1dCase {
 
 	// Response framing decided by the server.
 	for _, p := range []string{"/cl", "/short", "/long", "/2048", "/2049", "/1000+1048", "/1000+1049", "/flush", "/flushonly",
-		"/trailer-early", "/trailer-flushed", "/1xx-cl", "/101", "/head-flush", "/204", "/1xx", "/status299", "/sniff", "/nosniff", "/nodate", "/shortcl", "/hijack"} {
+		"/trailer-early", "/trailer-flushed", "/trailer-badname", "/1xx-cl", "/101", "/head-flush", "/204", "/1xx", "/status299", "/sniff", "/nosniff", "/nodate", "/shortcl", "/hijack"} {
 		one("GET "+p, h1dReq("GET "+p+" HTTP/1.1", "Host: a")+get)
 	}
 	one("GET /trailer", h1dReq("GET /trailer HTTP/1.1", "Host: a")+get)

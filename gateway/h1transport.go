@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -63,6 +64,9 @@ type h1Conn struct {
 	// headLeft is what the response head may still read; unbounded while
 	// a body is read.
 	headLeft int64
+	// reads counts Read calls: none during a ReadResponse means the head
+	// was parsed from what the buffer already held, still in place.
+	reads int
 	// unblock sets a past deadline to end pending I/O when the request's
 	// context is done; made once per connection, not per request.
 	unblock func()
@@ -81,6 +85,7 @@ func (c *h1Conn) Write(p []byte) (int, error) {
 // reads a status line or header of any length into memory): an upstream
 // must not make the gateway buffer without end.
 func (c *h1Conn) Read(p []byte) (int, error) {
+	c.reads++
 	if c.headLeft <= 0 {
 		return 0, errHeadTooLarge
 	}
@@ -146,7 +151,28 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		res, err := t.roundTrip(ctx, c, req, body)
 		if err == nil {
-			return res, nil
+			if res.StatusCode != http.StatusRequestTimeout || !c.reused || !idempotent(req) || ctx.Err() != nil {
+				return res, nil
+			}
+			// A 408 on a reused connection is most likely the server
+			// timing the idle connection out as the request went, not
+			// an answer to it (roundTrip closed the connection): an
+			// idempotent call goes again once, on a fresh connection,
+			// as RFC 9110 §15.5.9 allows. net/http drops such a 408
+			// only when it comes before the request is sent (the check
+			// in pop does that here).
+			if hasBody {
+				if req.GetBody == nil {
+					return res, nil
+				}
+				b, gerr := req.GetBody()
+				if gerr != nil {
+					return res, nil
+				}
+				body = b
+			}
+			res.Body.Close()
+			continue
 		}
 		// A pooled connection the server closed while it was idle fails
 		// before any answer: send again once on a fresh connection when
@@ -399,6 +425,11 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	// socket whose write failed is reset, closed or past its deadline, so
 	// this read returns at once.
 	var res *http.Response
+	// head is what the buffer held when the final answer's head was
+	// parsed, and reads the count of Read calls then (for the check of a
+	// chunked answer's head below).
+	var head []byte
+	var reads int
 	for n := 0; ; n++ {
 		if _, err := c.br.Peek(1); err != nil {
 			if werr != nil {
@@ -406,6 +437,8 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 			}
 			return fail(err, n == 0)
 		}
+		head, _ = c.br.Peek(c.br.Buffered())
+		reads = c.reads
 		var err error
 		res, err = http.ReadResponse(c.br, req)
 		if err != nil {
@@ -435,7 +468,18 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return fail(errors.New("gateway: unexpected 101 Switching Protocols from upstream"), false)
 	}
-	keep := werr == nil && !res.Close && !req.Close && res.ProtoAtLeast(1, 1)
+	// A connection that answered 408 is not kept: the server timed out
+	// waiting for a request, and what it does next is unsure.
+	keep := werr == nil && !res.Close && !req.Close && res.ProtoAtLeast(1, 1) && res.StatusCode != http.StatusRequestTimeout
+	if keep && res.TransferEncoding != nil && (c.reads != reads || hasContentLength(head[:len(head)-c.br.Buffered()])) {
+		// Transfer-Encoding and Content-Length together (ReadResponse
+		// drops the latter): the answer may be a smuggling attempt (RFC
+		// 9112 §6.3), and a hop that framed it by its Content-Length
+		// disagrees with us on where it ends, so what follows is never
+		// read as another call's answer. A head ReadResponse had to read
+		// more for is no longer in the buffer to check: not kept either.
+		keep = false
+	}
 	if res.Body == http.NoBody {
 		if stop != nil && !stop() {
 			keep = false
@@ -445,6 +489,21 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	}
 	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
 	return res, nil
+}
+
+// hasContentLength reports whether a response head holds a Content-Length
+// field line, in any case, also with spaces before the colon: Go's parser
+// takes "Content-Length :" for another field, but other hops take it for
+// this one.
+func hasContentLength(head []byte) bool {
+	for len(head) > 0 {
+		var line []byte
+		line, head, _ = bytes.Cut(head, []byte("\n"))
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimRight(name, " \t"), []byte("Content-Length")) {
+			return true
+		}
+	}
+	return false
 }
 
 // release pools c when it may carry another request, else closes it.

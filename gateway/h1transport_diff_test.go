@@ -99,6 +99,15 @@ func h1DiffCases() []h1DiffCase {
 		return s
 	}
 	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	// teCL heads a chunked answer that also carries a Content-Length.
+	teCL := func(n int) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n", n)
+	}
+	abc := "3\r\nabc\r\n0\r\n\r\n"
+	r408 := "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+	r408close := "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	const why408 = "h1Transport sends an idempotent call a 408 answered on a reused connection again on a fresh one (RFC 9110 §15.5.9); net/http only drops a 408 that comes before the request is sent"
+	const whyTECL = "RFC 9112 §6.3: an answer with Transfer-Encoding and Content-Length may be a smuggling attempt; h1Transport closes its connection, net/http keeps it"
 	return []h1DiffCase{
 		// Content-Length framing.
 		{name: "content-length exact", script: ex("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello"),
@@ -155,8 +164,47 @@ func h1DiffCases() []h1DiffCase {
 			want: []string{`200 "abc" bodyerr`}, probe: "fresh"},
 		{name: "chunked without the last chunk, server closes", script: ex(chunked + "3\r\nabc\r\n"), end: endClose,
 			want: []string{`200 "abc" bodyerr`}, probe: "fresh"},
-		{name: "chunked and content-length: chunked wins", script: ex("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
-			want: []string{`200 "abc"`}, probe: "again"},
+
+		// Transfer-Encoding and Content-Length together: chunked framing
+		// wins, and the answer may be a smuggling attempt (RFC 9112 §6.3):
+		// a hop that framed it by its Content-Length sees another answer
+		// where this one ends, so the connection is not used again.
+		{name: "chunked and content-length: chunked wins", script: ex(teCL(100) + abc),
+			want: []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "content-length before transfer-encoding, in lower case",
+			script: ex("HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n" + abc),
+			want:   []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked and a content-length with a space before the colon",
+			script: ex("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length : 100\r\n\r\n" + abc),
+			want:   []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked and a larger content-length, smuggled answer in the same write",
+			script: ex(teCL(len(abc)+len(leak)) + abc + leak),
+			want:   []string{`200 "abc"`}, probe: "fresh"},
+		{name: "chunked and a larger content-length, smuggled answer in a later write",
+			script: []diffExchange{{answer: teCL(len(abc)+len(leak)) + abc, later: leak}},
+			want:   []string{`200 "abc"`}, probe: "fresh"},
+		{name: "chunked and a smaller content-length", script: ex(teCL(3) + abc),
+			want: []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked and a smaller content-length, smuggled answer in a later write",
+			script: []diffExchange{{answer: teCL(3) + abc, later: leak}},
+			want:   []string{`200 "abc"`}, probe: "fresh"},
+		{name: "chunked and content-length, smuggled answer in the chunk data",
+			script: ex(teCL(0) + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(leak), leak)),
+			want:   []string{fmt.Sprintf("200 %q", leak)}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked and content-length, head split across delayed writes",
+			script: []diffExchange{{answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Le", later: "ngth: 100\r\n\r\n" + abc}},
+			want:   []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked, head split across delayed writes",
+			script: []diffExchange{{answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chu", later: "nked\r\nX-A: 1\r\n\r\n" + abc}},
+			want:   []string{`200 "abc"`}, probe: "fresh", nethttpProbe: "again",
+			why: "h1Transport checks a chunked answer's head for a Content-Length only when it came in one read; otherwise it does not keep the connection: a new connection, never a wrong answer"},
+		{name: "chunked and content-length answering HEAD", reqs: []diffReq{{method: "HEAD"}}, script: ex(teCL(100)),
+			want: []string{`200 ""`}, probe: "fresh", nethttpProbe: "again", why: whyTECL},
+		{name: "chunked with a content-length trailer", script: ex(chunked + "3\r\nabc\r\n0\r\nContent-Length: 100\r\n\r\n"),
+			want: []string{`200 "abc" trailer=Content-Length:100`}, probe: "again"},
+		{name: "chunked with a content-length lookalike in a folded header",
+			script: ex("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: a\r\n Content-Length: 100\r\n\r\n" + abc),
+			want:   []string{`200 "abc"`}, probe: "again"},
 		{name: "transfer-encoding other than chunked", script: ex("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx"),
 			want: fail, probe: "fresh"},
 		{name: "transfer-encoding chunked twice", script: ex("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
@@ -233,6 +281,32 @@ func h1DiffCases() []h1DiffCase {
 			want: []string{`200 "ok"`}, probe: "again"},
 		{name: "obs-fold first header line", script: ex("HTTP/1.1 200 OK\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\nok"),
 			want: fail, probe: "fresh"},
+		// Bytes a field may not hold: ReadResponse refuses the answer (the
+		// gateway answers 502), so none of them can reach the client,
+		// whose server writes values as they are but for CR and LF.
+		{name: "NUL in a header value", script: ex("HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "bare CR in a header value", script: ex("HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "bare CR ending a header value", script: ex("HTTP/1.1 200 OK\r\nX-A: a\r\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "bare CR ending a header line then a smuggled field", script: ex("HTTP/1.1 200 OK\r\nX-A: a\rContent-Length: 8\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "other control bytes in a header value", script: ex("HTTP/1.1 200 OK\r\nX-A: a\x01\x1b\x7fb\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "NUL in a header name", script: ex("HTTP/1.1 200 OK\r\nX-\x00A: 1\r\nContent-Length: 2\r\n\r\nok"),
+			want: fail, probe: "fresh"},
+		{name: "obs-text and a tab in a header value", script: ex("HTTP/1.1 200 OK\r\nX-A: a\xff\tb\r\nContent-Length: 2\r\n\r\nok"),
+			want: []string{`200 "ok"`}, probe: "again"},
+		{name: "NUL in a trailer value", script: ex(chunked + "3\r\nabc\r\n0\r\nX-T: a\x00b\r\n\r\n"),
+			want: []string{`200 "abc" bodyerr`}, probe: "fresh"},
+		{name: "bare CR in a trailer value", script: ex(chunked + "3\r\nabc\r\n0\r\nX-T: a\rb\r\n\r\n"),
+			want: []string{`200 "abc" bodyerr`}, probe: "fresh"},
+		// A name with a space before the colon is taken, as net/http takes
+		// it, under that name: the client's server must drop it, as
+		// net/http's Header.Write drops every invalid name.
+		{name: "trailer name with a space before the colon", script: ex(chunked + "3\r\nabc\r\n0\r\nX-T : v\r\n\r\n"),
+			want: []string{`200 "abc" trailer=X-T :v`}, probe: "again"},
 		{name: "bare LF line endings", script: ex("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
 			want: []string{`200 "ok"`}, probe: "again"},
 		{name: "long header under the limit", script: ex("HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("l", 1<<20) + "\r\nContent-Length: 2\r\n\r\nok"),
@@ -268,6 +342,28 @@ func h1DiffCases() []h1DiffCase {
 			want: []string{`200 "01234" bodyerr`}, probe: "fresh"},
 		{name: "server half-closes after a keep-alive answer", script: ex(ok2), end: endCloseWrite,
 			want: []string{`200 "ok"`}, probe: "fresh"},
+
+		// 408 Request Timeout: servers send it on an idle keep-alive
+		// connection they time out. Already there when the connection is
+		// taken, it is dropped by both; crossing a request (see
+		// TestH1Transport408CrossingTheRequest for the exact timing) it
+		// reads like the answer.
+		{name: "408 on the idle connection", script: []diffExchange{{answer: ok2, later: r408}},
+			want: []string{`200 "ok"`}, probe: "fresh"},
+		{name: "408 and close on the idle connection", script: []diffExchange{{answer: ok2, later: r408close}}, end: endClose,
+			want: []string{`200 "ok"`}, probe: "fresh"},
+		{name: "408 answering a GET on a reused connection", reqs: getGet, script: ex(ok2, r408close), end: endClose,
+			want: []string{`200 "ok"`, `200 "fresh"`}, probe: "fresh",
+			nethttp: []string{`200 "ok"`, `408 ""`}, why: why408},
+		{name: "408 answering a POST on a reused connection", reqs: []diffReq{{method: "GET"}, {method: "POST", body: "payload"}},
+			script: ex(ok2, r408close), end: endClose,
+			want: []string{`200 "ok"`, `408 ""`}, probe: "fresh"},
+		{name: "408 without close answering a POST on a reused connection", reqs: []diffReq{{method: "GET"}, {method: "POST", body: "payload"}},
+			script: ex(ok2, r408),
+			want:   []string{`200 "ok"`, `408 ""`}, probe: "fresh", nethttpProbe: "again",
+			why: "h1Transport keeps no connection that answered 408: the server timed out waiting for a request, so the 408 may not be this request's answer"},
+		{name: "408 answering a GET on a fresh connection", script: ex(r408close), end: endClose,
+			want: []string{`408 ""`}, probe: "fresh"},
 
 		// Request framing (the server records what it read).
 		{name: "GET without a body", script: ex(ok2), want: []string{`200 "ok"`}, probe: "again"},

@@ -647,3 +647,169 @@ func TestH1CloseIdleSweepsEveryHost(t *testing.T) {
 		t.Errorf("accepted %d connections, want 2", n)
 	}
 }
+
+// crossingConn runs hook before the connection's second write: the second
+// request on a reused connection is held there until the server has
+// answered the idle connection, so that answer crosses the request after
+// the check before reuse found the connection quiet.
+type crossingConn struct {
+	*net.TCPConn // keeps syscall.Conn: the check before reuse still runs
+	writes       int
+	hook         func()
+}
+
+func (c *crossingConn) Write(p []byte) (int, error) {
+	if c.writes++; c.writes == 2 {
+		c.hook()
+	}
+	return c.TCPConn.Write(p)
+}
+
+// TestH1Transport408CrossingTheRequest: servers (nginx, Go, HAProxy) may
+// send 408 Request Timeout on an idle keep-alive connection and close it.
+// A 408 already there when the connection is taken from the pool is seen
+// by the check before reuse; one that arrives after it, while the request
+// goes out, reads like the request's answer. It is not: an idempotent call
+// goes again on a fresh connection (RFC 9110 §15.5.9 lets a client repeat
+// a request a 408 answered, on a new connection). net/http relays it (it
+// drops a 408 only when it arrives before a request is in flight); a call
+// that may not be repeated gets the 408, and the connection is not kept.
+func TestH1Transport408CrossingTheRequest(t *testing.T) {
+	const r408 = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	for _, tc := range []struct {
+		name, method, idemKey string
+		h1, nethttp           string // the second call's answer
+	}{
+		{"GET", "GET", "", `200 "fresh"`, `408 ""`},
+		{"PUT", "PUT", "", `200 "fresh"`, `408 ""`},
+		{"POST", "POST", "", `408 ""`, `408 ""`},
+		{"POST with an Idempotency-Key", "POST", "k1", `200 "fresh"`, `408 ""`},
+	} {
+		for _, kind := range []string{"h1Transport", "net/http"} {
+			t.Run(tc.name+" "+kind, func(t *testing.T) {
+				send408 := make(chan struct{})
+				sent := make(chan struct{})
+				s := newScriptedServer(t, func(c net.Conn, n int32) {
+					br := bufio.NewReader(c)
+					if n > 1 {
+						serveAnswer(br, c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+						return
+					}
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, ok2)
+					<-send408
+					io.WriteString(c, r408)
+					close(sent)
+					// Read what comes (the crossing request) and close,
+					// as a server does that timed the connection out.
+					c.(*net.TCPConn).CloseWrite()
+					io.Copy(io.Discard, c)
+				})
+				hook := func() {
+					close(send408)
+					<-sent
+					time.Sleep(20 * time.Millisecond) // the 408 is in the socket
+				}
+				d := &net.Dialer{}
+				var dials atomic.Int32
+				dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+					nc, err := d.DialContext(ctx, network, addr)
+					if err != nil || dials.Add(1) > 1 {
+						return nc, err
+					}
+					return &crossingConn{TCPConn: nc.(*net.TCPConn), hook: hook}, nil
+				}
+				var tr http.RoundTripper
+				want := tc.h1
+				if kind == "net/http" {
+					std := &http.Transport{DialContext: dial}
+					t.Cleanup(std.CloseIdleConnections)
+					tr, want = std, tc.nethttp
+				} else {
+					h1 := newH1Transport(dial, &fallbackRecorder{})
+					t.Cleanup(h1.CloseIdleConnections)
+					tr = h1
+				}
+				if r := diffCall(tr, s.URL(), diffReq{method: "GET"}); r.String() != `200 "ok"` {
+					t.Fatalf("first call: %v", r)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, tc.method, s.URL(), strings.NewReader("payload"))
+				if tc.idemKey != "" {
+					req.Header.Set("Idempotency-Key", tc.idemKey)
+				}
+				res, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("second call: %v", err)
+				}
+				b, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if got := fmt.Sprintf("%d %q", res.StatusCode, b); got != want || err != nil {
+					t.Fatalf("second call got %s (%v), want %s", got, err, want)
+				}
+				// Nothing of the timed-out connection is reused.
+				if r := diffCall(tr, s.URL(), diffReq{method: "GET"}); r.String() != `200 "fresh"` {
+					t.Fatalf("third call: %v", r)
+				}
+			})
+		}
+	}
+}
+
+// TestH1TransportUnreadUpload: an upstream that takes a connection but
+// neither reads the request nor answers holds the call until its timeout,
+// as with net/http: a large upload blocks in the write, a small one (the
+// socket buffers take it) in the read. Either way the call fails as a
+// timeout (the gateway's 504), and the stuck connection is not reused.
+func TestH1TransportUnreadUpload(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, size := range []int{7, 16 << 20} {
+		for _, kind := range []string{"h1Transport", "net/http"} {
+			t.Run(fmt.Sprintf("%d bytes %s", size, kind), func(t *testing.T) {
+				hold := make(chan struct{})
+				s := newScriptedServer(t, func(c net.Conn, n int32) {
+					if n > 1 {
+						serveAnswer(bufio.NewReader(c), c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+						return
+					}
+					<-hold
+				})
+				t.Cleanup(func() { close(hold) })
+				var tr http.RoundTripper
+				if kind == "net/http" {
+					std := &http.Transport{}
+					t.Cleanup(std.CloseIdleConnections)
+					tr = std
+				} else {
+					tr, _ = newTestH1(t)
+				}
+				body := strings.NewReader(strings.Repeat("u", size))
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "POST", s.URL(), body)
+				res, err := tr.RoundTrip(req)
+				elapsed := time.Since(start)
+				if err == nil {
+					res.Body.Close()
+					t.Fatalf("got %d, want a timeout", res.StatusCode)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+					t.Fatalf("err %v, want a timeout", err)
+				}
+				t.Logf("%v after %v", err, elapsed.Round(time.Millisecond))
+				if elapsed < timeout-10*time.Millisecond || elapsed > timeout+2*time.Second {
+					t.Fatalf("failed after %v, want about %v", elapsed, timeout)
+				}
+				if r := diffCall(tr, s.URL(), diffReq{method: "GET"}); r.String() != `200 "fresh"` {
+					t.Fatalf("next call: %v", r)
+				}
+			})
+		}
+	}
+}
