@@ -232,10 +232,12 @@ func (p *protector) failed(k clientKey, now time.Time) {
 		}
 		f = &failWindow{start: now}
 		sh.failures[k] = f
-	case now.Sub(f.start) > p.cfg.BanWindow && !now.Before(f.banned):
-		// A window ends when it has passed, but never during a ban: a
-		// late failure of a request admitted before the ban must not
-		// lift it.
+	case (now.Sub(f.start) > p.cfg.BanWindow || !f.banned.IsZero()) && !now.Before(f.banned):
+		// A window ends when it has passed or its ban has (a ban served
+		// wipes the slate: with BanFor shorter than BanWindow, one
+		// failure after it would otherwise ban again), but never during
+		// a ban: a late failure of a request admitted before the ban
+		// must not lift it.
 		*f = failWindow{start: now}
 	}
 	f.count++

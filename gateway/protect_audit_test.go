@@ -436,6 +436,32 @@ func TestProtectAuditBanNotLiftedByLateFailure(t *testing.T) {
 	}
 }
 
+// TestProtectAuditServedBanWipesSlate: with BanFor shorter than
+// BanWindow, a client whose ban has ended is not banned again by its next
+// single failure (the window that earned the ban ended with it); it takes
+// BanAfter new failures.
+func TestProtectAuditServedBanWipesSlate(t *testing.T) {
+	g := newBanGW(t, Protection{BanAfter: 3, BanWindow: 10 * time.Minute, BanFor: time.Minute})
+	a := "198.51.100.7:1000"
+	for range 3 {
+		g.serve(g.req(t, a, false, nil))
+	}
+	if w := g.serve(g.req(t, a, true, nil)); problemType(w.Body.String()) != "ip-banned" {
+		t.Fatalf("not banned after 3 failures: %d %s", w.Code, w.Body)
+	}
+	g.clk.Add(2 * time.Minute) // the ban is over; the window is not
+	for i := range 2 {
+		g.serve(g.req(t, a, false, nil))
+		if w := g.serve(g.req(t, a, true, nil)); problemType(w.Body.String()) == "ip-banned" {
+			t.Fatalf("banned again by failure %d after the ban ended: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	g.serve(g.req(t, a, false, nil))
+	if w := g.serve(g.req(t, a, true, nil)); problemType(w.Body.String()) != "ip-banned" {
+		t.Fatalf("3 new failures did not ban: %d %s", w.Code, w.Body)
+	}
+}
+
 // TestProtectAuditBadRequestNotAFailure documents that a malformed
 // request (400) and a request without credentials are not counted
 // towards the ban (policy, see the report).
