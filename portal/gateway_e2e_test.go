@@ -125,8 +125,24 @@ func TestGatewayEndToEnd(t *testing.T) {
 		for _, who := range []struct{ org, tok string }{{"partner", part}, {"acme", prov}} {
 			r := e.call("GET", "/api/v1/orgs/"+who.org+"/subscriptions/"+sub+"/usage", who.tok, nil)
 			expectStatus(t, r, http.StatusOK)
-			if u := r.json(t); u["calls"] != float64(2) || u["billable"] != float64(2) || len(u["by_day"].([]any)) != 1 {
+			u := r.json(t)
+			if u["calls"] != float64(2) || u["billable"] != float64(2) || len(u["by_day"].([]any)) != 1 {
 				t.Fatalf("%s usage = %s", who.org, r.Body)
+			}
+			// A date as "to" includes that day: the calls' day alone holds
+			// both calls, the day before none.
+			today := u["by_day"].([]any)[0].(map[string]any)["day"].(string)
+			d, _ := time.Parse(time.DateOnly, today)
+			yesterday := d.AddDate(0, 0, -1).Format(time.DateOnly)
+			r = e.call("GET", "/api/v1/orgs/"+who.org+"/subscriptions/"+sub+"/usage?from="+today+"&to="+today, who.tok, nil)
+			expectStatus(t, r, http.StatusOK)
+			if u := r.json(t); u["calls"] != float64(2) {
+				t.Fatalf("%s usage of today alone = %s", who.org, r.Body)
+			}
+			r = e.call("GET", "/api/v1/orgs/"+who.org+"/subscriptions/"+sub+"/usage?from="+yesterday+"&to="+yesterday, who.tok, nil)
+			expectStatus(t, r, http.StatusOK)
+			if u := r.json(t); u["calls"] != float64(0) {
+				t.Fatalf("%s usage of yesterday = %s", who.org, r.Body)
 			}
 		}
 		if st, m := call("DELETE", "/acme/weather/v1/forecast", ""); st != 405 {

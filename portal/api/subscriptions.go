@@ -281,6 +281,11 @@ func (a *API) showSubscriptionUsage(c *gin.Context) {
 				a.fail(c, tenants.FieldError(name, name+" must be a date (2026-11-01) or an RFC 3339 time."))
 				return
 			}
+			if name == "to" && len(v) == len(time.DateOnly) {
+				// A date ends the range with that whole day (UTC):
+				// from=2026-11-01&to=2026-11-01 is one day's usage.
+				t = t.AddDate(0, 0, 1)
+			}
 			*dst = t
 		}
 	}
