@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/portico-dev/portico/portal/client"
@@ -256,6 +257,57 @@ func subscriptionsHistoryCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
 				rows = append(rows, []string{e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Kind, status, by, e.Note})
 			}
 			a.table([]string{"when (utc)", "event", "status", "by", "note"}, rows)
+		})
+	}
+}
+
+// errorRate is errors as a share of calls, like 12.5%, or - without calls.
+func errorRate(errs, calls int64) string {
+	if calls == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", float64(errs)*100/float64(calls))
+}
+
+func subscriptionsUsageCmd(a *app, cmd *command, fs *flag.FlagSet) runner {
+	from := fs.String("from", "", "start: a date (2026-11-01, from the start of that UTC day) or an RFC 3339 time (default 30 days ago)")
+	to := fs.String("to", "", "end: a date (that whole UTC day included) or an RFC 3339 time (excluded) (default now)")
+	return func(ctx context.Context, args []string) error {
+		if err := need(cmd, args, "<id>"); err != nil {
+			return err
+		}
+		org, err := a.orgSlug(ctx)
+		if err != nil {
+			return err
+		}
+		u, err := a.client().SubscriptionUsage(ctx, org, args[0], client.UsageQuery{From: *from, To: *to})
+		if err != nil {
+			return err
+		}
+		return a.output(u, func() {
+			start, end := *from, *to
+			if start == "" {
+				start = "30 days ago"
+			}
+			if end == "" {
+				end = "now"
+			}
+			a.fields([][2]string{
+				{"subscription", args[0]}, {"period", start + " to " + end},
+				{"calls", strconv.FormatInt(u.Calls, 10)}, {"billable", strconv.FormatInt(u.Billable, 10)},
+				{"errors", strconv.FormatInt(u.Errors, 10)}, {"error rate", errorRate(u.Errors, u.Calls)},
+			})
+			fmt.Fprintln(a.stdout)
+			if len(u.ByDay) == 0 {
+				fmt.Fprintln(a.stdout, "No calls in this period.")
+				return
+			}
+			rows := [][]string{}
+			for _, d := range u.ByDay {
+				rows = append(rows, []string{d.Day, strconv.FormatInt(d.Calls, 10), strconv.FormatInt(d.Billable, 10),
+					strconv.FormatInt(d.Errors, 10), errorRate(d.Errors, d.Calls)})
+			}
+			a.table([]string{"day (utc)", "calls", "billable", "errors", "error rate"}, rows)
 		})
 	}
 }

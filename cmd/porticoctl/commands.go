@@ -93,6 +93,7 @@ func commands() *command {
 			{name: "change-plan", args: "<id> <plan>", summary: "Move to another plan, keeping the app and its keys.", setup: subscriptionsChangePlanCmd},
 			{name: "cancel", args: "<id>", summary: "Cancel (free plans at once, paid ones at the end of the period).", setup: subscriptionsCancelCmd},
 			{name: "history", args: "<id>", summary: "Show what happened to a subscription.", setup: subscriptionsHistoryCmd},
+			{name: "usage", args: "<id> [--from DATE] [--to DATE]", summary: "Show a subscription's metered calls, in total and per day (as its partner or its provider).", setup: subscriptionsUsageCmd},
 		}},
 		{name: "market", summary: "The public API market.", sub: []*command{
 			{name: "search", args: "[query] [--category C] [--sort name|newest]", summary: "Search the market.", setup: marketSearchCmd},
