@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +40,8 @@ type Sources struct {
 }
 
 // Build reads the live state and returns the gateway configuration,
-// already checked by gateway.Compile. The catalog, the keys and the
+// already checked by gateway.Compile; a deployed API version Compile
+// rejects on its own is left out and logged (dropInvalidVersions). The catalog, the keys and the
 // subscriptions are read at once, on three connections: with hundreds of
 // thousands of keys and subscriptions the reads dominate. Each is turned
 // into its part of the configuration as soon as it arrives, so its rows
@@ -124,20 +126,50 @@ func Build(ctx context.Context, src Sources, version uint64) (*gateway.Config, *
 	if err := customDomains(ctx, src, cfg); err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
+	log := src.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	snap, err := gateway.Compile(cfg)
+	if err != nil && dropInvalidVersions(ctx, cfg, log) > 0 {
+		snap, err = gateway.Compile(cfg)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway config: %w", err)
 	}
 	if probs := snap.CertificateProblems(); len(probs) > 0 {
-		log := src.Logger
-		if log == nil {
-			log = slog.Default()
-		}
 		for _, p := range probs {
 			log.WarnContext(ctx, "gateway TLS: custom-domain certificate left out", "err", p)
 		}
 	}
 	return cfg, snap, nil
+}
+
+// dropInvalidVersions removes from cfg.APIs every deployed version that
+// gateway.Compile rejects on its own (an operation path the router refuses,
+// an operation id used twice…), logging each, and returns how many it
+// removed. A revision the catalog accepted but the gateway cannot serve is
+// one provider's problem: it must not hold back every other tenant's
+// changes — a revoked key, a cancelled subscription — by failing the whole
+// configuration. The version is not served until a good revision replaces
+// it. It runs only after a failed Compile.
+func dropInvalidVersions(ctx context.Context, cfg *gateway.Config, log *slog.Logger) int {
+	kept := cfg.APIs[:0:0]
+	for _, v := range cfg.APIs {
+		probe := v
+		// Compile fills in what it parses; the probe gets its own copy.
+		probe.BackendKeys = slices.Clone(v.BackendKeys)
+		probe.Operations = slices.Clone(v.Operations)
+		if _, err := gateway.Compile(&gateway.Config{Version: cfg.Version, GeneratedAt: cfg.GeneratedAt, APIs: []gateway.APIVersion{probe}}); err != nil {
+			log.ErrorContext(ctx, "gateway configuration: deployed API version left out; it cannot be served until a valid revision is deployed",
+				"org", v.OrgSlug, "api", v.APISlug, "version", v.Version, "stage", v.Stage, "version_id", v.VersionID, "err", err)
+			continue
+		}
+		kept = append(kept, v)
+	}
+	n := len(cfg.APIs) - len(kept)
+	cfg.APIs = kept
+	return n
 }
 
 // customDomains fills the host → organisation routes and the certificates

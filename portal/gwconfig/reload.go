@@ -59,6 +59,7 @@ const (
 	reasonChange  = "change"  // Trigger: a change made in this process
 	reasonVersion = "version" // the database's version moved (notification or poll)
 	reasonFull    = "full"    // the safety-net interval
+	reasonRetry   = "retry"   // the version check after a failed rebuild
 )
 
 // Reloader keeps a gateway Store current. It rebuilds the configuration
@@ -72,7 +73,8 @@ const (
 //
 // Triggers and notifications that arrive during a rebuild collapse into
 // one more rebuild or check. A failed build keeps the previous snapshot
-// serving and is logged. The configuration's Version is the database's, so
+// serving, is logged, and is retried at the next version check even when
+// the version did not move (a Trigger's change is in no version). The configuration's Version is the database's, so
 // every node serving the same state reports the same number.
 type Reloader struct {
 	Sources Sources
@@ -98,6 +100,7 @@ type Reloader struct {
 	kick, check chan struct{}
 	mu          sync.Mutex // one rebuild at a time, swapped in order
 	served      atomic.Uint64
+	stale       atomic.Bool // the last rebuild failed: the next check retries
 	local       uint64
 	pollFailing bool
 	m           reloadMetrics
@@ -120,7 +123,7 @@ func NewReloader(store *gateway.Store, db *migrations.DB) *Reloader {
 		kick: make(chan struct{}, 1), check: make(chan struct{}, 1)}
 	r.m = reloadMetrics{
 		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "config_rebuilds_total",
-			Help: "Configuration rebuilds, by reason (start, change, version, full) and result (ok, error)."}, []string{"reason", "result"}),
+			Help: "Configuration rebuilds, by reason (start, change, version, full, retry) and result (ok, error)."}, []string{"reason", "result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "portico", Subsystem: "gateway", Name: "config_rebuild_duration_seconds",
 			Help: "Time to read and compile the gateway configuration.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 30}}),
 		latest: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "portico", Subsystem: "gateway", Name: "config_latest_version",
@@ -164,9 +167,10 @@ func (r *Reloader) Served() uint64 { return r.served.Load() }
 // Reload rebuilds and swaps the configuration now.
 func (r *Reloader) Reload(ctx context.Context) error { return r.reload(ctx, reasonStart) }
 
-func (r *Reloader) reload(ctx context.Context, reason string) error {
+func (r *Reloader) reload(ctx context.Context, reason string) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() { r.stale.Store(err != nil) }()
 	start := time.Now()
 	// The version is read before the state: a change committed while Build
 	// reads is then either in this build or announced by a newer version.
@@ -231,8 +235,11 @@ func (r *Reloader) checkVersion(ctx context.Context) {
 	}
 	r.pollFailing = false
 	r.m.latest.Set(float64(v))
-	if v != r.served.Load() {
+	switch {
+	case v != r.served.Load():
 		r.run(ctx, reasonVersion)
+	case r.stale.Load():
+		r.run(ctx, reasonRetry)
 	}
 }
 
