@@ -50,7 +50,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	// and the version check (startGateway).
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
 	reloader.Logger = log
-	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: cfg.GatewayDomain})
+	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: cfg.GatewayDomain, ReservedHosts: platformHosts(cfg)})
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Domain: cfg.GatewayDomain, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err

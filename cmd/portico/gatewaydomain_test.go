@@ -61,10 +61,12 @@ func TestParseGatewayDomain(t *testing.T) {
 // PORTICO_GATEWAY_DOMAIN: a signed call to acme.<domain>/echo/v1/… reaches
 // the demo's echo API by host, the path-based URL keeps working, an unknown
 // organisation's host finds nothing, and the management API refuses a
-// custom domain under the gateway domain while accepting one outside it.
+// custom domain under the gateway domain or on the console's host while
+// accepting one outside them.
 func TestServeGatewayDomain(t *testing.T) {
 	const domain = "gw.portico.test"
-	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": t.TempDir(), "PORTICO_GATEWAY_DOMAIN": "GW.portico.test."})
+	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": t.TempDir(), "PORTICO_GATEWAY_DOMAIN": "GW.portico.test.",
+		"PORTICO_BASE_URL": "http://Console.portico.test:8080"})
 	defer func() { cancel(); <-done }()
 	gw, err := url.Parse(d.GatewayURL)
 	if err != nil {
@@ -121,6 +123,10 @@ func TestServeGatewayDomain(t *testing.T) {
 	}
 	if st, body := addDomain("api.acme." + domain); st != http.StatusUnprocessableEntity || !strings.Contains(body, "belong to the platform") {
 		t.Fatalf("custom domain under the gateway domain = %d %s", st, body)
+	}
+	// The console's own host name is the platform's too.
+	if st, body := addDomain("console.portico.test"); st != http.StatusUnprocessableEntity || !strings.Contains(body, "belongs to the platform itself") {
+		t.Fatalf("the console's host as a custom domain = %d %s", st, body)
 	}
 	if st, body := addDomain("api.acme-widgets.test"); st != http.StatusCreated {
 		t.Fatalf("custom domain outside the gateway domain = %d %s", st, body)

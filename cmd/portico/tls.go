@@ -51,3 +51,18 @@ func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Log
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	return srv, tls.NewListener(ln, tc), nil
 }
+
+// platformHosts are the host names no organisation may add as a custom
+// domain: the console's (PORTICO_BASE_URL) and those the gateway's default
+// certificate names. A custom domain would take over the gateway's routing
+// for its name and, on the TLS listener, the certificate served for it.
+func platformHosts(cfg *Config) []string {
+	hosts := []string{cfg.BaseURL}
+	if cfg.TLSCertFile != "" {
+		// An unreadable pair fails the TLS listener's start-up instead.
+		if c, err := gateway.LoadCertificate(cfg.TLSCertFile, cfg.TLSKeyFile); err == nil && c.Leaf != nil {
+			hosts = append(hosts, c.Leaf.DNSNames...)
+		}
+	}
+	return hosts
+}

@@ -23,6 +23,13 @@ type Options struct {
 	// GatewayDomain is PORTICO_GATEWAY_DOMAIN: host names under it belong to
 	// the platform ({org}.{domain}) and cannot be added as custom domains.
 	GatewayDomain string
+	// ReservedHosts are the platform's own host names — the console's (the
+	// host of PORTICO_BASE_URL), the gateway's public ones (those its
+	// default certificate names) — which no organisation may add: a custom
+	// domain takes over the gateway's routing and, on its TLS listener, the
+	// certificate served for its name. Entries may carry a port or a
+	// scheme; case and a trailing dot do not matter.
+	ReservedHosts []string
 	// Now returns the current time; tests override it.
 	Now func() time.Time
 	// Logger receives operational logs (never key material).
@@ -38,6 +45,7 @@ type Service struct {
 	db       *gorm.DB
 	kr       *keyring.Keyring
 	domain   string
+	reserved map[string]bool
 	now      func() time.Time
 	log      *slog.Logger
 	onChange func(ctx context.Context)
@@ -47,6 +55,14 @@ type Service struct {
 func NewService(db *gorm.DB, opts Options) *Service {
 	s := &Service{db: db, kr: opts.Keyring, now: opts.Now, log: opts.Logger, onChange: opts.OnChange,
 		domain: strings.ToLower(strings.Trim(strings.TrimSpace(opts.GatewayDomain), "."))}
+	for _, h := range opts.ReservedHosts {
+		if h = reservedHost(h); h != "" {
+			if s.reserved == nil {
+				s.reserved = map[string]bool{}
+			}
+			s.reserved[h] = true
+		}
+	}
 	if s.now == nil {
 		s.now = func() time.Time { return time.Now().UTC() }
 	}
@@ -403,7 +419,26 @@ func (s *Service) checkHostname(h string) (string, error) {
 	if s.domain != "" && (h == s.domain || strings.HasSuffix(h, "."+s.domain)) {
 		return bad("Host names under " + s.domain + " belong to the platform; every organisation already has " + "{org}." + s.domain + ".")
 	}
+	if s.reserved[h] {
+		return bad("The host name " + h + " belongs to the platform itself; use a host name of your own.")
+	}
 	return h, nil
+}
+
+// reservedHost normalises an Options.ReservedHosts entry: a host name, or
+// a URL or host:port holding one.
+func reservedHost(h string) string {
+	h = strings.TrimSpace(h)
+	if i := strings.Index(h, "://"); i >= 0 {
+		h = h[i+3:]
+	}
+	if i := strings.IndexAny(h, "/?#"); i >= 0 {
+		h = h[:i]
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 // ValidLabel reports whether l is one label of a DNS host name: letters,
