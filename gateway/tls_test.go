@@ -236,3 +236,22 @@ func TestCompileCertificateProblems(t *testing.T) {
 		t.Fatalf("custom domains missing from JSON: %s", b)
 	}
 }
+
+// TestTLSServerNameForms: the custom domain's certificate is found whatever
+// the case of the name and with a trailing dot, in the snapshot's lookup
+// and over a handshake (Go's client drops the dot, as RFC 6066 asks).
+func TestTLSServerNameForms(t *testing.T) {
+	f := startTLS(t, true)
+	for _, name := range []string{"api.acme.test.", "API.ACME.TEST.", "Api.Acme.Test"} {
+		if _, ok := f.store.Load().Certificate(name); !ok {
+			t.Fatalf("Certificate(%q) not found", name)
+		}
+		st, err := f.handshake(name, 0, 0)
+		if err != nil {
+			t.Fatalf("SNI %q: %v", name, err)
+		}
+		if got := st.PeerCertificates[0].DNSNames[0]; got != "api.acme.test" {
+			t.Fatalf("SNI %q served %s, want the custom domain's certificate", name, got)
+		}
+	}
+}
