@@ -412,6 +412,23 @@ func (c *compiler) router(cfg *Config) *Router {
 	return r
 }
 
+// CheckOperations applies the router's rules to one version's operations
+// (their methods and path templates only), as Compile does: a template it
+// cannot parse, or two operations on one method and route — /pets/{id}
+// and /pets/{name} are one route — is an error naming the operation. The
+// catalog calls it before a deployment, so that a revision the gateway
+// could not serve is refused there, with the reason, rather than left out
+// of the gateway's configuration.
+func CheckOperations(ops []Operation) error {
+	root := &node{}
+	for i := range ops {
+		if err := root.add(&ops[i]); err != nil {
+			return fmt.Errorf("%s %s: %v", ops[i].Method, ops[i].Path, err)
+		}
+	}
+	return nil
+}
+
 // add inserts an operation's template into the tree.
 func (n *node) add(op *Operation) error {
 	method := op.Method

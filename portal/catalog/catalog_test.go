@@ -260,6 +260,18 @@ func TestLifecycleRevisionsAndRollback(t *testing.T) {
 			t.Fatalf("deploy refusal does not say why: %v", err)
 		}
 
+		// Nor one whose operations the gateway could not route: two
+		// templates that differ only in a parameter's name are one route.
+		if _, _, err := f.cat.CreateVersion(ctx, f.org.ID, "pets", f.actor, catalog.VersionInput{Version: "v9", Mock: true,
+			Operations: []catalog.OperationInput{{Method: "GET", Path: "/pets/{id}"}, {Method: "GET", Path: "/pets/{name}"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.cat.Deploy(ctx, f.org.ID, "pets", "v9", catalog.EnvTest, f.actor, "")
+		wantCode(t, err, tenants.EConflict)
+		if msg := tenants.ErrorFields(err)["operations"]; !strings.Contains(msg, "GET /pets/{name}: duplicates operation GET /pets/{id}") {
+			t.Fatalf("deploy of colliding routes: %v %v", err, tenants.ErrorFields(err))
+		}
+
 		// Test deployment leaves the version a draft; production publishes it.
 		r1, err := f.cat.Deploy(ctx, f.org.ID, "pets", "v1", catalog.EnvTest, f.actor, "try it")
 		if err != nil || r1.Number != 1 {

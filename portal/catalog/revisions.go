@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/tenants"
 )
 
@@ -116,6 +117,15 @@ func readyToDeploy(ver Version, snap Snapshot) error {
 	}
 	if len(snap.BackendKeyIDs) == 0 {
 		v.Add("backend_keys", "The version has no active backend signing key; rotate to create one.")
+	}
+	// The gateway's router has the last word on what it can serve (two
+	// templates that differ only in a parameter's name are one route).
+	ops := make([]gateway.Operation, len(snap.Operations))
+	for i, o := range snap.Operations {
+		ops[i] = gateway.Operation{Method: o.Method, Path: o.Path}
+	}
+	if err := gateway.CheckOperations(ops); err != nil {
+		v.Add("operations", "The gateway cannot route these operations: "+err.Error()+". Change or remove one of them.")
 	}
 	if err := v.Err(); err != nil {
 		e := err.(*tenants.Error)

@@ -2,6 +2,7 @@ package gwconfig_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -80,12 +81,27 @@ func TestBadRevisionDoesNotBlockOtherTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, _, err := cp.cat.CreateVersion(ctx, orgID, "pets", pa, catalog.VersionInput{Version: "v1", Mock: true,
-		Operations: []catalog.OperationInput{{Method: "GET", Path: "/pets/{id}"}, {Method: "GET", Path: "/pets/{name}"}}}); err != nil {
+		Operations: []catalog.OperationInput{{Method: "GET", Path: "/pets/{id}"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cp.cat.Deploy(ctx, orgID, "pets", "v1", catalog.EnvProduction, pa, ""); err != nil {
+	rev, err := cp.cat.Deploy(ctx, orgID, "pets", "v1", catalog.EnvProduction, pa, "")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The catalog now refuses to deploy routes the gateway cannot serve,
+	// but revisions deployed before it did are in the database: make this
+	// one such, with a second template that is the same route.
+	snap := rev.Snapshot
+	snap.Operations = append(snap.Operations, snap.Operations[0])
+	snap.Operations[1].Path, snap.Operations[1].OperationID = "/pets/{name}", "by_name"
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("UPDATE revisions SET snapshot = ? WHERE id = ?", string(b), rev.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	notifier.Changed(ctx) // as a deployment announces itself
 	waitFor(t, 5*time.Second, "the rebuild after the deploy", func() bool {
 		v, _, _ := gwconfig.CurrentVersion(ctx, db)
 		return n.rl.Served() == v || rebuilds(t, n.reg, "error") > 0
