@@ -3,7 +3,12 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Certificate is a custom domain's certificate chain (PEM, leaf first) and
@@ -89,9 +94,19 @@ func (s *Snapshot) CertificateProblems() []error { return s.tls.problems }
 // snapshot — so a certificate added, replaced or removed in the control
 // plane is served from the next reload, without a restart. A server name
 // without a custom-domain certificate (or no server name at all) gets
-// fallback, the default certificate from files; with no fallback such a
-// handshake fails.
+// fallback, the default certificate; with no fallback such a handshake
+// fails. TLSConfigFiles is the same with the default certificate read
+// from files and reloaded when they change.
 func TLSConfig(store *Store, fallback *tls.Certificate) *tls.Config {
+	return tlsConfig(store, func() *tls.Certificate { return fallback })
+}
+
+// TLSConfigFiles is TLSConfig with the default certificate from files.
+func TLSConfigFiles(store *Store, files *CertFiles) *tls.Config {
+	return tlsConfig(store, files.Certificate)
+}
+
+func tlsConfig(store *Store, fallback func() *tls.Certificate) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"},
@@ -103,12 +118,108 @@ func TLSConfig(store *Store, fallback *tls.Certificate) *tls.Config {
 					}
 				}
 			}
-			if fallback != nil {
-				return fallback, nil
+			if c := fallback(); c != nil {
+				return c, nil
 			}
 			return nil, fmt.Errorf("no certificate for server name %q", clip(hello.ServerName))
 		},
 	}
+}
+
+// CertFilesCheckEvery is how often CertFiles looks at its files.
+const CertFilesCheckEvery = 30 * time.Second
+
+// CertFiles is the default certificate read from a PEM chain file and a
+// PEM key file, and read again when either changes (a renewal by certbot
+// or cert-manager): a handshake at most every CertFilesCheckEvery looks at
+// the files' size and modification time, so a renewed certificate is
+// served within that time without a restart. A pair that fails to load
+// (a renewal caught half-written, a key that does not match) is logged
+// and the certificate already loaded goes on serving; it is tried again
+// at the next look.
+type CertFiles struct {
+	certFile, keyFile string
+	log               *slog.Logger
+	now               func() time.Time
+
+	cur     atomic.Pointer[tls.Certificate]
+	checked atomic.Int64 // unix nanoseconds of the last look
+	mu      sync.Mutex   // one look at a time; guards stamp
+	stamp   [2]fileStamp
+}
+
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+// LoadCertFiles reads the default certificate; log gets reloads and their
+// failures (nil: slog.Default()).
+func LoadCertFiles(certFile, keyFile string, log *slog.Logger) (*CertFiles, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	f := &CertFiles{certFile: certFile, keyFile: keyFile, log: log, now: time.Now}
+	st, err := f.stamps()
+	if err != nil {
+		return nil, fmt.Errorf("default TLS certificate: %w", err)
+	}
+	c, err := LoadCertificate(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	f.cur.Store(c)
+	f.stamp = st
+	f.checked.Store(f.now().UnixNano())
+	return f, nil
+}
+
+// Certificate returns the current certificate, reading the files again
+// first when they changed and a look is due.
+func (f *CertFiles) Certificate() *tls.Certificate {
+	now := f.now().UnixNano()
+	last := f.checked.Load()
+	if now-last >= int64(CertFilesCheckEvery) && f.checked.CompareAndSwap(last, now) {
+		f.reload()
+	}
+	return f.cur.Load()
+}
+
+func (f *CertFiles) reload() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := f.stamps()
+	if err != nil {
+		f.log.Warn("gateway TLS: cannot read the default certificate's files; serving the one loaded", "cert_file", f.certFile, "err", err)
+		return
+	}
+	if st == f.stamp {
+		return
+	}
+	c, err := LoadCertificate(f.certFile, f.keyFile)
+	if err != nil {
+		f.log.Warn("gateway TLS: the default certificate's files changed but do not load; serving the one loaded until they do", "cert_file", f.certFile, "err", err)
+		return
+	}
+	f.cur.Store(c)
+	f.stamp = st
+	attrs := []any{"cert_file", f.certFile}
+	if c.Leaf != nil {
+		attrs = append(attrs, "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339), "dns_names", c.Leaf.DNSNames)
+	}
+	f.log.Info("gateway TLS: default certificate reloaded from its files", attrs...)
+}
+
+func (f *CertFiles) stamps() ([2]fileStamp, error) {
+	var st [2]fileStamp
+	for i, name := range []string{f.certFile, f.keyFile} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return st, err
+		}
+		st[i] = fileStamp{size: fi.Size(), mod: fi.ModTime()}
+	}
+	return st, nil
 }
 
 // LoadCertificate reads the default certificate: a PEM chain (leaf first)

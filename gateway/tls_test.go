@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -253,5 +255,68 @@ func TestTLSServerNameForms(t *testing.T) {
 		if got := st.PeerCertificates[0].DNSNames[0]; got != "api.acme.test" {
 			t.Fatalf("SNI %q served %s, want the custom domain's certificate", name, got)
 		}
+	}
+}
+
+// The default certificate from files is read again when the files change
+// (a renewal), at most every CertFilesCheckEvery; a pair that does not load
+// keeps the previous one serving.
+func TestCertFilesReload(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write := func(p tlstest.Pair, mod time.Time) {
+		t.Helper()
+		for name, b := range map[string][]byte{certFile: p.ChainPEM, keyFile: p.KeyPEM} {
+			if err := os.WriteFile(name, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Chtimes(name, mod, mod)
+		}
+	}
+	old, renewed := ca.Leaf(t, time.Time{}, time.Time{}, "old.portico.test"), ca.Leaf(t, time.Time{}, time.Time{}, "new.portico.test")
+	start := time.Now()
+	write(old, start.Add(-time.Hour))
+	var buf bytes.Buffer
+	f, err := LoadCertFiles(certFile, keyFile, slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := start
+	f.now = func() time.Time { return clock }
+	name := func() string { return f.Certificate().Leaf.DNSNames[0] }
+	if name() != "old.portico.test" {
+		t.Fatalf("loaded %s", name())
+	}
+	write(renewed, start)
+	clock = clock.Add(CertFilesCheckEvery - time.Second)
+	if name() != "old.portico.test" {
+		t.Fatal("the files were read again before a look was due")
+	}
+	clock = clock.Add(2 * time.Second)
+	if name() != "new.portico.test" {
+		t.Fatalf("after a renewal and a look: %s", name())
+	}
+	if !strings.Contains(buf.String(), "default certificate reloaded") {
+		t.Fatalf("no log of the reload: %s", buf.String())
+	}
+	// A renewal caught half-written: the loaded certificate stays.
+	os.WriteFile(certFile, old.ChainPEM[:len(old.ChainPEM)/2], 0o600)
+	os.Chtimes(certFile, start.Add(time.Minute), start.Add(time.Minute))
+	clock = clock.Add(CertFilesCheckEvery)
+	if name() != "new.portico.test" {
+		t.Fatalf("a broken pair replaced the certificate: %s", name())
+	}
+	if !strings.Contains(buf.String(), "do not load") || strings.Contains(buf.String(), "PRIVATE KEY") {
+		t.Fatalf("log of the failed reload: %s", buf.String())
+	}
+	// Once whole, it is served.
+	write(old, start.Add(2*time.Minute))
+	clock = clock.Add(CertFilesCheckEvery)
+	if name() != "old.portico.test" {
+		t.Fatalf("after the files were mended: %s", name())
+	}
+	if _, err := LoadCertFiles(filepath.Join(dir, "missing.pem"), keyFile, nil); err == nil {
+		t.Fatal("a missing file loaded")
 	}
 }

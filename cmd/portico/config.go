@@ -225,7 +225,7 @@ func options() []option {
 			return err
 		}},
 		{"gateway-tls-addr", "PORTICO_GATEWAY_TLS_ADDR", "", "listen address of the gateway's TLS listener (TLS 1.2+, HTTP/2, custom domains' certificates by SNI); empty leaves TLS off", str(func(c *Config) *string { return &c.GatewayTLSAddr })},
-		{"tls-cert-file", "PORTICO_TLS_CERT_FILE", "", "PEM certificate chain the TLS listener serves to names without a custom-domain certificate", str(func(c *Config) *string { return &c.TLSCertFile })},
+		{"tls-cert-file", "PORTICO_TLS_CERT_FILE", "", "PEM certificate chain the TLS listener serves to names without a custom-domain certificate; read again within 30 s when the files change (renewals need no restart)", str(func(c *Config) *string { return &c.TLSCertFile })},
 		{"tls-key-file", "PORTICO_TLS_KEY_FILE", "", "PEM private key of --tls-cert-file", str(func(c *Config) *string { return &c.TLSKeyFile })},
 	}
 }

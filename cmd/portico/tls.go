@@ -20,15 +20,15 @@ func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Log
 		log.Info("gateway TLS: off (set PORTICO_GATEWAY_TLS_ADDR to serve HTTPS)")
 		return nil, nil, nil
 	}
-	var def *tls.Certificate
+	var def *gateway.CertFiles
+	tc := gateway.TLSConfig(store, nil)
 	if cfg.TLSCertFile != "" {
-		c, err := gateway.LoadCertificate(cfg.TLSCertFile, cfg.TLSKeyFile)
+		c, err := gateway.LoadCertFiles(cfg.TLSCertFile, cfg.TLSKeyFile, log)
 		if err != nil {
 			return nil, nil, err
 		}
-		def = c
+		def, tc = c, gateway.TLSConfigFiles(store, c)
 	}
-	tc := gateway.TLSConfig(store, def)
 	ln, err := listenGateway(cfg, cfg.GatewayTLSAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway TLS listener: %w", err)
@@ -38,7 +38,7 @@ func gatewayTLS(cfg *Config, store *gateway.Store, h http.Handler, log *slog.Log
 		n = s.Certificates()
 	}
 	if def != nil {
-		log.Info("gateway TLS: on with the default certificate from files and custom domains' certificates by SNI",
+		log.Info("gateway TLS: on with the default certificate from files (read again within 30 s when they change) and custom domains' certificates by SNI",
 			"addr", ln.Addr().String(), "cert_file", cfg.TLSCertFile, "custom_domains", n, "min_version", "TLS 1.2", "http2", true)
 	} else {
 		log.Warn("gateway TLS: on with custom domains' certificates only; a client naming no custom domain fails the handshake (set PORTICO_TLS_CERT_FILE and PORTICO_TLS_KEY_FILE for a default certificate)",
