@@ -69,7 +69,7 @@ func newEnv(t *testing.T, db *migrations.DB) *env {
 	e.cat = catalog.NewService(db.DB, catalog.Options{Keyring: kr, Guard: catalog.UpstreamGuard{AllowPrivate: true}, Logger: log})
 	e.plans = billing.NewService(db.DB, billing.Options{Versions: e.cat, Logger: log, Mailer: outbox, BaseURL: base})
 	e.cat.SetOnOffline(e.plans.EndVersionSubscriptions)
-	e.doms = domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: "gw.portico.test"})
+	e.doms = domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: "gw.portico.test", AnyIssuer: true})
 	e.portal, err = portal.New(portal.Config{BaseURL: base, OperatorToken: operatorToken, MaxBodyBytes: 512 << 10},
 		portal.Deps{Tenants: e.svc, Catalog: e.cat, Plans: e.plans, Market: market.NewService(db.DB, e.plans), Domains: e.doms, DB: db, Keyring: kr, Outbox: outbox, Logger: log})
 	if err != nil {

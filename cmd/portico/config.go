@@ -55,6 +55,9 @@ type Config struct {
 	// AllowPrivateUpstreams lets upstream URLs point at private, loopback
 	// and link-local addresses; nil means "on for SQLite, off for PostgreSQL".
 	AllowPrivateUpstreams *bool
+	// CustomDomainAnyIssuer accepts custom-domain certificates from any
+	// issuer; nil means "on for SQLite, off for PostgreSQL".
+	CustomDomainAnyIssuer *bool
 	// GatewayIPAllow and GatewayIPDeny are the gateway's global client
 	// address lists (CIDRs or addresses).
 	GatewayIPAllow, GatewayIPDeny []string
@@ -192,21 +195,10 @@ func options() []option {
 		}},
 		{"session-ttl", "PORTICO_SESSION_TTL", "168h", "how long a console login lasts", dur(func(c *Config) *time.Duration { return &c.SessionTTL })},
 		{"shutdown-timeout", "PORTICO_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown waits for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
-		{"allow-private-upstreams", "PORTICO_ALLOW_PRIVATE_UPSTREAMS", "auto", "let upstream URLs reach private, loopback and link-local addresses (SSRF guard off): true, false, or auto (on with SQLite, off with PostgreSQL)", func(c *Config, v string) error {
-			switch strings.ToLower(v) {
-			case "auto", "":
-				c.AllowPrivateUpstreams = nil
-			case "true", "1", "yes", "on":
-				t := true
-				c.AllowPrivateUpstreams = &t
-			case "false", "0", "no", "off":
-				f := false
-				c.AllowPrivateUpstreams = &f
-			default:
-				return fmt.Errorf("%q: use true, false or auto", v)
-			}
-			return nil
-		}},
+		{"allow-private-upstreams", "PORTICO_ALLOW_PRIVATE_UPSTREAMS", "auto", "let upstream URLs reach private, loopback and link-local addresses (SSRF guard off): true, false, or auto (on with SQLite, off with PostgreSQL)",
+			autoBool(func(c *Config) **bool { return &c.AllowPrivateUpstreams })},
+		{"custom-domain-any-issuer", "PORTICO_CUSTOM_DOMAIN_ANY_ISSUER", "auto", "accept a custom domain's certificate whatever issued it (a private CA, self-signed) instead of only one chaining to a trusted root, which proves the organisation controls the name: true, false, or auto (on with SQLite, off with PostgreSQL)",
+			autoBool(func(c *Config) **bool { return &c.CustomDomainAnyIssuer })},
 		{"demo", "PORTICO_DEMO", "false", "seed an empty database with a provider, a published echo API, a free plan and a subscribed partner app; write demo.json to the data dir and print a ready curl command", func(c *Config, v string) error {
 			switch strings.ToLower(v) {
 			case "true", "1", "yes", "on":
@@ -328,4 +320,23 @@ func parseGatewayDomain(v string) (string, error) {
 		return bad("the last part cannot be all digits")
 	}
 	return d, nil
+}
+
+// autoBool parses true, false or auto (nil: decided by the database, see
+// onForSQLite) into the field get returns.
+func autoBool(get func(*Config) **bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var b *bool
+		switch strings.ToLower(v) {
+		case "auto", "":
+		case "true", "1", "yes", "on":
+			b = new(true)
+		case "false", "0", "no", "off":
+			b = new(false)
+		default:
+			return fmt.Errorf("%q: use true, false or auto", v)
+		}
+		*get(c) = b
+		return nil
+	}
 }

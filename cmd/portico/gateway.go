@@ -21,6 +21,7 @@ import (
 	"github.com/portico-dev/portico/portal/domains"
 	"github.com/portico-dev/portico/portal/gwconfig"
 	"github.com/portico-dev/portico/tenants"
+	"github.com/portico-dev/portico/tenants/keyring"
 )
 
 // gatewayNode runs a gateway-only node: the gateway and admin listeners, the
@@ -50,7 +51,7 @@ func gatewayNode(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.
 	// and the version check (startGateway).
 	reloader := gwconfig.NewReloader(gateway.NewStore(nil), db)
 	reloader.Logger = log
-	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, GatewayDomain: cfg.GatewayDomain, ReservedHosts: platformHosts(cfg)})
+	doms := domains.NewService(db.DB, domainOptions(cfg, db.Dialect, kr, log, nil))
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Domain: cfg.GatewayDomain, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
@@ -246,10 +247,26 @@ func (rt *gatewayRuntime) stop(ctx context.Context) error {
 // tenants must not reach the platform's network. The catalog's URL check
 // and the gateway's connect-time check use the same value.
 func allowPrivateUpstreams(cfg *Config, dialect migrations.Dialect) bool {
-	if cfg.AllowPrivateUpstreams != nil {
-		return *cfg.AllowPrivateUpstreams
+	return onForSQLite(cfg.AllowPrivateUpstreams, dialect)
+}
+
+// onForSQLite resolves a true/false/auto setting: auto (nil) is on with
+// SQLite (one operator's own deployment) and off with PostgreSQL (a
+// multi-tenant platform).
+func onForSQLite(v *bool, dialect migrations.Dialect) bool {
+	if v != nil {
+		return *v
 	}
 	return dialect == migrations.SQLite
+}
+
+// domainOptions are the custom-domain service's settings: the gateway
+// domain and the platform's own host names are not for organisations to
+// claim, and a certificate must come from a trusted issuer unless
+// --custom-domain-any-issuer.
+func domainOptions(cfg *Config, dialect migrations.Dialect, kr *keyring.Keyring, log *slog.Logger, onChange func(context.Context)) domains.Options {
+	return domains.Options{Keyring: kr, Logger: log, OnChange: onChange, GatewayDomain: cfg.GatewayDomain, ReservedHosts: platformHosts(cfg),
+		AnyIssuer: onForSQLite(cfg.CustomDomainAnyIssuer, dialect)}
 }
 
 // adminHandler serves the admin listener: Prometheus metrics and liveness.

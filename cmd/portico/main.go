@@ -238,7 +238,7 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL, OnChange: notifier.Changed})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
-	doms := domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: log, OnChange: notifier.Changed, GatewayDomain: cfg.GatewayDomain, ReservedHosts: platformHosts(cfg)})
+	doms := domains.NewService(db.DB, domainOptions(cfg, db.Dialect, kr, log, notifier.Changed))
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Domain: cfg.GatewayDomain, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err

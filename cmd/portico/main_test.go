@@ -62,10 +62,22 @@ func TestParseConfigPrecedence(t *testing.T) {
 			t.Fatalf("PORTICO_GATEWAY_IPV6_PREFIX=%q: %v %d %+v", env, err, c.GatewayIPv6Prefix, p)
 		}
 	}
+	// true/false/auto settings: auto is on with SQLite, off with PostgreSQL.
+	for env, want := range map[string][2]bool{"": {true, false}, "auto": {true, false}, "TRUE": {true, true}, "off": {false, false}} {
+		c, err := parseConfig("t", nil, func(k string) string { return map[string]string{"PORTICO_CUSTOM_DOMAIN_ANY_ISSUER": env}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		lite, pg := domainOptions(c, migrations.SQLite, nil, nil, nil).AnyIssuer, domainOptions(c, migrations.Postgres, nil, nil, nil).AnyIssuer
+		if lite != want[0] || pg != want[1] {
+			t.Fatalf("PORTICO_CUSTOM_DOMAIN_ANY_ISSUER=%q: any issuer with SQLite %v, PostgreSQL %v; want %v", env, lite, pg, want)
+		}
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
 	}{
+		"bad any-issuer":    {env: map[string]string{"PORTICO_CUSTOM_DOMAIN_ANY_ISSUER": "maybe"}},
 		"bad duration flag": {args: []string{"--session-ttl", "soon"}},
 		"bad duration env":  {env: map[string]string{"PORTICO_SHUTDOWN_TIMEOUT": "-1s"}},
 		"bad log format":    {args: []string{"--log-format", "xml"}},

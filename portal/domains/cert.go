@@ -126,7 +126,7 @@ func parseKey(text string) (crypto.Signer, error) {
 // ""): the chain parses and is in order, the leaf covers host and has not
 // expired at now, and the key matches the leaf. Errors are field errors on
 // "certificate" and "private_key" and never quote the key.
-func checkCertificate(host, chainText, keyText string, now time.Time) (material, error) {
+func checkCertificate(host, chainText, keyText string, now time.Time, trust *x509.VerifyOptions) (material, error) {
 	v := tenants.Validation{}
 	certs, err := parseChain(chainText)
 	if err != nil {
@@ -154,6 +154,19 @@ func checkCertificate(host, chainText, keyText string, now time.Time) (material,
 		if certs[i-1].CheckSignatureFrom(certs[i]) != nil {
 			v.Add("certificate", "Certificate "+strconv.Itoa(i)+" is not signed by certificate "+strconv.Itoa(i+1)+": put the leaf first, then each issuer in order.")
 			break
+		}
+	}
+	if trust != nil && host != "" && v.Err() == nil {
+		// Proof of control: an issuer the roots trust vouched for the
+		// name (see Options.AnyIssuer).
+		opts := *trust
+		opts.DNSName, opts.CurrentTime = host, now
+		opts.Intermediates = x509.NewCertPool()
+		for _, c := range certs[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		if _, err := leaf.Verify(opts); err != nil {
+			v.Add("certificate", "The certificate is not issued by a trusted certificate authority ("+clipErr(err)+"). A custom domain needs a certificate a public CA issued for it, such as Let's Encrypt's, which shows the domain is yours; paste the leaf first, then its intermediate certificates.")
 		}
 	}
 	if key != nil {
@@ -188,4 +201,14 @@ func describe(c *x509.Certificate) CertificateInfo {
 func fingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// clipErr is a certificate verification error's text, bounded: it names
+// the certificate's subject and issuer, which the uploader chose.
+func clipErr(err error) string {
+	m := err.Error()
+	if len(m) > 200 {
+		m = m[:200] + "…"
+	}
+	return m
 }

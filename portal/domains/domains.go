@@ -2,6 +2,7 @@ package domains
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,16 @@ type Options struct {
 	// certificate served for its name. Entries may carry a port or a
 	// scheme; case and a trailing dot do not matter.
 	ReservedHosts []string
+	// AnyIssuer accepts a certificate whatever issued it. By default a
+	// custom domain's certificate must chain to a trusted root (Roots):
+	// a certificate authority issues one only to whoever controls the
+	// name, so it proves the domain is the organisation's. Without that an
+	// organisation could claim a host name another will point at the
+	// gateway, with a self-signed certificate, and take its calls. Set it
+	// for deployments on a private CA (PORTICO_CUSTOM_DOMAIN_ANY_ISSUER).
+	AnyIssuer bool
+	// Roots are the trusted roots; nil means the system's.
+	Roots *x509.CertPool
 	// Now returns the current time; tests override it.
 	Now func() time.Time
 	// Logger receives operational logs (never key material).
@@ -46,6 +57,7 @@ type Service struct {
 	kr       *keyring.Keyring
 	domain   string
 	reserved map[string]bool
+	trust    *x509.VerifyOptions // nil: any issuer
 	now      func() time.Time
 	log      *slog.Logger
 	onChange func(ctx context.Context)
@@ -55,6 +67,9 @@ type Service struct {
 func NewService(db *gorm.DB, opts Options) *Service {
 	s := &Service{db: db, kr: opts.Keyring, now: opts.Now, log: opts.Logger, onChange: opts.OnChange,
 		domain: strings.ToLower(strings.Trim(strings.TrimSpace(opts.GatewayDomain), "."))}
+	if !opts.AnyIssuer {
+		s.trust = &x509.VerifyOptions{Roots: opts.Roots}
+	}
 	for _, h := range opts.ReservedHosts {
 		if h = reservedHost(h); h != "" {
 			if s.reserved == nil {
@@ -180,7 +195,7 @@ func (s *Service) Add(ctx context.Context, orgID string, a tenants.Actor, in Inp
 	}
 	var m material
 	if err == nil {
-		m, err = checkCertificate(host, in.CertificatePEM, in.PrivateKeyPEM, now)
+		m, err = checkCertificate(host, in.CertificatePEM, in.PrivateKeyPEM, now, s.trust)
 		if err != nil {
 			for f, msg := range tenants.ErrorFields(err) {
 				v.Add(f, msg)
@@ -189,7 +204,7 @@ func (s *Service) Add(ctx context.Context, orgID string, a tenants.Actor, in Inp
 	} else {
 		// Without a host name the certificate cannot be matched; still
 		// say what is wrong with the PEM on its own.
-		if _, err := checkCertificate("", in.CertificatePEM, in.PrivateKeyPEM, now); err != nil {
+		if _, err := checkCertificate("", in.CertificatePEM, in.PrivateKeyPEM, now, nil); err != nil {
 			for f, msg := range tenants.ErrorFields(err) {
 				v.Add(f, msg)
 			}
@@ -290,7 +305,7 @@ func (s *Service) ReplaceCertificate(ctx context.Context, orgID, id string, a te
 			return err
 		}
 		now := s.now()
-		m, err := checkCertificate(r.Hostname, in.CertificatePEM, in.PrivateKeyPEM, now)
+		m, err := checkCertificate(r.Hostname, in.CertificatePEM, in.PrivateKeyPEM, now, s.trust)
 		if err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ func TestPlatformHostsReserved(t *testing.T) {
 	rand.Read(key)
 	kr, _ := keyring.New(key)
 	svc := domains.NewService(db.DB, domains.Options{Keyring: kr, GatewayDomain: "gw.portico.test",
-		ReservedHosts: []string{"https://Console.Portico.Test:8443/", "api.portico.test.", "edge.portico.test:443"}})
+		ReservedHosts: []string{"https://Console.Portico.Test:8443/", "api.portico.test.", "edge.portico.test:443"}, Roots: f.ca.Pool()})
 	ctx := context.Background()
 	for _, h := range []string{"console.portico.test", "API.portico.test", "api.portico.test.", "edge.portico.test"} {
 		in := f.input(t, h, strings.ToLower(strings.TrimSuffix(h, ".")))

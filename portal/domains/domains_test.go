@@ -50,7 +50,7 @@ func newFixture(t *testing.T, db *migrations.DB) *fixture {
 		t.Fatal(err)
 	}
 	f.other = res2.Org
-	f.svc = domains.NewService(db.DB, domains.Options{Keyring: kr, GatewayDomain: "gw.portico.test", OnChange: func(context.Context) { f.changes++ }})
+	f.svc = domains.NewService(db.DB, domains.Options{Keyring: kr, GatewayDomain: "gw.portico.test", Roots: f.ca.Pool(), OnChange: func(context.Context) { f.changes++ }})
 	return f
 }
 
@@ -183,6 +183,9 @@ func TestDomainValidation(t *testing.T) {
 	good := f.input(t, "api.example.com")
 	other := f.input(t, "api.example.com")
 	expired := f.ca.Leaf(t, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour), "api.example.com")
+	// Issued by a CA the service does not trust: anyone can make one for
+	// any name, so it proves nothing about who holds the domain.
+	untrusted := tlstest.NewCA(t).Leaf(t, time.Time{}, time.Time{}, "api.example.com")
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	weak := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}))
 	cases := []struct {
@@ -205,6 +208,7 @@ func TestDomainValidation(t *testing.T) {
 		{"mismatched key", domains.Input{Hostname: "api.example.com", CertificatePEM: good.CertificatePEM, PrivateKeyPEM: other.PrivateKeyPEM}, "private_key", "does not match"},
 		{"weak rsa", domains.Input{Hostname: "api.example.com", CertificatePEM: good.CertificatePEM, PrivateKeyPEM: weak}, "private_key", "2048"},
 		{"wrong host", domains.Input{Hostname: "www.example.org", CertificatePEM: good.CertificatePEM, PrivateKeyPEM: good.PrivateKeyPEM}, "certificate", "does not cover www.example.org"},
+		{"untrusted issuer", domains.Input{Hostname: "api.example.com", CertificatePEM: string(untrusted.ChainPEM), PrivateKeyPEM: string(untrusted.KeyPEM)}, "certificate", "not issued by a trusted certificate authority"},
 		{"expired", domains.Input{Hostname: "api.example.com", CertificatePEM: string(expired.ChainPEM), PrivateKeyPEM: string(expired.KeyPEM)}, "certificate", "expired"},
 		{"wrong order", domains.Input{Hostname: "api.example.com", CertificatePEM: string(f.ca.PEM) + good.CertificatePEM[:strings.Index(good.CertificatePEM, "-----END CERTIFICATE-----")+26], PrivateKeyPEM: good.PrivateKeyPEM}, "certificate", ""},
 	}

@@ -144,7 +144,7 @@ func TestFailedRebuildRetried(t *testing.T) {
 	w := cp.seed(t)
 	n := startNode(t, ctx, db, kr, "", func(r *gwconfig.Reloader) {
 		r.PollInterval, r.FullInterval = 20*time.Millisecond, 0
-		r.Sources.Domains = domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: quietLog()})
+		r.Sources.Domains = domains.NewService(db.DB, domains.Options{Keyring: kr, Logger: quietLog(), AnyIssuer: true})
 	})
 	k2, err := cp.svc.CreateAppKey(ctx, w.partnerOrg, w.app, w.partner, tenants.KeyInput{Name: "two"})
 	if err != nil {
