@@ -175,7 +175,8 @@ func (w *Console) providerSub(c *gin.Context) (billing.Subscription, bool) {
 }
 
 // subscriberPage loads a subscriber's page for the provider: who, which
-// app and plan, status and history — never the partner's keys.
+// app and plan, status, quota use and usage (?from=&to=) and history —
+// never the partner's keys.
 func (w *Console) subscriberPage(c *gin.Context, s billing.Subscription) (subscriptions.SubscriberProps, error) {
 	canDecide := currentRole(c).CanManageMembers()
 	p := subscriptions.SubscriberProps{
@@ -214,6 +215,11 @@ func (w *Console) subscriberPage(c *gin.Context, s billing.Subscription) (subscr
 		}
 	}
 	p.History = historyRows(evs, names, s.PartnerOrgName, "Your organisation")
+	if showsUsage(s) {
+		if p.Usage, err = w.usageView(c, currentOrg(c).ID, s, subscriberURL(c, s.ID)); err != nil {
+			return p, err
+		}
+	}
 	p.Page = w.page(c, s.PartnerOrgName+" · "+s.APIName, "subscribers")
 	return p, nil
 }

@@ -102,7 +102,8 @@ func planOptionLabel(p billing.Plan) string {
 }
 
 // subscriptionPage loads a subscription's page for the partner: terms,
-// status, period, history and what the member may do with it.
+// status, period, quota use and usage (?from=&to=), history and what the
+// member may do with it.
 func (w *Console) subscriptionPage(c *gin.Context, s billing.Subscription) (subscriptions.DetailProps, error) {
 	ctx := c.Request.Context()
 	org := currentOrg(c)
@@ -156,6 +157,11 @@ func (w *Console) subscriptionPage(c *gin.Context, s billing.Subscription) (subs
 		}
 		if err == nil && activeKeys(ks) == 0 {
 			p.KeyAction = appsURL(c, s.AppID, "keys")
+		}
+	}
+	if showsUsage(s) {
+		if p.Usage, err = w.usageView(c, org.ID, s, subscriptionURL(c, s.ID)); err != nil {
+			return p, err
 		}
 	}
 	p.Page = w.page(c, s.APIName+" · "+s.AppName, "subscriptions")

@@ -130,3 +130,18 @@ func pendingLabel(n int) string {
 
 // queueReasonID is the id of a queue row's reason field.
 func queueReasonID(r RequestRow) string { return "reason-" + r.ID }
+
+// meterValue is what a quota's <meter> shows: the use, at most the limit
+// (the text says by how much it went beyond).
+func (q QuotaMeter) meterValue() string { return strconv.FormatInt(min(q.Used, q.Limit), 10) }
+
+func (q QuotaMeter) meterMax() string { return strconv.FormatInt(q.Limit, 10) }
+
+// meterLow is where the warning starts, 80% of the limit.
+func (q QuotaMeter) meterLow() string { return strconv.FormatInt(q.Limit*8/10, 10) }
+
+func (q QuotaMeter) describedBy() string { return q.ID + "-text " + q.ID + "-window" }
+
+// usageAction is the range form's action: the page, back at its usage
+// card.
+func (u UsageProps) usageAction() string { return u.Action + "#usage" }

@@ -46,11 +46,13 @@ type Row struct {
 	Created     string
 }
 
-// DetailProps drive GET /orgs/{org}/subscriptions/{id}: the plan's terms
-// and limits, the status with its notice, the period, the history and, for
-// those who manage apps, the plan change (POST {Action}/plan, field plan)
-// and cancellation (POST {Action}/cancel). KeyAction, when set, offers to
-// create the app's first key (POST, field name).
+// DetailProps drive GET /orgs/{org}/subscriptions/{id}?from=&to=: the
+// plan's terms and limits, the status with its notice, the period, the
+// quota use and usage (Usage, left out while Usage.Action is ""), the
+// history and, for those who manage apps, the plan change (POST
+// {Action}/plan, field plan) and cancellation (POST {Action}/cancel).
+// KeyAction, when set, offers to create the app's first key (POST, field
+// name).
 type DetailProps struct {
 	Page        layout.Page
 	ID          string
@@ -89,6 +91,9 @@ type DetailProps struct {
 	PlanMessage   string
 	CanCancel     bool
 	KeyAction     string
+
+	// Usage is the quota use now and the usage over time.
+	Usage UsageProps
 }
 
 // EventRow is one entry of a subscription's history, formatted.
@@ -180,12 +185,13 @@ type RequestRow struct {
 	Reason        string
 }
 
-// SubscriberProps drive GET /orgs/{org}/subscribers/{id}: who subscribes
-// (partner organisation and app), the plan, status, period and history,
-// and for owners and admins the decisions the status allows (POST
-// {Action}/approve, /reject, /suspend, /resume, /terminate; reject, suspend
-// and terminate need a reason). Failed names the form whose reason was
-// missing.
+// SubscriberProps drive GET /orgs/{org}/subscribers/{id}?from=&to=: who
+// subscribes (partner organisation and app), the plan, status, period,
+// quota use and usage (Usage, left out while Usage.Action is "") and
+// history, and for owners and admins the decisions the status allows
+// (POST {Action}/approve, /reject, /suspend, /resume, /terminate; reject,
+// suspend and terminate need a reason). Failed names the form whose reason
+// was missing.
 type SubscriberProps struct {
 	Page              layout.Page
 	ID                string
@@ -219,4 +225,58 @@ type SubscriberProps struct {
 	Failed       string
 	ReasonError  string
 	ReasonValue  string
+
+	// Usage is the quota use now and the usage over time.
+	Usage UsageProps
+}
+
+// UsageProps drive the usage cards of both sides' subscription pages, from
+// the gateway's metering (the usage ledger): the quota use now, and a
+// by-day chart of a range of days chosen with a GET form (fields from and
+// to, UTC dates, both included) sent to Action, so a range is a link.
+type UsageProps struct {
+	Action string
+	// Quotas are the plan's quotas with what the current windows spent;
+	// when there are none, QuotaNote says why (no quota, not active).
+	Quotas    []QuotaMeter
+	QuotaNote string
+	// From and To fill the range form: the dates shown, or what was typed
+	// when it was refused (Message, FromError and ToError say why; the
+	// chart then shows the default range).
+	From      string
+	To        string
+	FromError string
+	ToError   string
+	Message   string
+	// Custom is set when the range is not the default one, to offer it
+	// back (DefaultURL).
+	Custom     bool
+	DefaultURL string
+	// Range describes the days charted: "30 days, 2026-10-22 to
+	// 2026-11-20 (UTC)".
+	Range string
+	Chart components.Chart
+	// The range's totals, formatted.
+	Calls     string
+	Billable  string
+	Errors    string
+	ErrorRate string
+}
+
+// QuotaMeter is one of the plan's quotas in its current window: Used of
+// Limit billable calls, Text in words ("850 of 1,000 used (85%)"), Level
+// "ok", "warning" (80% or more) or "danger" (all used).
+type QuotaMeter struct {
+	// ID is the <meter>'s id; its label, text and window ids derive from
+	// it.
+	ID    string
+	Label string
+	// Window is what the quota counts over: "Today so far (UTC) …".
+	Window string
+	Used   int64
+	Limit  int64
+	Text   string
+	Level  string
+	// Note says what happens beyond the limit.
+	Note string
 }
