@@ -238,7 +238,13 @@ func serve(ctx context.Context, cfg *Config, db *migrations.DB, log *slog.Logger
 	plans := billing.NewService(db.DB, billing.Options{Versions: cat, Logger: log, Mailer: mailer, BaseURL: cfg.BaseURL, OnChange: notifier.Changed})
 	cat.SetOnOffline(plans.EndVersionSubscriptions)
 	mkt := market.NewService(db.DB, plans)
-	doms := domains.NewService(db.DB, domainOptions(cfg, db.Dialect, kr, log, notifier.Changed))
+	domOpts := domainOptions(cfg, db.Dialect, kr, log, notifier.Changed)
+	if domOpts.AnyIssuer {
+		log.Info("custom domains: certificates from any issuer accepted (single-tenant mode; set PORTICO_CUSTOM_DOMAIN_ANY_ISSUER=false for multi-tenant)")
+	} else {
+		log.Info("custom domains: certificates must chain to a trusted root, proving control of the name")
+	}
+	doms := domains.NewService(db.DB, domOpts)
 	rt, err := startGateway(ctx, cfg, kr, reloader, gwconfig.Sources{Catalog: cat, Plans: plans, Tenants: svc, Domains: doms, Domain: cfg.GatewayDomain, Logger: log}, svc, db, sh, log)
 	if err != nil {
 		return err
