@@ -144,6 +144,9 @@ func TestGatewayEndToEnd(t *testing.T) {
 			if u := r.json(t); u["calls"] != float64(0) {
 				t.Fatalf("%s usage of yesterday = %s", who.org, r.Body)
 			}
+			// A "to" alone ends the default 30 days: 40 days back is no error.
+			r = e.call("GET", "/api/v1/orgs/"+who.org+"/subscriptions/"+sub+"/usage?to="+d.AddDate(0, 0, -40).Format(time.DateOnly), who.tok, nil)
+			expectStatus(t, r, http.StatusOK)
 		}
 		if st, m := call("DELETE", "/acme/weather/v1/forecast", ""); st != 405 {
 			t.Fatalf("wrong method: %d %v", st, m)

@@ -272,8 +272,8 @@ func (a *API) terminateSubscriber(c *gin.Context) {
 // partner or its provider: ?from= and ?to= are dates or RFC 3339 times
 // (default: the last 30 days).
 func (a *API) showSubscriptionUsage(c *gin.Context) {
-	now := time.Now().UTC()
-	to, from := now, now.AddDate(0, 0, -30)
+	to := time.Now().UTC()
+	var from time.Time
 	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
 		if v := c.Query(name); v != "" {
 			t, err := parseDate(v)
@@ -288,6 +288,9 @@ func (a *API) showSubscriptionUsage(c *gin.Context) {
 			}
 			*dst = t
 		}
+	}
+	if from.IsZero() { // the 30 days before to, as documented
+		from = to.AddDate(0, 0, -30)
 	}
 	u, err := a.Plans.SubscriptionUsage(c.Request.Context(), currentOrg(c).ID, c.Param("id"), from, to)
 	if err != nil {
