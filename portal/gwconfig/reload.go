@@ -73,8 +73,9 @@ const (
 //
 // Triggers and notifications that arrive during a rebuild collapse into
 // one more rebuild or check. A failed build keeps the previous snapshot
-// serving, is logged, and is retried at the next version check even when
-// the version did not move (a Trigger's change is in no version). The configuration's Version is the database's, so
+// serving, is logged, and is retried by the version checks even when the
+// version did not move (a Trigger's change is in no version), backing off
+// from 250 ms to a minute while it keeps failing. The configuration's Version is the database's, so
 // every node serving the same state reports the same number.
 type Reloader struct {
 	Sources Sources
@@ -100,7 +101,13 @@ type Reloader struct {
 	kick, check chan struct{}
 	mu          sync.Mutex // one rebuild at a time, swapped in order
 	served      atomic.Uint64
-	stale       atomic.Bool // the last rebuild failed: the next check retries
+	stale       atomic.Bool // the last rebuild failed: a check retries
+	// failStreak counts rebuilds failed in a row and retryAt (unix ns) is
+	// when a check may retry: 250 ms after the first failure, doubling to
+	// a minute, so a failure that persists (a key the master key cannot
+	// open) does not rebuild every second on every node.
+	failStreak  atomic.Int32
+	retryAt     atomic.Int64
 	local       uint64
 	pollFailing bool
 	m           reloadMetrics
@@ -170,7 +177,15 @@ func (r *Reloader) Reload(ctx context.Context) error { return r.reload(ctx, reas
 func (r *Reloader) reload(ctx context.Context, reason string) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer func() { r.stale.Store(err != nil) }()
+	defer func() {
+		r.stale.Store(err != nil)
+		if err == nil {
+			r.failStreak.Store(0)
+			return
+		}
+		n := min(r.failStreak.Add(1), 9) // 250 ms << 8 ≈ a minute
+		r.retryAt.Store(time.Now().Add(min(250*time.Millisecond<<(n-1), time.Minute)).UnixNano())
+	}()
 	start := time.Now()
 	// The version is read before the state: a change committed while Build
 	// reads is then either in this build or announced by a newer version.
@@ -238,7 +253,7 @@ func (r *Reloader) checkVersion(ctx context.Context) {
 	switch {
 	case v != r.served.Load():
 		r.run(ctx, reasonVersion)
-	case r.stale.Load():
+	case r.stale.Load() && time.Now().UnixNano() >= r.retryAt.Load():
 		r.run(ctx, reasonRetry)
 	}
 }

@@ -155,6 +155,12 @@ func TestFailedRebuildRetried(t *testing.T) {
 	}
 	n.rl.Trigger(ctx) // as Notifier.Changed does when its bump fails
 	waitFor(t, 5*time.Second, "the failed rebuild", func() bool { return rebuilds(t, n.reg, "error") > 0 })
+	// While the failure lasts the retries back off (250 ms, 500 ms, 1 s…)
+	// rather than rebuild at every 20 ms check: about 100 in two seconds.
+	time.Sleep(2 * time.Second)
+	if got := rebuilds(t, n.reg, "error"); got > 6 {
+		t.Fatalf("%v failed rebuilds in 2 s of a lasting failure: no back-off", got)
+	}
 	changed := time.Now()
 	if err := db.Exec("ALTER TABLE custom_domains_away RENAME TO custom_domains").Error; err != nil {
 		t.Fatal(err)
