@@ -586,7 +586,7 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 		}
 		// Pasted after each target's base path: anything but a path
 		// could name another host or break the request line.
-		if p := u.HealthCheckPath; p != "" && (p[0] != '/' || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f })) {
+		if p := u.HealthCheckPath; p != "" && !ValidHealthCheckPath(p) {
 			c.errorf("%s: upstream health check path %q is not a path starting with /", at, p)
 		}
 	}
@@ -619,4 +619,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ValidHealthCheckPath reports whether p can be an upstream's health check
+// path: it is pasted after each target's base path, so it must start with
+// "/" and hold no spaces or control characters (anything else could name
+// another host or break the request line). The catalog checks paths with
+// it too, so what it saves the gateway serves.
+func ValidHealthCheckPath(p string) bool {
+	return p != "" && p[0] == '/' && !strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f })
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -557,6 +558,23 @@ func TestPublicSetting(t *testing.T) {
 		}
 		if d := catalog.Diff(b, b); len(d) != 0 {
 			t.Fatalf("diff of equal snapshots = %q", d)
+		}
+	})
+}
+
+// The catalog takes only health check paths the gateway serves: a path it
+// accepted but Compile refused would leave the version out at build time.
+func TestHealthCheckPathAsTheGatewayChecksIt(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newFixture(t, db)
+		f.api(t, "pets")
+		for i, p := range []string{"/health\tz", "health", "/a b", "/x\x7f"} {
+			_, _, err := f.cat.CreateVersion(context.Background(), f.org.ID, "pets", f.actor, catalog.VersionInput{Version: "v" + strconv.Itoa(i+2),
+				Upstream: &catalog.Upstream{Targets: []catalog.Target{{URL: "http://127.0.0.1:9999/"}}, HealthCheckPath: p}})
+			wantCode(t, err, tenants.EInvalid)
+			if _, ok := tenants.ErrorFields(err)["upstream.health_check_path"]; !ok {
+				t.Fatalf("%q: %v", p, err)
+			}
 		}
 	})
 }

@@ -85,8 +85,8 @@ func (g UpstreamGuard) normalizeUpstream(ctx context.Context, u Upstream) (Upstr
 	if u.Retries < 0 || u.Retries > maxRetries {
 		v.Add("upstream.retries", "Use 0 to 5 retries.")
 	}
-	if u.HealthCheckPath != "" && (!strings.HasPrefix(u.HealthCheckPath, "/") || strings.ContainsAny(u.HealthCheckPath, " \r\n")) {
-		v.Add("upstream.health_check_path", "Use a path starting with /.")
+	if u.HealthCheckPath != "" && !gateway.ValidHealthCheckPath(u.HealthCheckPath) {
+		v.Add("upstream.health_check_path", "Use a path starting with /, without spaces or control characters.")
 	}
 	return u, v.Err()
 }
