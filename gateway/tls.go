@@ -143,7 +143,8 @@ type CertFiles struct {
 	now               func() time.Time
 
 	cur     atomic.Pointer[tls.Certificate]
-	checked atomic.Int64 // unix nanoseconds of the last look
+	epoch   time.Time    // the load; looks are timed from it (monotonic)
+	checked atomic.Int64 // nanoseconds after epoch of the last look
 	mu      sync.Mutex   // one look at a time; guards stamp
 	stamp   [2]fileStamp
 }
@@ -170,14 +171,14 @@ func LoadCertFiles(certFile, keyFile string, log *slog.Logger) (*CertFiles, erro
 	}
 	f.cur.Store(c)
 	f.stamp = st
-	f.checked.Store(f.now().UnixNano())
+	f.epoch = f.now()
 	return f, nil
 }
 
 // Certificate returns the current certificate, reading the files again
 // first when they changed and a look is due.
 func (f *CertFiles) Certificate() *tls.Certificate {
-	now := f.now().UnixNano()
+	now := int64(f.now().Sub(f.epoch)) // a wall clock stepped back does not stall it
 	last := f.checked.Load()
 	if now-last >= int64(CertFilesCheckEvery) && f.checked.CompareAndSwap(last, now) {
 		f.reload()
