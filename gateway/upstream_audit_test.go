@@ -309,8 +309,11 @@ func TestUpstreamBreakerProbeClientGone(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // the transport returns, the slot is released
 	res, body := g.call(t, "GET", "/acme/echo/v1/x", "", nil)
-	if el := time.Since(start); el >= cooldown {
-		t.Skipf("too slow to tell (%v): the slot's deadline passed anyway", el)
+	// An unreleased slot would last until the probe call's own deadline
+	// (the default 30 s timeout, beyond the cool-down): only a run that
+	// slow could pass without the release.
+	if el := time.Since(start); el >= DefaultTimeout {
+		t.Fatalf("too slow to tell (%v): the probe slot's deadline passed anyway", el)
 	}
 	if res.StatusCode != 200 || body != "ok" {
 		t.Fatalf("after the probe's client left: %d %s, want the next call admitted as the probe", res.StatusCode, body)
