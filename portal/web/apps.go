@@ -314,7 +314,7 @@ func countOf(n int, one, many string) string {
 	case 1:
 		return "1 " + one
 	}
-	return formatCount(int64(n)) + " " + many
+	return components.Count(int64(n)) + " " + many
 }
 
 // keyExpiry reads the new-key form's expiry date: the key works until the

@@ -246,7 +246,7 @@ func parsePlanForm(c *gin.Context) (plans.Form, billing.PlanInput, error) {
 		case !ok:
 			v.Add(field, bad)
 		case n > max:
-			v.Add(field, "Enter at most "+formatCount(max)+".")
+			v.Add(field, "Enter at most "+components.Count(max)+".")
 		}
 		return n
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/portico-dev/portico/billing"
+	"github.com/portico-dev/portico/templates/components"
 	"github.com/portico-dev/portico/templates/pages/market"
 )
 
@@ -156,14 +157,6 @@ func formatMoney(minor int64, currency string) string {
 	return sign + whole + " " + strings.ToUpper(currency)
 }
 
-// formatCount shows a count with thousands separators: "10,000".
-func formatCount(n int64) string {
-	if n < 0 {
-		return "-" + groupThousands(strconv.FormatInt(-n, 10))
-	}
-	return groupThousands(strconv.FormatInt(n, 10))
-}
-
 func groupThousands(digits string) string {
 	if len(digits) <= 3 {
 		return digits
@@ -187,7 +180,7 @@ func planTerms(p billing.Plan) market.PlanTerms {
 	t := market.PlanTerms{
 		Slug: p.Slug, Name: p.Name, Description: p.Description,
 		Price: "Free", Free: p.PriceCents == 0,
-		Included:   formatCount(p.IncludedCalls),
+		Included:   components.Count(p.IncludedCalls),
 		Overage:    "Hard limit",
 		RateLimit:  "None",
 		DayQuota:   "Unlimited",
@@ -214,13 +207,13 @@ func planTerms(p billing.Plan) market.PlanTerms {
 		if burst == 0 {
 			burst = rl.RequestsPerSecond
 		}
-		t.RateLimit = formatCount(int64(rl.RequestsPerSecond)) + " req/s (burst " + formatCount(int64(burst)) + ")"
+		t.RateLimit = components.Count(int64(rl.RequestsPerSecond)) + " req/s (burst " + components.Count(int64(burst)) + ")"
 	}
 	if q := p.Quota.Day; q != nil {
-		t.DayQuota = formatCount(*q) + " calls"
+		t.DayQuota = components.Count(*q) + " calls"
 	}
 	if q := p.Quota.Month; q != nil {
-		t.MonthQuota = formatCount(*q) + " calls"
+		t.MonthQuota = components.Count(*q) + " calls"
 	}
 	if p.Approval == billing.ApprovalManual {
 		t.Approval = "Manual"

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -28,12 +29,6 @@ const (
 // call can have been made.
 func showsUsage(s billing.Subscription) bool {
 	return s.Status != billing.SubPendingApproval && s.Status != billing.SubRejected
-}
-
-// utcDate is the UTC day of t, at midnight.
-func utcDate(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // usageRange reads ?from= and ?to=, UTC dates with both days included
@@ -79,17 +74,8 @@ func usageRange(c *gin.Context, today time.Time, u *subscriptions.UsageProps) (f
 		return first, last
 	}
 	u.FromError, u.ToError = fromErr, toErr
-	u.Message = "That range cannot be shown, so this is the last " + strconv.Itoa(usageDefaultDays) + " days. " + firstNonEmpty(fromErr, toErr)
+	u.Message = "That range cannot be shown, so this is the last " + strconv.Itoa(usageDefaultDays) + " days. " + cmp.Or(fromErr, toErr)
 	return defFirst, today
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // usageView loads a subscription's usage for its page on either side
@@ -102,7 +88,7 @@ func firstNonEmpty(ss ...string) string {
 func (w *Console) usageView(c *gin.Context, orgID string, s billing.Subscription, action string) (subscriptions.UsageProps, error) {
 	ctx := c.Request.Context()
 	now := usageNow().UTC()
-	today := utcDate(now)
+	today := now.Truncate(24 * time.Hour) // UTC midnight: days since year 1 are whole
 	u := subscriptions.UsageProps{Action: action, DefaultURL: action + "#usage"}
 	sum := func(from, to time.Time) (billing.Usage, error) {
 		return w.Plans.SubscriptionUsage(ctx, orgID, s.ID, from, to)
@@ -156,7 +142,7 @@ func (w *Console) usageView(c *gin.Context, orgID string, s billing.Subscription
 				}
 				m := quotaMeter("quota-included", "Included calls", pl.IncludedCalls, period.Billable, window, note)
 				if o := pl.OverageCentsPer1000; o != nil && period.Billable > pl.IncludedCalls {
-					m.Text += " — " + formatCount(period.Billable-pl.IncludedCalls) + " beyond them"
+					m.Text += " — " + components.Count(period.Billable-pl.IncludedCalls) + " beyond them"
 				}
 				u.Quotas = append(u.Quotas, m)
 			}
@@ -193,7 +179,7 @@ func (w *Console) usageView(c *gin.Context, orgID string, s billing.Subscription
 		ID: "usage-chart", Title: "Calls per day", LabelName: "Day (UTC)", ValueName: "calls", PartName: "errors", ExtraName: "billable",
 		Points: components.FillDays(first, last, points),
 	}
-	u.Calls, u.Billable, u.Errors = formatCount(r.Calls), formatCount(r.Billable), formatCount(r.Errors)
+	u.Calls, u.Billable, u.Errors = components.Count(r.Calls), components.Count(r.Billable), components.Count(r.Errors)
 	u.ErrorRate = "No calls"
 	if r.Calls > 0 {
 		u.ErrorRate = strconv.FormatFloat(float64(r.Errors)*100/float64(r.Calls), 'f', 1, 64) + "%"
@@ -210,7 +196,7 @@ func quotaMeter(id, label string, limit, used int64, window, note string) subscr
 	if used > 0 && pct == 0 {
 		p = "less than 1%"
 	}
-	m.Text = formatCount(used) + " of " + formatCount(limit) + " used (" + p + ")"
+	m.Text = components.Count(used) + " of " + components.Count(limit) + " used (" + p + ")"
 	switch {
 	case used >= limit:
 		m.Level = "danger"

@@ -104,8 +104,9 @@ func FillDays(first, last time.Time, points []BarPoint) []BarPoint {
 		q := byDay[p.Label]
 		byDay[p.Label] = BarPoint{Label: p.Label, Value: q.Value + p.Value, Part: q.Part + p.Part, Extra: q.Extra + p.Extra}
 	}
-	first = utcDay(first)
-	last = utcDay(last)
+	// Whole days since year 1 end at UTC midnights.
+	first = first.UTC().Truncate(24 * time.Hour)
+	last = last.UTC().Truncate(24 * time.Hour)
 	var out []BarPoint
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		label := d.Format(time.DateOnly)
@@ -116,11 +117,6 @@ func FillDays(first, last time.Time, points []BarPoint) []BarPoint {
 		out = append(out, p)
 	}
 	return out
-}
-
-func utcDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // Count writes a whole number with thousands separators: "10,000".
