@@ -287,7 +287,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 				out.Body = b
 			}
 		}
-		i, probe := call.pool.choose(u, call.tried, call.deadline)
+		i, probe := call.pool.pick(u, call.tried, call.deadline)
 		if i < 0 {
 			if lastErr != nil {
 				return nil, lastErr

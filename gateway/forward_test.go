@@ -621,22 +621,22 @@ func TestPoolPickWeights(t *testing.T) {
 	p := &pool{targets: []poolTarget{{mk("http://a"), 3}, {mk("http://b"), 1}, {mk("http://c"), 0}}}
 	var n [3]int
 	for range 4000 {
-		n[p.pick(u, 0)]++
+		n[p.pickOne(u, 0)]++
 	}
 	if n[2] != 0 || n[0] < 2600 || n[0] > 3400 {
 		t.Fatalf("picks = %v, want about 3000/1000/0", n)
 	}
 	p.targets[0].activeDown.Store(true)
 	for range 100 {
-		if i := p.pick(u, 0); i != 1 {
+		if i := p.pickOne(u, 0); i != 1 {
 			t.Fatalf("picked %d with a down", i)
 		}
 	}
-	if i := p.pick(u, 1<<1); i != 1 {
+	if i := p.pickOne(u, 1<<1); i != 1 {
 		t.Fatalf("a retry with only b left picked %d, want b again", i)
 	}
 	p.targets[1].activeDown.Store(true)
-	if i := p.pick(u, 0); i != -1 {
+	if i := p.pickOne(u, 0); i != -1 {
 		t.Fatalf("picked %d with every target down", i)
 	}
 }

@@ -192,15 +192,9 @@ type poolTarget struct {
 const maxPoolTargets = 32
 
 // pick chooses a target by weight among the available ones, preferring
-// targets not in tried, and acquires it. It returns the index or -1.
-func (p *pool) pick(u *upstreams, tried uint32) int {
-	i, _ := p.choose(u, tried, time.Time{})
-	return i
-}
-
-// choose is pick for a call that ends by deadline; it also returns the
-// probe token of acquire.
-func (p *pool) choose(u *upstreams, tried uint32, deadline time.Time) (int, int64) {
+// targets not in tried, and acquires it for a call that ends by deadline.
+// It returns the index or -1, and the probe token of acquire.
+func (p *pool) pick(u *upstreams, tried uint32, deadline time.Time) (int, int64) {
 	var excluded uint32
 	for range len(p.targets) {
 		i := p.pickFrom(tried | excluded)
