@@ -7,7 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,27 +49,41 @@ type tokenClaims struct {
 // HTTP Basic) for a short-lived JWT. ck is the caller's per-IP key (behind
 // trusted proxies, the forwarded client's): bad credentials count against
 // it.
+//
+// The client is authenticated before the request's parameters are looked
+// at, so that every bad credential counts against ck whatever else is
+// wrong with the request (checking the grant first would answer the same
+// for any credentials, but let them go uncounted).
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string, ck clientKey) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		h.problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Use POST.", id, nil)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Send grant_type=client_credentials as a form.")
+	snap := h.store.Load()
+	if snap == nil {
+		// No key is known yet: that says nothing about the caller's.
+		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}
 	ak, sk, ok := r.BasicAuth()
-	snap := h.store.Load()
 	var key Key
-	if ok && snap != nil {
+	if ok {
 		key, ok = snap.Key(ak)
 	}
-	if !ok || snap == nil || !key.Active(h.now()) || subtle.ConstantTimeCompare([]byte(sk), key.Secret) != 1 {
+	if !ok || !key.Active(h.now()) || !clientSecretMatches(sk, key.Secret) {
 		h.protect.failed(ck, h.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "The access key and secret key do not match an active app key.")
+		return
+	}
+	form, desc := tokenForm(w, r)
+	switch {
+	case desc != "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", desc)
+		return
+	case form.Get("grant_type") != "client_credentials":
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only grant_type=client_credentials is supported.")
 		return
 	}
 	now := h.now()
@@ -79,14 +97,73 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string, 
 		h.problem(w, http.StatusInternalServerError, "internal", "Internal error.", id, nil)
 		return
 	}
+	setNoStore(w.Header())
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"access_token": s, "token_type": "Bearer", "expires_in": int(TokenTTL.Seconds())})
 }
 
+// clientSecretMatches compares the password of HTTP Basic with the key's
+// secret. RFC 6749 §2.3.1 has clients form-encode the client id and secret
+// before Basic encoding, and conforming clients do (golang.org/x/oauth2
+// sends url.QueryEscape(secret)): a Portico secret's '/' and '+' then
+// arrive as %2F and %2B. Tools that take a user and password (curl --user,
+// Postman) send the secret as it is, and a raw '+' would decode to a
+// space. So either form is accepted; both are the same secret, and both
+// comparisons always run, in constant time.
+func clientSecretMatches(sent string, secret []byte) bool {
+	eq := subtle.ConstantTimeCompare([]byte(sent), secret)
+	dec, err := url.QueryUnescape(sent)
+	if err != nil {
+		dec = sent
+	}
+	return eq|subtle.ConstantTimeCompare([]byte(dec), secret) == 1
+}
+
+// tokenForm reads the token request's parameters from its body (RFC 6749
+// §4.4.2: application/x-www-form-urlencoded; a body without a Content-Type
+// is read as one too). It returns a description of what is wrong for an
+// invalid_request answer, or "".
+func tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+			return nil, "Send the parameters as application/x-www-form-urlencoded."
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
+	if err != nil {
+		return nil, "The request body could not be read or is larger than 4096 bytes."
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, "The request body is not valid application/x-www-form-urlencoded."
+	}
+	for name, vals := range form {
+		if len(vals) > 1 { // RFC 6749 §3.2
+			return nil, "The parameter " + strconv.Quote(name) + " appears more than once."
+		}
+	}
+	if form.Get("grant_type") == "" {
+		return nil, "The grant_type parameter is missing; send grant_type=client_credentials."
+	}
+	return form, ""
+}
+
+// setNoStore marks a response that carries a token or an OAuth error as
+// never to be cached (RFC 6749 §5.1, which also asks for Pragma for
+// HTTP/1.0 caches).
+func setNoStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// oauthError writes an RFC 6749 §5.2 error and notes its code as the
+// rejection's reason for the access log and the metrics, as problem does.
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	if mw, ok := w.(*meteredWriter); ok {
+		mw.reason = code
+	}
+	setNoStore(w.Header())
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
@@ -106,7 +183,13 @@ func (h *Handler) serveJWKS(w http.ResponseWriter) {
 // key it was issued to, which must still be active in the snapshot — so a
 // revoked key's tokens stop at the next reload.
 func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
-	raw := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	// The scheme name is case-insensitive (RFC 9110 §11.1): "bearer" is
+	// Bearer too.
+	raw := r.Header.Get("Authorization")
+	if len(raw) >= len("Bearer ") && strings.EqualFold(raw[:len("Bearer ")], "Bearer ") {
+		raw = raw[len("Bearer "):]
+	}
+	raw = strings.TrimSpace(raw)
 	var cl tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &cl, func(t *jwt.Token) (any, error) {
 		if t.Header["kid"] != h.tokens.kid {

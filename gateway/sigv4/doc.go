@@ -64,6 +64,10 @@
 //     maximum) is 400 malformed-authorization.
 //   - Presigned URLs are refused before X-Amz-Date − MaxSkew as well as after
 //     X-Amz-Date + X-Amz-Expires.
+//   - A presigned URL whose X-Amz- parameter names are percent-encoded
+//     (X%2DAmz-Signature) is 400 malformed-authorization: no signer encodes
+//     them, and a proxy that strips the presigned parameters before
+//     forwarding looks for them as sent.
 //   - In the strict query, '+' is a space (form decoding, as net/url and the
 //     AWS SDKs read it), and a '%' not followed by two hex digits is a
 //     literal '%': no byte of the query escapes the signature.

@@ -217,12 +217,13 @@ func parsePresigned(q string, maxExpiry time.Duration, a *authRequest) *Error {
 		}
 		rawName, rawValue, _ := strings.Cut(pair, "=")
 		name := rawName
+		encoded := false
 		if strings.ContainsAny(name, "%+") {
 			n, err := url.QueryUnescape(name)
 			if err != nil {
 				continue // not one of ours; it is bound by the canonical query like any other
 			}
-			name = n
+			name, encoded = n, true
 		}
 		var dst *string
 		var k int
@@ -241,6 +242,14 @@ func parsePresigned(q string, maxExpiry time.Duration, a *authRequest) *Error {
 			dst, k = &signature, 5
 		default:
 			continue
+		}
+		if encoded {
+			// No signer encodes these names (their characters are all
+			// unreserved, which RFC 3986 §2.3 says not to encode), and
+			// whatever removes the presigned parameters before the request
+			// is forwarded looks for them as they are: an encoded one would
+			// carry the signature on to the backend.
+			return malformed(name, "is percent-encoded in the query; send the parameter names of a presigned URL as they are")
 		}
 		if have[k] {
 			return malformed(name, "appears more than once in the query")
