@@ -608,8 +608,10 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 	}
 }
 
+// validSlug reports whether s can name an organisation, API or version
+// in a path: one segment, and not a dot segment, which the router refuses.
 func validSlug(s string) bool {
-	return s != "" && !strings.ContainsAny(s, "/?#{}* ")
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/?#{}* ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

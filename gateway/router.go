@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -137,16 +138,31 @@ func (l *leaf) find(method string) *route {
 // Routes is the number of (version, stage, operation) routes compiled.
 func (r *Router) Routes() int { return r.nRoutes }
 
-// LookupRequest routes an HTTP request by its Host, URL.Path, method and
-// X-Portico-Stage header.
+// LookupRequest routes an HTTP request by its Host, URL path, method and
+// X-Portico-Stage header. A path that came with an encoded slash (%2F) is
+// routed on its escaped form, segment by segment, so the encoded slash
+// stays inside its segment (a parameter's value then holds "/"): decoding
+// first would cut the path where the backend, which gets the escaped
+// path, does not, and the operation the gateway checked, limited and
+// metered would not be the one the backend serves.
 func (r *Router) LookupRequest(req *http.Request) (Match, error) {
-	return r.Lookup(req.Host, req.URL.Path, req.Method, req.Header.Get(StageHeader))
+	esc := ""
+	if req.URL.RawPath != "" { // set only when the decoded path does not encode back to the one sent
+		esc = req.URL.EscapedPath()
+	}
+	return r.lookup(req.Host, req.URL.Path, esc, req.Method, req.Header.Get(StageHeader))
 }
 
 // Lookup routes a request. host may carry a port; path is the decoded URL
 // path; stage is the X-Portico-Stage header value ("" for production). A
 // miss is a *RouteError.
 func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
+	return r.lookup(host, path, "", method, stage)
+}
+
+// lookup routes on esc, the escaped path, when it is not empty, else on
+// path, the decoded one.
+func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	var m Match
 	switch {
 	case stage == "" || stage == StageProduction:
@@ -161,19 +177,31 @@ func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
 		return m, &RouteError{Status: http.StatusBadRequest, Code: CodeInvalidStage,
 			Detail: fmt.Sprintf("Unknown stage %q in %s; use production or test.", clip(stage), StageHeader)}
 	}
+	// A dot segment ("..", or "%2e%2e" decoded) means another path to
+	// anything that resolves it (RFC 3986 §5.2.4), as many backends do:
+	// /files/../admin would be checked as /files/* and served as /admin,
+	// and ../.. would leave the target's base path. No route has one.
+	if hasDotSegment(path) {
+		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
+			Detail: "Paths with a \".\" or \"..\" segment are not routed; send the path it stands for."}
+	}
+	escaped := esc != ""
+	if escaped {
+		path = esc
+	}
 	org, ok := r.hostOrg(host)
 	rest := path
 	if !ok {
-		org, rest, ok = cutSegment(rest)
+		org, rest, ok = cutSegment(rest, escaped)
 		if !ok {
 			return m, noRoute(path)
 		}
 	}
-	api, rest, ok := cutSegment(rest)
+	api, rest, ok := cutSegment(rest, escaped)
 	if !ok {
 		return m, noRoute(path)
 	}
-	ver, rest, ok := cutSegment(rest)
+	ver, rest, ok := cutSegment(rest, escaped)
 	if !ok {
 		return m, noRoute(path)
 	}
@@ -198,10 +226,15 @@ func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
 		rest = ""
 	}
 	var vals [MaxParams + 1]string
-	rt, n := d.root.find(rest, method, &vals, 0, nil)
-	if rest == "" {
+	rt, n := d.root.find(rest, method, &vals, 0, nil, escaped)
+	switch {
+	case rest == "":
 		m.Path = "/"
-	} else {
+	case escaped:
+		// The decoded rest, a suffix of the decoded path (escapes never
+		// span a "/"): what the forwarder cuts the escaped path by.
+		m.Path = unescapeSegment(rest)
+	default:
 		m.Path = rest
 	}
 	if rt != nil {
@@ -214,7 +247,7 @@ func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
 	}
 	// A miss: collect every leaf the path reaches to build the Allow list.
 	var leaves []*leaf
-	d.root.find(rest, method, &vals, 0, &leaves)
+	d.root.find(rest, method, &vals, 0, &leaves, escaped)
 	if len(leaves) == 0 {
 		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoOperation, API: d.api,
 			Detail: fmt.Sprintf("%s/%s/%s has no operation at %s.", org, api, ver, clip(m.Path))}
@@ -231,6 +264,39 @@ func (r *Router) Lookup(host, path, method, stage string) (Match, error) {
 		Detail: fmt.Sprintf("%s %s is not allowed; use %s.", clip(method), clip(m.Path), strings.Join(allow, ", "))}
 }
 
+// hasDotSegment reports whether the decoded path p has a "." or ".."
+// segment.
+func hasDotSegment(p string) bool {
+	for i := strings.Index(p, "/."); i >= 0; {
+		seg := p[i+1:]
+		if j := strings.IndexByte(seg, '/'); j >= 0 {
+			seg = seg[:j]
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+		k := strings.Index(p[i+2:], "/.")
+		if k < 0 {
+			break
+		}
+		i += 2 + k
+	}
+	return false
+}
+
+// unescapeSegment decodes an escaped path or segment; it allocates only
+// when s holds an escape. An escape that does not decode is kept as sent
+// (the URL parser has already refused those).
+func unescapeSegment(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
 func noRoute(path string) *RouteError {
 	return &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
 		Detail: fmt.Sprintf("No API is published at %s.", clip(path))}
@@ -244,7 +310,13 @@ func clip(s string) string {
 	return s
 }
 
-// hostOrg returns the organisation a host name selects, if any.
+// hostOrg returns the organisation a host name selects, if any. Names
+// under the gateway domain are the platform's: the domain itself routes
+// by path and {org}.{domain} selects {org}, whatever the custom domains
+// say, so that no organisation's custom domain can stand for another's
+// host name (the control plane refuses such names, but one added before
+// the gateway domain was set or changed would still be in the
+// configuration).
 func (r *Router) hostOrg(host string) (string, bool) {
 	if host == "" || (r.domain == "" && len(r.custom) == 0) {
 		return "", false
@@ -256,22 +328,28 @@ func (r *Router) hostOrg(host string) (string, bool) {
 		host = host[:i]
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, ".")) // no allocation when already lower case
+	if d := r.domain; d != "" && strings.HasSuffix(host, d) {
+		if len(host) == len(d) {
+			return "", false
+		}
+		if host[len(host)-len(d)-1] == '.' {
+			label := host[:len(host)-len(d)-1]
+			if label != "" && !strings.Contains(label, ".") {
+				return label, true
+			}
+			return "", false
+		}
+	}
 	if org, ok := r.custom[host]; ok {
 		return org, true
-	}
-	d := r.domain
-	if d != "" && len(host) > len(d)+1 && strings.HasSuffix(host, d) && host[len(host)-len(d)-1] == '.' {
-		label := host[:len(host)-len(d)-1]
-		if !strings.Contains(label, ".") {
-			return label, true
-		}
 	}
 	return "", false
 }
 
-// cutSegment splits "/seg/rest" into "seg" and "/rest". It fails on a path
-// not starting with "/" or an empty segment.
-func cutSegment(p string) (seg, rest string, ok bool) {
+// cutSegment splits "/seg/rest" into "seg" and "/rest", decoding seg when
+// the path is escaped. It fails on a path not starting with "/" or an
+// empty segment.
+func cutSegment(p string, escaped bool) (seg, rest string, ok bool) {
 	if len(p) < 2 || p[0] != '/' {
 		return "", "", false
 	}
@@ -281,13 +359,17 @@ func cutSegment(p string) (seg, rest string, ok bool) {
 	} else {
 		seg = p
 	}
+	if escaped {
+		seg = unescapeSegment(seg)
+	}
 	return seg, rest, seg != ""
 }
 
 // find searches the tree in precedence order for a route accepting method.
-// path is "" or starts with "/". With all non-nil it instead appends every
-// leaf the path reaches and returns nil.
-func (n *node) find(path, method string, vals *[MaxParams + 1]string, nv int, all *[]*leaf) (*route, int) {
+// path is "" or starts with "/"; escaped says its segments are still
+// percent-encoded, each to be decoded on its own. With all non-nil it
+// instead appends every leaf the path reaches and returns nil.
+func (n *node) find(path, method string, vals *[MaxParams + 1]string, nv int, all *[]*leaf, escaped bool) (*route, int) {
 	if path == "" {
 		if n.end != nil {
 			if all != nil {
@@ -311,14 +393,17 @@ func (n *node) find(path, method string, vals *[MaxParams + 1]string, nv int, al
 	if i := strings.IndexByte(p, '/'); i >= 0 {
 		seg, tail = p[:i], p[i:]
 	}
+	if escaped {
+		seg = unescapeSegment(seg)
+	}
 	if c := n.static[seg]; c != nil {
-		if rt, k := c.find(tail, method, vals, nv, all); rt != nil {
+		if rt, k := c.find(tail, method, vals, nv, all, escaped); rt != nil {
 			return rt, k
 		}
 	}
 	if n.param != nil && seg != "" && nv < MaxParams {
 		vals[nv] = seg
-		if rt, k := n.param.find(tail, method, vals, nv+1, all); rt != nil {
+		if rt, k := n.param.find(tail, method, vals, nv+1, all, escaped); rt != nil {
 			return rt, k
 		}
 	}
@@ -326,6 +411,9 @@ func (n *node) find(path, method string, vals *[MaxParams + 1]string, nv int, al
 		if all != nil {
 			*all = append(*all, n.rest)
 		} else if rt := n.rest.find(method); rt != nil {
+			if escaped {
+				p = unescapeSegment(p)
+			}
 			vals[nv] = p
 			return rt, nv + 1
 		}
@@ -448,6 +536,8 @@ func (n *node) add(op *Operation) error {
 			switch {
 			case s == "":
 				return fmt.Errorf("empty segment %d in path template", i+1)
+			case s == "." || s == "..":
+				return fmt.Errorf("segment %d is %q, which no request reaches (the gateway refuses dot segments)", i+1, s)
 			case s == "*":
 				if i != len(segs)-1 {
 					return fmt.Errorf("\"*\" is only allowed as the last segment")
