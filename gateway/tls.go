@@ -50,8 +50,15 @@ func compileCertificates(cfg *Config) tlsCerts {
 	for h := range cfg.CustomDomains {
 		custom[normHost(h)] = true
 	}
+	domain := normHost(strings.TrimPrefix(cfg.Domain, "."))
 	for _, h := range sortedKeys(cfg.Certificates) {
 		host := normHost(h)
+		if domain != "" && (host == domain || strings.HasSuffix(host, "."+domain)) {
+			// The router never lets a custom domain stand for the
+			// platform's own names; neither does the TLS listener.
+			out.problems = append(out.problems, fmt.Errorf("certificate for %s: under the gateway domain %s; left out", h, domain))
+			continue
+		}
 		if !custom[host] {
 			out.problems = append(out.problems, fmt.Errorf("certificate for %s: not a custom domain; left out", h))
 			continue

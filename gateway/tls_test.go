@@ -239,6 +239,36 @@ func TestCompileCertificateProblems(t *testing.T) {
 	}
 }
 
+// A custom domain's certificate for a name under the gateway domain (one
+// stored before the domain was set or changed) is left out: the router
+// sends those names to the organisation they name, and the TLS listener
+// must not serve another organisation's certificate for them.
+func TestCompileCertificateUnderGatewayDomain(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	cfg := tlsConfigWith(t, time.Now(), map[string]tlstest.Pair{"api.acme.test": ca.Leaf(t, time.Time{}, time.Time{}, "api.acme.test")})
+	cfg.Domain = "gw.portico.test"
+	for _, h := range []string{"globex.gw.portico.test", "GW.portico.test."} {
+		p := ca.Leaf(t, time.Time{}, time.Time{}, strings.ToLower(strings.TrimSuffix(h, ".")))
+		cfg.CustomDomains[h] = "acme"
+		cfg.Certificates[h] = Certificate{ChainPEM: p.ChainPEM, KeyPEM: p.KeyPEM}
+	}
+	snap, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Certificates() != 1 {
+		t.Fatalf("%d certificates, want only api.acme.test's", snap.Certificates())
+	}
+	for _, h := range []string{"globex.gw.portico.test", "gw.portico.test"} {
+		if _, ok := snap.Certificate(h); ok {
+			t.Fatalf("%s: a custom domain's certificate is served for a platform name", h)
+		}
+	}
+	if probs := fmt.Sprint(snap.CertificateProblems()); !strings.Contains(probs, "globex.gw.portico.test") || !strings.Contains(probs, "under the gateway domain") {
+		t.Fatalf("problems: %s", probs)
+	}
+}
+
 // TestTLSServerNameForms: the custom domain's certificate is found whatever
 // the case of the name and with a trailing dot, in the snapshot's lookup
 // and over a handshake (Go's client drops the dot, as RFC 6066 asks).

@@ -261,12 +261,13 @@ func onForSQLite(v *bool, dialect migrations.Dialect) bool {
 }
 
 // domainOptions are the custom-domain service's settings: the gateway
-// domain and the platform's own host names are not for organisations to
-// claim, and a certificate must come from a trusted issuer unless
+// domain and the platform's own host names (the console's, and those the
+// default certificate names as it is renewed) are not for organisations
+// to claim, and a certificate must come from a trusted issuer unless
 // --custom-domain-any-issuer.
 func domainOptions(cfg *Config, dialect migrations.Dialect, kr *keyring.Keyring, log *slog.Logger, onChange func(context.Context)) domains.Options {
 	return domains.Options{Keyring: kr, Logger: log, OnChange: onChange, GatewayDomain: cfg.GatewayDomain, ReservedHosts: platformHosts(cfg),
-		AnyIssuer: onForSQLite(cfg.CustomDomainAnyIssuer, dialect)}
+		ReservedHostsFunc: defaultCertNames(cfg, log), AnyIssuer: onForSQLite(cfg.CustomDomainAnyIssuer, dialect)}
 }
 
 // adminHandler serves the admin listener: Prometheus metrics and liveness.

@@ -4,15 +4,20 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-dev/portico/gateway/tlstest"
+	"github.com/portico-dev/portico/migrations"
+	"github.com/portico-dev/portico/portal/domains"
+	"github.com/portico-dev/portico/tenants"
 )
 
 // TestServeGatewayTLS runs serve with the TLS listener and a default
@@ -91,4 +96,74 @@ func TestTLSOptionsGoTogether(t *testing.T) {
 	if err != nil || c.GatewayTLSAddr != ":8443" {
 		t.Fatalf("%v %+v", err, c)
 	}
+}
+
+// TestReservedHostsFollowTheDefaultCertificate: the custom-domain
+// service's reserved names are the console's host and the default
+// certificate's names as its files hold them at each check — wildcards
+// covering one label — so a renewal that adds a name reserves it without a
+// restart (it used to keep the names read at start-up), one that drops a
+// name frees it, and a renewal caught half written keeps the names before
+// it, as the TLS listener keeps serving the certificate before it.
+func TestReservedHostsFollowTheDefaultCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t)
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	write := func(chain, key []byte) {
+		t.Helper()
+		if err := os.WriteFile(certFile, chain, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := ca.Leaf(t, time.Time{}, time.Time{}, "gateway.portico.test", "*.api.portico.test")
+	write(first.ChainPEM, first.KeyPEM)
+	cfg := &Config{BaseURL: "https://console.portico.test:8443", TLSCertFile: certFile, TLSKeyFile: keyFile}
+	svc := domains.NewService(nil, domainOptions(cfg, migrations.SQLite, nil, slog.New(slog.DiscardHandler), nil))
+	reserved := func(host string) bool {
+		t.Helper()
+		_, err := svc.Add(context.Background(), "org", tenants.Actor{}, domains.Input{Hostname: host})
+		return err != nil && strings.Contains(tenants.ErrorFields(err)["hostname"], "belongs to the platform")
+	}
+	check := func(when string, want map[string]bool) {
+		t.Helper()
+		for host, w := range want {
+			if got := reserved(host); got != w {
+				t.Errorf("%s: %s reserved %t, want %t", when, host, got, w)
+			}
+		}
+	}
+	check("at start", map[string]bool{"console.portico.test": true, "gateway.portico.test": true, "x.api.portico.test": true,
+		"api.portico.test": false, "new.portico.test": false})
+
+	renewed := ca.Leaf(t, time.Time{}, time.Time{}, "gateway.portico.test", "new.portico.test")
+	write(renewed.ChainPEM, renewed.KeyPEM)
+	check("renewed", map[string]bool{"console.portico.test": true, "gateway.portico.test": true, "new.portico.test": true, "x.api.portico.test": false})
+
+	half := ca.Leaf(t, time.Time{}, time.Time{}, "half.portico.test")
+	write(half.ChainPEM, renewed.KeyPEM) // the new chain, the old key: does not load
+	check("half written", map[string]bool{"new.portico.test": true, "half.portico.test": false})
+
+	// Checks racing renewals (run with -race).
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				reserved("gateway.portico.test")
+			}
+		}()
+	}
+	for j := 0; j < 20; j++ {
+		p := first
+		if j%2 == 1 {
+			p = renewed
+		}
+		write(p.ChainPEM, p.KeyPEM)
+	}
+	wg.Wait()
+	check("after the race", map[string]bool{"gateway.portico.test": true, "new.portico.test": true})
 }

@@ -29,8 +29,15 @@ type Options struct {
 	// default certificate names) — which no organisation may add: a custom
 	// domain takes over the gateway's routing and, on its TLS listener, the
 	// certificate served for its name. Entries may carry a port or a
-	// scheme; case and a trailing dot do not matter.
+	// scheme; case and a trailing dot do not matter. A wildcard entry, as
+	// a certificate names them (*.api.example.com), reserves every name
+	// it covers: one label in place of the "*" (RFC 6125 §6.4.3).
 	ReservedHosts []string
+	// ReservedHostsFunc, when set, returns more reserved host names, in
+	// the same forms, and is called at every check: for names that change
+	// while the service runs, such as those of a default certificate
+	// renewed in place. It may be called from several goroutines at once.
+	ReservedHostsFunc func() []string
 	// AnyIssuer accepts a certificate whatever issued it. By default a
 	// custom domain's certificate must chain to a trusted root (Roots):
 	// a certificate authority issues one only to whoever controls the
@@ -56,7 +63,8 @@ type Service struct {
 	db       *gorm.DB
 	kr       *keyring.Keyring
 	domain   string
-	reserved map[string]bool
+	reserved []string // normalised ReservedHosts
+	moreRes  func() []string
 	trust    *x509.VerifyOptions // nil: any issuer
 	now      func() time.Time
 	log      *slog.Logger
@@ -65,17 +73,14 @@ type Service struct {
 
 // NewService returns a Service over db.
 func NewService(db *gorm.DB, opts Options) *Service {
-	s := &Service{db: db, kr: opts.Keyring, now: opts.Now, log: opts.Logger, onChange: opts.OnChange,
+	s := &Service{db: db, kr: opts.Keyring, now: opts.Now, log: opts.Logger, onChange: opts.OnChange, moreRes: opts.ReservedHostsFunc,
 		domain: strings.ToLower(strings.Trim(strings.TrimSpace(opts.GatewayDomain), "."))}
 	if !opts.AnyIssuer {
 		s.trust = &x509.VerifyOptions{Roots: opts.Roots}
 	}
 	for _, h := range opts.ReservedHosts {
 		if h = reservedHost(h); h != "" {
-			if s.reserved == nil {
-				s.reserved = map[string]bool{}
-			}
-			s.reserved[h] = true
+			s.reserved = append(s.reserved, h)
 		}
 	}
 	if s.now == nil {
@@ -434,10 +439,56 @@ func (s *Service) checkHostname(h string) (string, error) {
 	if s.domain != "" && (h == s.domain || strings.HasSuffix(h, "."+s.domain)) {
 		return bad("Host names under " + s.domain + " belong to the platform; every organisation already has " + "{org}." + s.domain + ".")
 	}
-	if s.reserved[h] {
+	if s.isReserved(h) {
 		return bad("The host name " + h + " belongs to the platform itself; use a host name of your own.")
 	}
 	return h, nil
+}
+
+// isReserved reports whether the platform holds the normalised host name
+// h: a reserved name is h, or is a wildcard that covers it.
+func (s *Service) isReserved(h string) bool {
+	for _, r := range s.reserved {
+		if coversHost(r, h) {
+			return true
+		}
+	}
+	if s.moreRes != nil {
+		for _, r := range s.moreRes() {
+			if coversHost(reservedHost(r), h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// coversHost reports whether the reserved name pattern, normalised, covers
+// the host name h: it is h, or a wildcard whose "*" stands for h's first
+// label. As TLS clients match them (RFC 6125 §6.4.3) a wildcard is only
+// honoured in the first label and stands for exactly one label; one
+// within a label (w*.example.com, which some clients accept) covers the
+// labels it could match, so that the platform keeps whatever a client
+// might take its certificate to serve.
+func coversHost(pattern, h string) bool {
+	if pattern == "" {
+		return false
+	}
+	if pattern == h {
+		return true
+	}
+	first, parent, ok := strings.Cut(pattern, ".")
+	if !ok || !strings.Contains(first, "*") || strings.Contains(parent, "*") || parent == "" {
+		return false
+	}
+	label, hostParent, ok := strings.Cut(h, ".")
+	if !ok || hostParent != parent || label == "" {
+		return false
+	}
+	// The label must start with what comes before the first "*" and end
+	// with what comes after the last.
+	pre, post := first[:strings.IndexByte(first, '*')], first[strings.LastIndexByte(first, '*')+1:]
+	return len(label) >= len(pre)+len(post) && strings.HasPrefix(label, pre) && strings.HasSuffix(label, post)
 }
 
 // reservedHost normalises an Options.ReservedHosts entry: a host name, or
