@@ -86,7 +86,9 @@ func (l *Ledger) Record(e gateway.UsageEvent) {
 	if e.Billable {
 		r.Billable++
 	}
-	if e.Status >= 500 || e.Status == 499 {
+	// An answer that broke off after its head failed, whatever its
+	// status said.
+	if e.Status >= 500 || e.Status == 499 || e.Broken {
 		r.Errors++
 	}
 	if e.BytesIn > 0 {

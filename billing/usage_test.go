@@ -93,3 +93,30 @@ func TestLedgerQuotaUse(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerCountsBrokenAnswersAsErrors: an answer that broke off after
+// its head keeps the status it was sent, but is an error in the ledger,
+// as the gateway's failures (5xx) and a client that left before any answer
+// (499) are; an answer that did not break off is not.
+func TestLedgerCountsBrokenAnswersAsErrors(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		l := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+		for _, e := range []struct {
+			status int
+			broken bool
+		}{{200, false}, {200, true}, {101, false}, {206, true}, {404, false}, {499, false}, {502, false}} {
+			l.Record(gateway.UsageEvent{Time: at, SubscriptionID: "sub1", OperationID: "get", ProviderOrgID: "prov", PartnerOrgID: "part",
+				APIID: "api", Version: "v1", AppID: "app", AccessKey: "PK1", Status: e.status, Broken: e.broken, Billable: true})
+		}
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var calls, errs int64
+		db.Raw("SELECT COALESCE(SUM(calls),0), COALESCE(SUM(errors),0) FROM usage_ledger").Row().Scan(&calls, &errs)
+		if calls != 7 || errs != 4 {
+			t.Fatalf("ledger: %d calls and %d errors, want 7 and 4 (the two broken off, the 499 and the 502)", calls, errs)
+		}
+	})
+}

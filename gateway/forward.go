@@ -128,20 +128,28 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 	defer func() {
 		// The proxy aborts with ErrAbortHandler when the answer broke off
 		// after its headers went out: the client sees a truncated
-		// response. Count it, blame the target unless the client left, and
-		// let net/http close the connection.
+		// response. Note it for the usage event and the log, count it and
+		// blame the target unless the client left, and let the server
+		// close the connection.
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler && r.Context().Err() == nil {
-				kind := "truncated"
-				if call.expired() {
-					kind = "timeout"
+			if v == http.ErrAbortHandler {
+				reason := "client-gone"
+				if r.Context().Err() == nil {
+					kind := "truncated"
+					reason = "upstream-truncated"
+					if call.expired() {
+						kind, reason = "timeout", "upstream-timeout"
+					}
+					h.countUpstream(mw, kind)
+					if call.target != nil {
+						// Its head was a success, which closed the breaker
+						// if this was the probe: an ordinary failure now.
+						call.target.failed(h.ups, 0)
+						h.log.WarnContext(r.Context(), "upstream answer broke off", "request_id", id, "target", call.target.url, "kind", kind)
+					}
 				}
-				h.countUpstream(mw, kind)
-				if call.target != nil {
-					// Its head was a success, which closed the breaker
-					// if this was the probe: an ordinary failure now.
-					call.target.failed(h.ups, 0)
-					h.log.WarnContext(r.Context(), "upstream answer broke off", "request_id", id, "target", call.target.url, "kind", kind)
+				if mw != nil {
+					mw.brokeOff(reason)
 				}
 			}
 			panic(v)

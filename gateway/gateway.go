@@ -324,7 +324,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st := mw.finalStatus()
 		d := mw.ended(h.now).Sub(start)
 		if h.metrics != nil {
-			if mw.reason != "" {
+			// An answer that broke off has a reason for the log, but
+			// was admitted and answered: no rejection (the upstream's
+			// share counts in upstream_errors_total).
+			if mw.reason != "" && !mw.broken() {
 				h.metrics.reject(mw.reason)
 			}
 			h.metrics.observe(mw.provider, mw.api, st, d)
@@ -335,7 +338,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("provider", mw.provider), slog.String("api", mw.api), slog.Int("status", st),
-			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytes), slog.Duration("duration", d),
+			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytesOut()), slog.Duration("duration", d),
 			slog.String("client_ip", mw.clientIP))
 	}()
 	if r.URL.Path == "/healthz" {
@@ -450,7 +453,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			h.meter.Record(UsageEvent{Time: start, ProviderOrgID: api.OrgID, APIID: api.APIID, Version: api.Version, OperationID: op.ID,
 				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: mw.finalStatus(),
-				Latency: mw.ended(h.now).Sub(start), BytesIn: r.ContentLength, BytesOut: mw.bytes, Billable: op.Billable})
+				Latency: mw.ended(h.now).Sub(start), BytesIn: mw.bytesIn(r), BytesOut: mw.bytesOut(), Billable: op.Billable, Broken: mw.broken()})
 		}()
 	}
 	if api.Mock {

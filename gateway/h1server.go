@@ -1216,6 +1216,14 @@ func (w *h1sResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// Like net/http's, Shutdown and Close no longer count or close it.
 	c.srv.forget(c)
 	c.nc.SetDeadline(time.Time{})
+	if c.hasPending {
+		// The byte the watch read goes into the reader too (its Read
+		// hands it over at once), as net/http's Hijack does: the
+		// hijacker may read the connection itself past the buffer.
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			return nil, nil, err
+		}
+	}
 	// The reader keeps what it buffered; the writer is the hijacker's own.
 	return c.nc, bufio.NewReadWriter(c.br, bufio.NewWriterSize(c.nc, h1sBufSize)), nil
 }

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,38 @@ type auditGW struct {
 	url    string
 	served chan struct{}
 	client *http.Client
+	// logs has the gateway's log lines unless the test gave a logger.
+	logs *auditLog
+}
+
+// auditLog collects the gateway's JSON log lines.
+type auditLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *auditLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// reasons returns the reasons of the access-log lines, in order.
+func (l *auditLog) reasons(t *testing.T) []string {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range bytes.Split(bytes.TrimSpace(l.buf.Bytes()), []byte("\n")) {
+		var v struct{ Msg, Reason string }
+		if err := json.Unmarshal(line, &v); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if v.Msg == "gateway" {
+			out = append(out, v.Reason)
+		}
+	}
+	return out
 }
 
 func newAuditGW(t *testing.T, kind string, cfg *Config, opts Options) *auditGW {
@@ -64,7 +97,8 @@ func newAuditGW(t *testing.T, kind string, cfg *Config, opts Options) *auditGW {
 	opts.Protection = &Protection{}
 	opts.AllowPrivateUpstreams = true
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		g.logs = &auditLog{}
+		opts.Logger = slog.New(slog.NewJSONHandler(g.logs, nil))
 	}
 	if g.h, err = NewHandler(g.store, opts); err != nil {
 		t.Fatal(err)
@@ -101,15 +135,38 @@ func (g *auditGW) events() []UsageEvent {
 }
 
 // oneEvent asserts that exactly one usage event was recorded, with status
-// and billable, and returns it.
+// and billable, of an answer that did not break off, and returns it.
 func (g *auditGW) oneEvent(t *testing.T, status int, billable bool) UsageEvent {
+	t.Helper()
+	return g.oneEventBroken(t, status, billable, false)
+}
+
+// brokenEvent asserts that exactly one usage event was recorded, of a
+// billable call whose answer broke off after a head with status, and that
+// the access log gave reason for it, which the rejections do not count.
+func (g *auditGW) brokenEvent(t *testing.T, status int, reason string) UsageEvent {
+	t.Helper()
+	ev := g.oneEventBroken(t, status, true, true)
+	if got := g.logs.reasons(t); len(got) != 1 || got[0] != reason {
+		t.Fatalf("access-log reasons %q, want [%q]", got, reason)
+	}
+	if g.metric(t, "portico_gateway_rejections_total{") {
+		t.Fatal("an answer that broke off counts as a rejection")
+	}
+	if !g.metric(t, `portico_gateway_requests_total{api="echo",provider="acme",status="`+strconv.Itoa(status)+`"} 1`) {
+		t.Fatalf("the request is not counted with the status %d it was sent", status)
+	}
+	return ev
+}
+
+func (g *auditGW) oneEventBroken(t *testing.T, status int, billable, broken bool) UsageEvent {
 	t.Helper()
 	ev := g.events()
 	if len(ev) != 1 {
 		t.Fatalf("%d usage events, want exactly 1: %+v", len(ev), ev)
 	}
-	if ev[0].Status != status || ev[0].Billable != billable {
-		t.Fatalf("usage event status %d billable %v, want %d %v", ev[0].Status, ev[0].Billable, status, billable)
+	if ev[0].Status != status || ev[0].Billable != billable || ev[0].Broken != broken {
+		t.Fatalf("usage event status %d billable %v broken %v, want %d %v %v", ev[0].Status, ev[0].Billable, ev[0].Broken, status, billable, broken)
 	}
 	if ev[0].SubscriptionID == "" || ev[0].OperationID == "" || ev[0].AccessKey == "" {
 		t.Fatalf("usage event without its subscription, operation or key: %+v", ev[0])
@@ -316,8 +373,9 @@ func TestAuditClientLeavesBeforeHeaders(t *testing.T) {
 }
 
 // 2b. The client leaves after the head and part of the body: one event
-// with the status it got (200). Debatable but deliberate: the ledger
-// counts it as answered, not as an error, though the body was cut short.
+// with the status it got (200), marked broken off (the ledger counts it
+// as an error), with the reason client-gone in the access log; the
+// upstream is not blamed.
 func TestAuditClientLeavesMidBody(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
 		up := newBlockingUpstream(t, true)
@@ -336,15 +394,18 @@ func TestAuditClientLeavesMidBody(t *testing.T) {
 		}
 		c.Close()
 		g.waitServed(t, 1)
-		g.oneEvent(t, 200, true)
+		g.brokenEvent(t, 200, "client-gone")
+		if g.metric(t, "portico_gateway_upstream_errors_total{") {
+			t.Fatal("the client's leaving counts as an upstream error")
+		}
 	})
 }
 
 // 3 and 7. The upstream resets the connection after its head: the proxy
 // aborts the handler (http.ErrAbortHandler), forward re-panics, the server
-// recovers. Exactly one event, with the 200 the client got (debatable, as
-// 2b: a truncated 200 is not an error in the ledger; the upstream error
-// metric counts it as truncated).
+// recovers. Exactly one event, with the 200 the client got, marked broken
+// off: the ledger counts it as an error, the access log's reason is
+// upstream-truncated and the upstream error metric counts it as truncated.
 func TestAuditUpstreamResetsMidBody(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
 		up := newRawUpstream(t, rawTruncate)
@@ -362,7 +423,7 @@ func TestAuditUpstreamResetsMidBody(t *testing.T) {
 			t.Fatalf("the lean server dropped the head it had: %v", err)
 		}
 		g.waitServed(t, 1)
-		g.oneEvent(t, 200, true)
+		g.brokenEvent(t, 200, "upstream-truncated")
 		if !g.metric(t, `portico_gateway_upstream_errors_total{api="echo",kind="truncated",provider="acme"} 1`) {
 			t.Fatal("the truncated answer is not counted")
 		}
@@ -371,7 +432,8 @@ func TestAuditUpstreamResetsMidBody(t *testing.T) {
 
 // 7. The upstream sends its head, then stalls past the operation's
 // timeout: the connection's deadline ends the copy, the handler aborts.
-// One event, 200 (the status sent), counted as an upstream timeout.
+// One event, 200 (the status sent) and broken off, counted as an upstream
+// timeout.
 func TestAuditUpstreamTimesOutMidBody(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
 		up := newBlockingUpstream(t, true)
@@ -387,7 +449,7 @@ func TestAuditUpstreamTimesOutMidBody(t *testing.T) {
 		}
 		res.Body.Close()
 		g.waitServed(t, 1)
-		g.oneEvent(t, 200, true)
+		g.brokenEvent(t, 200, "upstream-timeout")
 		if !g.metric(t, `portico_gateway_upstream_errors_total{api="echo",kind="timeout",provider="acme"} 1`) {
 			t.Fatal("the timeout is not counted")
 		}
@@ -507,9 +569,9 @@ func TestAuditBodylessAnswers(t *testing.T) {
 
 // 6. An upgrade (101) goes through the std transport (h1Carries refuses
 // it) and the proxy's tunnel. It is metered once, with 101, when the
-// tunnel closes: Latency is the tunnel's life and BytesOut only the 101's
-// (the tunnel's bytes bypass the meteredWriter) — by design, a tunnel is
-// one call.
+// tunnel closes — by design, a tunnel is one call: Latency is the tunnel's
+// life, BytesIn what the client sent through it and BytesOut what it sent
+// to the client, exactly (not the 101's head: no answer's head counts).
 func TestAuditUpgrade(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string) {
 		tunnel := switchingUpstream(t, true, nil)
@@ -534,11 +596,109 @@ func TestAuditUpgrade(t *testing.T) {
 		}
 		c.Close()
 		g.waitServed(t, 1)
-		g.oneEvent(t, http.StatusSwitchingProtocols, true)
+		const sent = int64(3 * len("ping 0\n"))
+		if ev := g.oneEvent(t, http.StatusSwitchingProtocols, true); ev.BytesIn != sent || ev.BytesOut != sent {
+			t.Fatalf("tunnel metered with %d bytes in and %d out, want %d each", ev.BytesIn, ev.BytesOut, sent)
+		}
 		// One unit spent: one more call is admitted, then none.
 		g.spendsOneUnitLeft(t, "/acme/echo/v1/x")
 		if ev := g.events(); len(ev) != 2 || ev[1].Status != 200 {
 			t.Fatalf("events %+v", ev)
+		}
+	})
+}
+
+// 6b. Bytes the client sent right behind its upgrade request are read by
+// the server with the request, before the 101: the tunnel still carries
+// them to the upstream first, and they are metered.
+func TestAuditUpgradeEarlyBytes(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		up := switchingUpstream(t, true, nil)
+		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{}), Options{})
+		c, br := g.openTunnelEarly(t, "/acme/echo/v1/ws", "early\n")
+		if got, err := br.ReadString('\n'); got != "early\n" {
+			t.Fatalf("the tunnel echoed %q %v, want the early bytes", got, err)
+		}
+		io.WriteString(c, "later\n")
+		if got, err := br.ReadString('\n'); got != "later\n" {
+			t.Fatalf("the tunnel echoed %q %v", got, err)
+		}
+		c.Close()
+		g.waitServed(t, 1)
+		const sent = int64(len("early\n") + len("later\n"))
+		if ev := g.oneEvent(t, http.StatusSwitchingProtocols, true); ev.BytesIn != sent || ev.BytesOut != sent {
+			t.Fatalf("tunnel metered with %d bytes in and %d out, want %d each", ev.BytesIn, ev.BytesOut, sent)
+		}
+	})
+}
+
+// 6b'. Tunnel bytes the client sends while the upgrade is still with the
+// upstream, after the gateway began watching the connection for the client
+// going away (the lean server's watch then holds the first byte): all of
+// them reach the upstream and are metered.
+func TestAuditUpgradeBytesWhileWatched(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		up := switchingUpstream(t, true, map[string]time.Duration{"/ws": 400 * time.Millisecond})
+		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{}), Options{})
+		c := g.dial(t)
+		req := g.signed(t, "GET", "/acme/echo/v1/ws", nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
+		c.Write(wire(t, req))
+		time.Sleep(200 * time.Millisecond) // past the sweep that starts the watch
+		io.WriteString(c, "watched\n")
+		br := bufio.NewReader(c)
+		if res, err := http.ReadResponse(br, req); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v %v", res, err)
+		}
+		c.SetReadDeadline(time.Now().Add(auditGuard))
+		if got, err := br.ReadString('\n'); got != "watched\n" {
+			t.Fatalf("the tunnel echoed %q %v, want every byte sent during the handshake", got, err)
+		}
+		c.Close()
+		g.waitServed(t, 1)
+		if ev := g.oneEvent(t, http.StatusSwitchingProtocols, true); ev.BytesIn != int64(len("watched\n")) || ev.BytesOut != int64(len("watched\n")) {
+			t.Fatalf("tunnel metered with %d bytes in and %d out, want %d each", ev.BytesIn, ev.BytesOut, len("watched\n"))
+		}
+	})
+}
+
+// 6c. Each side of a tunnel ends on its own: the upstream greets and
+// half-closes, which reaches the client as the end of its input while it
+// can still send; what it sends then still reaches the upstream, and the
+// call is metered once both sides ended, with every byte.
+func TestAuditUpgradeHalfClose(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind string) {
+		got := make(chan string, 1)
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: audit-echo\r\n\r\nhello\n")
+			brw.Flush()
+			c.(*net.TCPConn).CloseWrite()
+			b, _ := io.ReadAll(brw)
+			got <- string(b)
+		}))
+		t.Cleanup(up.Close)
+		g := newAuditGW(t, kind, auditConfig(up.URL, Limits{}), Options{})
+		c, br := g.openTunnel(t, "/acme/echo/v1/ws")
+		if b, err := io.ReadAll(br); string(b) != "hello\n" || err != nil {
+			t.Fatalf("the client read %q %v, want the greeting and the end", b, err)
+		}
+		io.WriteString(c, "late data\n")
+		c.CloseWrite()
+		select {
+		case s := <-got:
+			if s != "late data\n" {
+				t.Fatalf("the upstream read %q", s)
+			}
+		case <-time.After(auditGuard):
+			t.Fatal("the upstream never saw the end of the client's data")
+		}
+		g.waitServed(t, 1)
+		if ev := g.oneEvent(t, http.StatusSwitchingProtocols, true); ev.BytesIn != int64(len("late data\n")) || ev.BytesOut != int64(len("hello\n")) {
+			t.Fatalf("tunnel metered with %d bytes in and %d out, want %d and %d", ev.BytesIn, ev.BytesOut, len("late data\n"), len("hello\n"))
 		}
 	})
 }
@@ -812,9 +972,16 @@ func switchingUpstream(t *testing.T, echo bool, slow map[string]time.Duration) *
 // connection and returns it once the gateway answered 101.
 func (g *auditGW) openTunnel(t *testing.T, path string) (*net.TCPConn, *bufio.Reader) {
 	t.Helper()
+	return g.openTunnelEarly(t, path, "")
+}
+
+// openTunnelEarly is openTunnel sending early, the first bytes for the
+// tunnel, in the same write as the request, before the 101 came.
+func (g *auditGW) openTunnelEarly(t *testing.T, path, early string) (*net.TCPConn, *bufio.Reader) {
+	t.Helper()
 	c := g.dial(t)
 	req := g.signed(t, "GET", path, nil, map[string]string{"Connection": "Upgrade", "Upgrade": "audit-echo"})
-	c.Write(wire(t, req))
+	c.Write(append(wire(t, req), early...))
 	br := bufio.NewReader(c)
 	if res, err := http.ReadResponse(br, req); err != nil || res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", res, err)
