@@ -654,3 +654,64 @@ func TestAuthAuditBearerSchemeCase(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthAuditRequireNonce: a version that requires a nonce refuses the
+// credentials that cannot carry one (a bearer token, an app code) with
+// nonce-required, and a good signature that lacks the nonce too; none of
+// these is a bad credential, so none counts toward the client's ban. A
+// lowercase "bearer" scheme is a bearer token like "Bearer".
+func TestAuthAuditRequireNonce(t *testing.T) {
+	clk := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	cfg := authAuditConfig(clk)
+	for i := range cfg.APIs {
+		cfg.APIs[i].Settings.RequireNonce = true
+	}
+	g := newAuthAuditGW(t, cfg, Options{})
+	tok := g.token(t, auditAK, auditSK)
+	signed := func(nonce string) *http.Request {
+		r := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+		if nonce != "" {
+			r.Header.Set(sigv4.NonceHeader, nonce)
+		}
+		if err := (&sigv4.Signer{Region: "local"}).Sign(r, auditAK, auditSK, "", g.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	withCode := httptest.NewRequest("GET", "http://gw/acme/kiosk/v1/things/1", nil)
+	withCode.Header.Set(AppCodeHeader, testAppCode)
+	for name, c := range map[string]struct {
+		req  *http.Request
+		code int
+		typ  string
+	}{
+		"bearer": {bearerGet("/acme/echo/v1/things/1", tok), 403, sigv4.TypeNonceRequired},
+		"lowercase bearer": {func() *http.Request {
+			r := bearerGet("/acme/echo/v1/things/1", tok)
+			r.Header.Set("Authorization", "bearer "+tok)
+			return r
+		}(), 403, sigv4.TypeNonceRequired},
+		"app code":         {withCode, 403, sigv4.TypeNonceRequired},
+		"signed, no nonce": {signed(""), 403, sigv4.TypeNonceRequired},
+		"signed, nonce":    {signed("n-0001"), 200, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr := auditAddr("nonce " + name)
+			w := g.serve(c.req, addr)
+			if w.Code != c.code || (c.typ != "" && !strings.Contains(w.Body.String(), "/problems/"+c.typ)) {
+				t.Fatalf("%d %s, want %d %s", w.Code, w.Body, c.code, c.typ)
+			}
+			if n := g.failures(addr); n != 0 {
+				t.Fatalf("counted %d failures against the client", n)
+			}
+		})
+	}
+	// Without the requirement, a lowercase scheme is served as a token.
+	g2 := newAuthAuditGW(t, nil, Options{})
+	tok2 := g2.token(t, auditAK, auditSK)
+	r := bearerGet("/acme/echo/v1/things/1", tok2)
+	r.Header.Set("Authorization", "bearer "+tok2)
+	if w := g2.serve(r, auditAddr("lowercase")); w.Code != 200 {
+		t.Fatalf("lowercase bearer: %d %s", w.Code, w.Body)
+	}
+}

@@ -269,10 +269,23 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 // caller's key; on failure it has written the problem (and counted it
 // against ck, the client's per-IP key, when it was a bad credential).
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
-	if r.Header.Get(AppCodeHeader) != "" {
+	appCode := r.Header.Get(AppCodeHeader) != ""
+	bearer := false
+	if a := r.Header.Get("Authorization"); len(a) >= len("Bearer ") && strings.EqualFold(a[:len("Bearer ")], "Bearer ") {
+		bearer = true // the scheme is case-insensitive (RFC 9110 §11.1)
+	}
+	if api.Settings.RequireNonce && (appCode || bearer) {
+		// Neither an app code nor a token can carry a signed nonce, so
+		// neither can make a call unreplayable, which the version asks
+		// for. Not a bad credential: not counted against the client.
+		h.problem(w, http.StatusForbidden, sigv4.TypeNonceRequired,
+			"This API version requires every call to be signed with the app's access key (AWS SigV4) and to carry "+sigv4.NonceHeader+"; app codes and access tokens cannot carry a nonce.", id, nil)
+		return Key{}, "", false
+	}
+	if appCode {
 		return h.appCodeKey(w, r, snap, api, ck, id, maxBody)
 	}
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+	if bearer {
 		k, err := h.bearerKey(r, snap)
 		if err != nil {
 			h.protect.failed(ck, h.now())
@@ -295,7 +308,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
-			if se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized {
+			// A bad credential counts against the client; a good
+			// signature without the nonce the version requires is a
+			// client's mistake, not a guess.
+			if (se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized) && se.Type != sigv4.TypeNonceRequired {
 				h.protect.failed(ck, h.now())
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())

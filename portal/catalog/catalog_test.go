@@ -550,6 +550,14 @@ func TestPublicSetting(t *testing.T) {
 		if s := ver.Settings; !s.Public || s.RequireNonce || s.AllowAppCode || s.MaxBodyBytes == 0 {
 			t.Fatalf("settings = %+v", s)
 		}
+		// Not public, a nonce and app codes do not go together: the
+		// gateway refuses app codes where a nonce is required.
+		_, err = f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{
+			Settings: &catalog.Settings{RequireNonce: true, AllowAppCode: true}})
+		wantCode(t, err, tenants.EInvalid)
+		if _, ok := tenants.ErrorFields(err)["settings.allow_app_code"]; !ok {
+			t.Fatalf("error names no field: %v", err)
+		}
 		a := catalog.Snapshot{Settings: catalog.Settings{MaxBodyBytes: 1}}
 		b := a
 		b.Settings.Public = true

@@ -137,5 +137,11 @@ func normalizeSettings(s Settings) (Settings, error) {
 		// no app code to accept.
 		s.RequireNonce, s.AllowAppCode = false, false
 	}
+	if s.RequireNonce && s.AllowAppCode {
+		// The gateway refuses app codes where a nonce is required: an
+		// app code cannot carry one.
+		return s, tenants.FieldError("settings.allow_app_code",
+			"An app code cannot carry a nonce, so a version that requires one cannot accept app codes: turn one of the two off.")
+	}
 	return s, nil
 }

@@ -1391,7 +1391,7 @@ func settingsCard(p VersionProps) templ.Component {
 			}
 			templ_7745c5c3_Err = checkField(check{
 				ID: "require-nonce", Name: "require_nonce", Label: "Require a nonce on every call", Checked: p.Settings.RequireNonce,
-				Help: "Clients must send X-Portico-Nonce; the gateway refuses a replayed request.",
+				Help: "Every call must be signed with X-Portico-Nonce; the gateway refuses a replayed request, and app codes and access tokens, which cannot carry a nonce.",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
