@@ -191,6 +191,16 @@ func (l *Ledger) Close(ctx context.Context) error {
 	return l.Flush(ctx)
 }
 
+// QuotaSpan is the span of ledger minutes that counts toward a quota
+// window [start, end). The ledger counts by minute: the minute the window
+// began counts whole, so a call in it is never left out (a call of the
+// window before, in that minute, counts too: a quota may close a minute's
+// calls early, never late). The gateway restores its counters by it, and
+// the console shows quota use by it.
+func QuotaSpan(start, end time.Time) (from, to time.Time) {
+	return start.UTC().Truncate(time.Minute), end.UTC()
+}
+
 // QuotaUse implements gateway.QuotaLedger: the billable calls the ledger
 // holds for each subscription in its day and period windows. A gateway
 // node restores its quota counters from it when it starts (Close flushes
@@ -204,14 +214,12 @@ func (l *Ledger) QuotaUse(ctx context.Context, ws []gateway.QuotaWindow) (map[st
 	var days, periods []span
 	for _, w := range ws {
 		if !w.DayStart.IsZero() {
-			days = append(days, span{w.SubscriptionID, w.DayStart.UTC().Truncate(time.Minute), w.DayEnd.UTC()})
+			from, to := QuotaSpan(w.DayStart, w.DayEnd)
+			days = append(days, span{w.SubscriptionID, from, to})
 		}
 		if !w.PeriodStart.IsZero() {
-			// The ledger counts by minute: the minute a period began
-			// counts whole, so a call in it is never left out (a call of
-			// the period before in that minute counts too: a quota may
-			// close a minute's calls early, never late).
-			periods = append(periods, span{w.SubscriptionID, w.PeriodStart.UTC().Truncate(time.Minute), w.PeriodEnd.UTC()})
+			from, to := QuotaSpan(w.PeriodStart, w.PeriodEnd)
+			periods = append(periods, span{w.SubscriptionID, from, to})
 		}
 	}
 	out := map[string]gateway.QuotaUse{}

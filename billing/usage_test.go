@@ -120,3 +120,18 @@ func TestLedgerCountsBrokenAnswersAsErrors(t *testing.T) {
 		}
 	})
 }
+
+// A quota window that begins mid-minute counts its first minute whole: the
+// ledger has no finer grain, and leaving that minute out would let calls
+// in it go uncounted.
+func TestQuotaSpan(t *testing.T) {
+	start := time.Date(2026, 11, 1, 9, 30, 45, 0, time.FixedZone("CET", 3600))
+	end := start.AddDate(0, 1, 0)
+	from, to := billing.QuotaSpan(start, end)
+	if want := time.Date(2026, 11, 1, 8, 30, 0, 0, time.UTC); !from.Equal(want) || from.Location() != time.UTC {
+		t.Fatalf("from = %v, want %v", from, want)
+	}
+	if !to.Equal(end) || to.Location() != time.UTC {
+		t.Fatalf("to = %v, want %v in UTC", to, end)
+	}
+}

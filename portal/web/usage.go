@@ -121,9 +121,8 @@ func (w *Console) usageView(c *gin.Context, orgID string, s billing.Subscription
 				"Beyond it the gateway refuses the app's billable calls until the next day."))
 		}
 		if hasMonth || hasIncluded {
-			// The ledger counts by minute: the minute the period began
-			// counts whole, as the gateway restores its counters.
-			period, err := sum(s.PeriodStart.UTC().Truncate(time.Minute), s.PeriodEnd.UTC())
+			// As the gateway restores its counters.
+			period, err := sum(billing.QuotaSpan(s.PeriodStart, s.PeriodEnd))
 			if err != nil {
 				return u, err
 			}
