@@ -62,3 +62,29 @@ func TestGatewayDeprecationHeadersOnPublicVersions(t *testing.T) {
 		t.Fatalf("public deprecated version: %d, Deprecation %q", res.StatusCode, res.Header.Get("Deprecation"))
 	}
 }
+
+// A deprecated version's 404 and 405 answers say so too: a client that
+// calls an operation the version lacks, or the wrong method, learns that
+// the whole version is going away.
+func TestGatewayDeprecationHeadersOnRouteErrors(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	deprecatedAt := time.Date(2026, 10, 1, 9, 30, 0, 0, time.UTC)
+	sunset := time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+	cfg := demoConfig(Limits{}, SubActive, now)
+	cfg.APIs[0].State, cfg.APIs[0].DeprecatedAt, cfg.APIs[0].SunsetAt = StateDeprecated, &deprecatedAt, &sunset
+	srv := newTestGateway(t, cfg, now)
+	for path, method := range map[string]string{"/acme/echo/v1/nothing-here": "GET", "/acme/echo/v1/things/1": "DELETE"} {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 404 && res.StatusCode != 405 {
+			t.Fatalf("%s %s: %d", method, path, res.StatusCode)
+		}
+		if res.Header.Get("Deprecation") != "@1790847000" || res.Header.Get("Sunset") != "Sun, 31 Jan 2027 00:00:00 GMT" {
+			t.Errorf("%s %s (%d): Deprecation %q, Sunset %q", method, path, res.StatusCode, res.Header.Get("Deprecation"), res.Header.Get("Sunset"))
+		}
+	}
+}

@@ -394,6 +394,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if re.Allow != "" {
 				w.Header().Set("Allow", re.Allow)
 			}
+			if re.API != nil {
+				mw.provider, mw.api = re.API.OrgSlug, re.API.APISlug
+				setDeprecation(w.Header(), re.API)
+			}
 			h.problem(w, re.Status, re.Code, re.Detail, id, nil)
 			return
 		}
@@ -419,17 +423,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "The request body is larger than "+strconv.FormatInt(maxBody, 10)+" bytes.", id, nil)
 		return
 	}
-	// Every answer for a deprecated version says so, public or not.
-	if api.State == StateDeprecated {
-		// RFC 9745: the deprecation date as @<unix seconds>; RFC 8594: the
-		// sunset date as an HTTP-date.
-		if api.DeprecatedAt != nil {
-			w.Header().Set("Deprecation", "@"+strconv.FormatInt(api.DeprecatedAt.Unix(), 10))
-		}
-		if api.SunsetAt != nil {
-			w.Header().Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
-		}
-	}
+	setDeprecation(w.Header(), api)
 	if api.Settings.Public {
 		h.servePublic(w, r, m, id, maxBody, start)
 		return
@@ -477,6 +471,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.forward(w, r, m, &key, &sub, id, bodyHash, start)
+}
+
+// setDeprecation marks every answer for a deprecated version, public or
+// not, whatever its status: RFC 9745's Deprecation (the date as @<unix
+// seconds>) and RFC 8594's Sunset (an HTTP-date).
+func setDeprecation(h http.Header, api *APIVersion) {
+	if api.State != StateDeprecated {
+		return
+	}
+	if api.DeprecatedAt != nil {
+		h.Set("Deprecation", "@"+strconv.FormatInt(api.DeprecatedAt.Unix(), 10))
+	}
+	if api.SunsetAt != nil {
+		h.Set("Sunset", api.SunsetAt.UTC().Format(http.TimeFormat))
+	}
 }
 
 // anonymous and noSubscription stand for the caller of a public version:
