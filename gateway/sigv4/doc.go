@@ -22,7 +22,8 @@
 // expected scope), time (403 request-expired with the server time), signed
 // headers (400 malformed-authorization), signature (403 signature-mismatch
 // carrying the server's canonical request and string to sign) and nonce (403
-// replayed-nonce or nonce-required).
+// replayed-nonce or nonce-required, or 429 nonce-capacity when the access key
+// already holds its share of unexpired nonces).
 //
 // # Bodies
 //

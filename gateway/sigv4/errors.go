@@ -19,6 +19,7 @@ const (
 	TypeSignatureMismatch      = "signature-mismatch"      // 403: the signature (or the signed body hash) does not match
 	TypeReplayedNonce          = "replayed-nonce"          // 403: (access key, nonce) already used within the window
 	TypeNonceRequired          = "nonce-required"          // 403: the API or plan requires X-Portico-Nonce
+	TypeNonceCapacity          = "nonce-capacity"          // 429: the access key holds its share of unexpired nonces
 	TypeBodyTooLarge           = "body-too-large"          // 413: HashBody's limit exceeded (not a signing.md rejection)
 )
 
@@ -30,7 +31,7 @@ const (
 // type = ProblemTypeBase + Type and the non-empty diagnostic fields. No field
 // ever holds a secret key or a derived signing key.
 type Error struct {
-	Status int    // HTTP status: 400, 401, 403 (413 from HashBody)
+	Status int    // HTTP status: 400, 401, 403, 429 (413 from HashBody)
 	Type   string // problem slug, e.g. "signature-mismatch"
 	Title  string // short, fixed per Type
 	Detail string // what exactly was wrong, safe to show to the caller
@@ -79,6 +80,7 @@ var titles = map[string]string{
 	TypeSignatureMismatch:      "Signature mismatch",
 	TypeReplayedNonce:          "Replayed nonce",
 	TypeNonceRequired:          "Nonce required",
+	TypeNonceCapacity:          "Too many unexpired nonces",
 	TypeBodyTooLarge:           "Request body too large",
 }
 
@@ -91,6 +93,7 @@ var statuses = map[string]int{
 	TypeSignatureMismatch:      http.StatusForbidden,
 	TypeReplayedNonce:          http.StatusForbidden,
 	TypeNonceRequired:          http.StatusForbidden,
+	TypeNonceCapacity:          http.StatusTooManyRequests,
 	TypeBodyTooLarge:           http.StatusRequestEntityTooLarge,
 }
 

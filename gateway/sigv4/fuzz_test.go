@@ -15,13 +15,13 @@ import (
 var knownTypes = map[string]bool{
 	TypeMissingSignature: true, TypeMalformedAuthorization: true, TypeInvalidAccessKey: true,
 	TypeInvalidScope: true, TypeRequestExpired: true, TypeSignatureMismatch: true,
-	TypeReplayedNonce: true, TypeNonceRequired: true,
+	TypeReplayedNonce: true, TypeNonceRequired: true, TypeNonceCapacity: true,
 }
 
 // FuzzParseAuthorization feeds arbitrary Authorization headers, X-Amz-Date
 // values, request targets and nonces to Verify: it must never panic, and
-// every rejection must be an *Error of a known type with status 400, 401 or
-// 403 that does not leak the secret.
+// every rejection must be an *Error of a known type with status 400, 401,
+// 403 or 429 that does not leak the secret.
 func FuzzParseAuthorization(f *testing.F) {
 	valid := signedServerRequest(f, "GET", base+"/f?a=1", "", Signer{})
 	pre, _ := (&Signer{}).Presign(mustRequest("GET", base+"/p?x=1"), testAK, testSecret, "", testTime, time.Minute)
@@ -55,7 +55,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		if !errors.As(err, &e) {
 			t.Fatalf("non-problem error %T: %v", err, err)
 		}
-		if (e.Status != 400 && e.Status != 401 && e.Status != 403) || !knownTypes[e.Type] || e.Title == "" || e.Detail == "" {
+		if (e.Status != 400 && e.Status != 401 && e.Status != 403 && e.Status != 429) || !knownTypes[e.Type] || e.Title == "" || e.Detail == "" {
 			t.Fatalf("bad problem: %+v", e)
 		}
 		if strings.Contains(e.Error()+e.CanonicalRequest+e.StringToSign, testSecret) {

@@ -14,22 +14,67 @@ import (
 // empty prefix.
 const DefaultRedisNoncePrefix = "portico:nonce:"
 
-// RedisNonces is a NonceStore shared by every gateway node: each claim is one
-// SET key 1 NX EX ttl, so the first node to claim a pair wins and Redis
-// forgets it when the request's time window has passed.
+// RedisNonces is a NonceStore shared by every gateway node. Each claim is
+// one script (claimNonceScript), so the first node to claim a pair wins and
+// Redis forgets it when the request's time window has passed:
+//
+//   - the pair's key, prefix + "<len(access key)>:<access key>:<nonce>", is
+//     set with NX and EX ttl exactly as nodes before the per-key limit did, so
+//     during a rolling upgrade old and new nodes refuse each other's nonces;
+//   - a sorted set per access key, prefix + "k:<access key>" (never a pair's
+//     key, which starts with a digit), holds the key's nonces scored by
+//     their expiry, to count them against MaxNoncesPerKey. Claims made by
+//     old nodes are not counted.
+//
+// The script reads Redis's clock (TIME), not the node's: the pairs' keys
+// expire by Redis's clock, so the sets are pruned by the same one, and
+// nodes whose clocks disagree cannot prune one another's live nonces early
+// or keep expired ones counted. Both keys must be on one Redis: the store
+// does not support Redis Cluster, whose slots would separate them.
 type RedisNonces struct {
 	rdb    redis.UniversalClient
 	prefix string
+	perKey int
 }
 
 // NewRedisNonces returns a Redis-backed store whose keys start with prefix
-// (DefaultRedisNoncePrefix if empty).
-func NewRedisNonces(rdb redis.UniversalClient, prefix string) *RedisNonces {
+// (DefaultRedisNoncePrefix if empty). Each access key may hold at most
+// DefaultNoncesPerKey unexpired nonces unless MaxNoncesPerKey says otherwise.
+func NewRedisNonces(rdb redis.UniversalClient, prefix string, opts ...NonceOption) *RedisNonces {
 	if prefix == "" {
 		prefix = DefaultRedisNoncePrefix
 	}
-	return &RedisNonces{rdb: rdb, prefix: prefix}
+	o := nonceOptions{perKey: DefaultNoncesPerKey}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &RedisNonces{rdb: rdb, prefix: prefix, perKey: o.perKey}
 }
+
+// claimNonceScript claims nonce ARGV[1] for ARGV[2] whole seconds, for an
+// access key that may hold ARGV[3] unexpired nonces. KEYS[1] is the pair's
+// key, KEYS[2] the access key's sorted set of nonces scored by expiry in
+// Redis milliseconds. It returns 1 (claimed), 0 (replay: checked first, so
+// a replay is a replay even at the limit) or -1 (the key is at its limit).
+// Redis 7 replicates scripts by their effects, so reading TIME is allowed.
+// Milliseconds since 1970 have 13 digits until 2286, exact in a double and
+// in %.0f.
+var claimNonceScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  return -1
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], string.format('%.0f', now + tonumber(ARGV[2]) * 1000), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+`)
 
 // Claim implements NonceStore. The TTL is rounded up to whole seconds (EX).
 func (s *RedisNonces) Claim(ctx context.Context, accessKey, nonce string, ttl time.Duration) (bool, error) {
@@ -46,9 +91,13 @@ func (s *RedisNonces) Claim(ctx context.Context, accessKey, nonce string, ttl ti
 	// The access key's length keeps the key unambiguous whatever the two
 	// parts contain.
 	key := s.prefix + strconv.Itoa(len(accessKey)) + ":" + accessKey + ":" + nonce
-	ok, err := s.rdb.SetNX(ctx, key, "1", secs*time.Second).Result()
-	if err != nil {
+	set := s.prefix + "k:" + accessKey
+	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, nonce, int64(secs), s.perKey).Int64()
+	switch {
+	case err != nil:
 		return false, fmt.Errorf("sigv4: claim nonce: %w", err)
+	case r == -1:
+		return false, ErrNonceKeyLimit
 	}
-	return ok, nil
+	return r == 1, nil
 }

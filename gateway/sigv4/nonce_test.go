@@ -189,7 +189,7 @@ func TestMemoryNonces(t *testing.T) {
 		}
 	})
 	t.Run("bounded-fails-closed-then-sweeps", func(t *testing.T) {
-		m := NewMemoryNonces(3)
+		m := NewMemoryNonces(3, MaxNoncesPerKey(4)) // the store's bound, not the key's share
 		now := testTime
 		m.now = func() time.Time { return now }
 		for _, n := range []string{"a", "b", "c"} {
@@ -216,11 +216,25 @@ func TestMemoryNonces(t *testing.T) {
 			m.Claim(ctx, "AK", "n"+itoa(int64(i)), time.Second)
 		}
 		now = now.Add(nonceSweepInterval + time.Second)
-		for i := range nonceShards * 4 { // touch every shard
-			m.Claim(ctx, "AK", "late"+itoa(int64(i)), time.Second)
+		// Claim until every shard has been touched (and so swept): the
+		// shards are chosen with a per-store random seed.
+		swept := func() bool {
+			for i := range m.shards {
+				if m.shards[i].nextSweep != now.UnixNano()+int64(nonceSweepInterval) {
+					return false
+				}
+			}
+			return true
 		}
-		if m.Len() != nonceShards*4 {
-			t.Fatalf("Len = %d, want only the %d live nonces", m.Len(), nonceShards*4)
+		late := 0
+		for ; !swept(); late++ {
+			if late == 10_000 {
+				t.Fatal("10,000 claims did not touch every shard")
+			}
+			m.Claim(ctx, "AK", "late"+itoa(int64(late)), time.Second)
+		}
+		if m.Len() != late {
+			t.Fatalf("Len = %d, want only the %d live nonces", m.Len(), late)
 		}
 	})
 	t.Run("concurrent-single-winner", func(t *testing.T) {

@@ -37,7 +37,9 @@ type Config struct {
 	// Keys finds credentials by access key id. Required.
 	Keys KeyStore
 	// Nonces remembers X-Portico-Nonce values. Required: NewMemoryNonces on a
-	// single node, NewRedisNonces when several nodes share the traffic.
+	// single node, NewRedisNonces when several nodes share the traffic. Each
+	// access key may hold only a share of it (MaxNoncesPerKey); a request
+	// over its key's share is refused with 429 nonce-capacity.
 	Nonces NonceStore
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -368,6 +370,11 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 		until = a.date.Add(a.expires)
 	}
 	fresh, err := v.nonces.Claim(ctx, a.accessKey, nonce, until.Sub(now)+time.Second)
+	if errors.Is(err, ErrNonceKeyLimit) {
+		// The key's own traffic, not the store, is the cause: the caller
+		// can act on it, and other keys are unaffected.
+		return newError(TypeNonceCapacity, "This access key holds as many unexpired X-Portico-Nonce values as the gateway keeps for one key. A nonce is remembered until its request expires: X-Amz-Date + "+v.maxSkew.String()+" for a signed request, X-Amz-Date + X-Amz-Expires for a presigned URL. Send fewer nonce-bearing requests, or presign URLs with a shorter X-Amz-Expires, and retry later.")
+	}
 	if err != nil {
 		return fmt.Errorf("sigv4: claim nonce: %w", err)
 	}

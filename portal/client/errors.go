@@ -36,6 +36,7 @@ const (
 	CodeSignatureMismatch      = "signature-mismatch"
 	CodeReplayedNonce          = "replayed-nonce"
 	CodeNonceRequired          = "nonce-required"
+	CodeNonceCapacity          = "nonce-capacity"
 )
 
 // Error is a failed call: the RFC 9457 problem the server answered with.
