@@ -117,7 +117,8 @@ type APIVersion struct {
 	// signs, and up to two are active during a rotation.
 	BackendKeys []BackendKey `json:"backend_keys"`
 
-	ips IPList // Settings' lists, parsed by Compile
+	ips  IPList      // Settings' lists, parsed by Compile
+	cors *corsPolicy // Settings' CORS, compiled by Compile; nil without
 }
 
 // Upstream is where a version's calls are forwarded.
@@ -163,6 +164,15 @@ type Settings struct {
 	// (403 ip-denied); when IPAllow is not empty, so is a client outside it.
 	IPAllow []string `json:"ip_allow,omitempty"`
 	IPDeny  []string `json:"ip_deny,omitempty"`
+	// CORSOrigins are the web origins whose pages may call the version
+	// from a browser: "*" alone for any, or up to MaxCORSOrigins origins
+	// as NormalizeCORSOrigin writes them. The gateway then answers CORS
+	// preflights itself and marks the answers to those origins; empty
+	// leaves CORS alone.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// CORSMaxAge is how long, in seconds (0–MaxCORSMaxAge), a browser may
+	// keep a preflight's answer.
+	CORSMaxAge int `json:"cors_max_age,omitempty"`
 }
 
 // Operation is one (method, path template) a version serves.
@@ -543,6 +553,11 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 		c.errorf("%s: %v", at, err)
 	} else {
 		v.ips = ips
+	}
+	if p, err := compileCORS(&v.Settings); err != nil {
+		c.errorf("%s: %v", at, err)
+	} else {
+		v.cors = p
 	}
 	seenKey := map[string]bool{}
 	for i := range v.BackendKeys {

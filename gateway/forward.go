@@ -311,6 +311,9 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			call.handshake.Stop()
 		}
 		if err == nil {
+			if call.api.cors != nil {
+				stripCORS(res.Header) // the version's CORS settings stand
+			}
 			switch res.StatusCode {
 			case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 				tg.failed(u, probe)

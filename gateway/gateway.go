@@ -387,6 +387,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}
+	// A CORS preflight carries no credentials: a version with CORS
+	// settings answers it here, before authentication.
+	if isPreflight(r) && h.servePreflight(w, r, snap, addr, id) {
+		return
+	}
 	m, err := snap.Router().LookupRequest(r)
 	if err != nil {
 		var re *RouteError
@@ -397,6 +402,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if re.API != nil {
 				mw.provider, mw.api = re.API.OrgSlug, re.API.APISlug
 				setDeprecation(w.Header(), re.API)
+				setCORS(w.Header(), re.API, r.Header["Origin"])
 			}
 			h.problem(w, re.Status, re.Code, re.Detail, id, nil)
 			return
@@ -406,6 +412,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	api, op := m.API, m.Operation
 	mw.provider, mw.api = api.OrgSlug, api.APISlug
+	if api.cors != nil {
+		// From here every answer, the gateway's refusals too, is one a
+		// web app on an allowed origin may read.
+		setCORS(w.Header(), api, r.Header["Origin"])
+	}
 	if !api.ips.Empty() && !api.ips.Admits(addr) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not call "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
 		return

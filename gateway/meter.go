@@ -162,8 +162,10 @@ func (w *meteredWriter) WriteHeader(code int) {
 	if w.odd != nil && w.odd.kept != nil {
 		h := w.ResponseWriter.Header()
 		for k, v := range w.odd.kept {
-			if _, ok := h[k]; !ok {
+			if have, ok := h[k]; !ok {
 				h[k] = v
+			} else if k == "Vary" {
+				h[k] = append(have[:len(have):len(have)], v...) // the backend's and the gateway's (CORS)
 			}
 		}
 		w.odd.kept = nil
@@ -177,7 +179,7 @@ func (w *meteredWriter) WriteHeader(code int) {
 // gatewayFields are the answer's fields the gateway sets before it
 // forwards.
 var gatewayFields = [...]string{RequestIDHeader, http.CanonicalHeaderKey(limits.HeaderPolicy), http.CanonicalHeaderKey(limits.HeaderRateLimit),
-	"Deprecation", "Sunset"}
+	"Deprecation", "Sunset", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"}
 
 func (w *meteredWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

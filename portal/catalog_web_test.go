@@ -242,16 +242,29 @@ func TestConsoleCatalogJourney(t *testing.T) {
 		}
 		expectRedirect(t, "settings", b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048", "require_nonce": "true"}), v1+"#settings")
 		_, ver, _ = e.cat.Version(ctx, org.ID, "pets", "v1")
-		if ver.Settings != (catalog.Settings{MaxBodyBytes: 2048, RequireNonce: true}) {
+		if !ver.Settings.Equal(catalog.Settings{MaxBodyBytes: 2048, RequireNonce: true}) {
 			t.Fatalf("settings %+v", ver.Settings)
 		}
 		expectRedirect(t, "public", b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048", "require_nonce": "true", "public": "true"}), v1+"#settings")
 		_, ver, _ = e.cat.Version(ctx, org.ID, "pets", "v1")
-		if ver.Settings != (catalog.Settings{MaxBodyBytes: 2048, Public: true}) {
+		if !ver.Settings.Equal(catalog.Settings{MaxBodyBytes: 2048, Public: true}) {
 			t.Fatalf("public settings %+v", ver.Settings)
 		}
 		p = b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "lots"})
 		expectPage(t, "invalid settings", p, http.StatusUnprocessableEntity, "Use a whole number of bytes", `value="lots"`)
+		// Browser origins: one per line, normalised; a bad one re-renders
+		// the form with the lines as typed and the field's error.
+		expectRedirect(t, "cors", b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048",
+			"cors_origins": "HTTPS://Shop.Example.com\r\n\r\nhttp://localhost:3000\r\n", "cors_max_age": "90"}), v1+"#settings")
+		_, ver, _ = e.cat.Version(ctx, org.ID, "pets", "v1")
+		if got := strings.Join(ver.Settings.CORSOrigins, " "); got != "https://shop.example.com http://localhost:3000" || ver.Settings.MaxAge() != 90 {
+			t.Fatalf("cors settings %+v", ver.Settings)
+		}
+		expectPage(t, "cors form", b.get(v1), http.StatusOK, "https://shop.example.com\nhttp://localhost:3000</textarea>", `name="cors_max_age"`, `value="90"`)
+		p = b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048", "cors_origins": "https://shop.example.com/app"})
+		expectPage(t, "invalid origin", p, http.StatusUnprocessableEntity, "is not an origin", `id="cors-origins-error"`, "https://shop.example.com/app</textarea>")
+		p = b.submit(v1, v1+"/settings", map[string]string{"max_body_bytes": "2048", "cors_origins": "*", "cors_max_age": "a day"})
+		expectPage(t, "invalid max age", p, http.StatusUnprocessableEntity, "Use a whole number of seconds", `value="a day"`)
 
 		// Test connection refuses loopback unless private upstreams are
 		// allowed, and never reaches the server.

@@ -88,6 +88,16 @@ func apiCases() []pageCase {
 	offline.State, offline.Offline = "offline", "2026-11-30 10:00 UTC"
 	offline.Failed = apis.FormFailure{Form: "upstream", Message: "Version v1 is offline and can no longer change; create a new version."}
 
+	corsFailed := petsVersion(developerOrg, true)
+	corsFailed.Settings.CORSOrigins, corsFailed.Settings.CORSMaxAge = "https://shop.example.com/app", "99999"
+	corsFailed.Failed = apis.FormFailure{Form: "settings", Message: "Please correct the highlighted fields.", Errors: map[string]string{
+		"settings.cors_origins": `"https://shop.example.com/app" is not an origin.`,
+		"settings.cors_max_age": "Use 0 to 86400 seconds.",
+	}}
+
+	corsViewer := petsVersion(viewerOrg, false)
+	corsViewer.Settings.CORSOrigins, corsViewer.Settings.CORSMaxAge = "https://shop.example.com\nhttp://localhost:3000", "600"
+
 	mock := petsVersion(developerOrg, true)
 	mock.Mock, mock.Upstream = true, apis.UpstreamForm{}
 	mock.Keys = mock.Keys[:1]
@@ -249,6 +259,20 @@ func apiCases() []pageCase {
 			actions: []string{"/logout"},
 			want:    []string{"https://a.example.com/v1", "weight 3", "5000 ms", "10 MiB", "Weaker", "listPets"},
 			notWant: []string{`name="target_url"`, "Deploy to", "Take v1 offline", "Test connection"},
+		},
+		{
+			name:    "version editor with CORS errors",
+			c:       apis.Version(corsFailed),
+			actions: versionActions,
+			want: []string{`id="cors-origins-error"`, `aria-describedby="cors-origins-help cors-origins-error"`, "https://shop.example.com/app</textarea>",
+				`value="99999"`, "Use 0 to 86400 seconds.", "Browser origins (CORS)"},
+		},
+		{
+			name:    "version editor as viewer with CORS",
+			c:       apis.Version(corsViewer),
+			actions: []string{"/logout"},
+			want:    []string{"<code>https://shop.example.com</code>", "<code>http://localhost:3000</code>", "Preflights cached for 600 s"},
+			notWant: []string{`name="cors_origins"`},
 		},
 		{
 			name:    "version editor offline",

@@ -249,6 +249,13 @@ func (a *app) showVersion(v *client.Version) {
 	if v.Settings.Public {
 		pairs = append(pairs, [2]string{"public", "yes: no key needed, nothing metered"})
 	}
+	if len(v.Settings.CORSOrigins) > 0 {
+		age := ""
+		if v.Settings.CORSMaxAge != nil {
+			age = fmt.Sprintf(" (preflight max age %d s)", *v.Settings.CORSMaxAge)
+		}
+		pairs = append(pairs, [2]string{"cors origins", strings.Join(v.Settings.CORSOrigins, " ") + age})
+	}
 	if v.SunsetAt != nil {
 		pairs = append(pairs, [2]string{"sunset", day(*v.SunsetAt)})
 	}
@@ -286,10 +293,28 @@ type versionFlags struct {
 	public                           *bool
 	timeout, connectTimeout, retries *int
 	maxBody                          *int64
+	corsOrigins                      *stringsFlag
+	corsMaxAge                       *int
+}
+
+// stringsFlag is a repeatable flag; each use may also hold several values
+// separated by commas.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value.
+func (s *stringsFlag) Set(v string) error {
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			*s = append(*s, e)
+		}
+	}
+	return nil
 }
 
 func newVersionFlags(fs *flag.FlagSet) *versionFlags {
-	return &versionFlags{fs: fs,
+	f := &versionFlags{fs: fs,
 		openapi:        fs.String("openapi", "", "OpenAPI 3 document file (JSON or YAML)"),
 		upstream:       fs.String("upstream", "", "upstream URL; several separated by commas"),
 		healthCheck:    fs.String("health-check-path", "", "path probed on each upstream target"),
@@ -301,7 +326,11 @@ func newVersionFlags(fs *flag.FlagSet) *versionFlags {
 		connectTimeout: fs.Int("connect-timeout-ms", 0, "upstream connect timeout in milliseconds"),
 		retries:        fs.Int("retries", 0, "retries of idempotent calls on another target (0–5)"),
 		maxBody:        fs.Int64("max-body-bytes", 0, "largest request body in bytes"),
+		corsOrigins:    new(stringsFlag),
+		corsMaxAge:     fs.Int("cors-max-age", 0, "seconds browsers may keep a CORS preflight's answer (0–86400; default 600)"),
 	}
+	fs.Var(f.corsOrigins, "cors-origin", "web origin (scheme://host[:port], or *) whose pages may call the version from a browser; repeat for several, give \"\" to turn CORS off")
+	return f
 }
 
 // request builds the draft request from the flags given, starting from
@@ -350,7 +379,7 @@ func (f *versionFlags) request(cmd *command, cur *client.Version) (client.Versio
 		}
 		req.Upstream = &up
 	}
-	if set["max-body-bytes"] || set["require-nonce"] || set["allow-app-code"] || set["public"] {
+	if set["max-body-bytes"] || set["require-nonce"] || set["allow-app-code"] || set["public"] || set["cors-origin"] || set["cors-max-age"] {
 		s := client.Settings{}
 		if cur != nil {
 			s = cur.Settings
@@ -366,6 +395,15 @@ func (f *versionFlags) request(cmd *command, cur *client.Version) (client.Versio
 		}
 		if set["public"] {
 			s.Public = *f.public
+		}
+		if set["cors-origin"] {
+			s.CORSOrigins = []string(*f.corsOrigins)
+			if len(s.CORSOrigins) == 0 {
+				s.CORSMaxAge = nil // CORS off: the server keeps no max age
+			}
+		}
+		if set["cors-max-age"] {
+			s.CORSMaxAge = f.corsMaxAge
 		}
 		req.Settings = &s
 	}

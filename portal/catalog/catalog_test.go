@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -583,6 +584,89 @@ func TestHealthCheckPathAsTheGatewayChecksIt(t *testing.T) {
 			if _, ok := tenants.ErrorFields(err)["upstream.health_check_path"]; !ok {
 				t.Fatalf("%q: %v", p, err)
 			}
+		}
+	})
+}
+
+// CORS settings are stored as browsers send origins, checked as the gateway
+// checks them (field errors name settings.cors_origins or
+// settings.cors_max_age), survive a reload, and the revision diff names
+// their changes.
+func TestCORSSettings(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.api(t, "pets")
+		f.version(t, "pets", "v1")
+		ver, err := f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{
+			Settings: &catalog.Settings{Public: true, CORSOrigins: []string{" HTTPS://App.Example.com:443", "", "http://localhost:3000", "https://app.example.com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"https://app.example.com", "http://localhost:3000"}
+		if s := ver.Settings; !slices.Equal(s.CORSOrigins, want) || s.CORSMaxAge == nil || *s.CORSMaxAge != 600 || !s.Public {
+			t.Fatalf("settings = %+v", s)
+		}
+		_, got, err := f.cat.Version(ctx, f.org.ID, "pets", "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Settings.Equal(ver.Settings) {
+			t.Fatalf("stored %+v, read back %+v", ver.Settings, got.Settings)
+		}
+		zero := 0
+		ver, err = f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{
+			Settings: &catalog.Settings{CORSOrigins: []string{"*"}, CORSMaxAge: &zero}})
+		if err != nil || ver.Settings.MaxAge() != 0 {
+			t.Fatalf("* with max age 0: %+v %v", ver.Settings, err)
+		}
+		many := make([]string, 51)
+		for i := range many {
+			many[i] = "https://app" + strconv.Itoa(i) + ".example.com"
+		}
+		big, neg := 86401, -1
+		for name, c := range map[string]struct {
+			s     catalog.Settings
+			field string
+		}{
+			"path":           {catalog.Settings{CORSOrigins: []string{"https://app.example.com/"}}, "settings.cors_origins"},
+			"query":          {catalog.Settings{CORSOrigins: []string{"https://app.example.com?x=1"}}, "settings.cors_origins"},
+			"scheme":         {catalog.Settings{CORSOrigins: []string{"ftp://app.example.com"}}, "settings.cors_origins"},
+			"no scheme":      {catalog.Settings{CORSOrigins: []string{"app.example.com"}}, "settings.cors_origins"},
+			"star and more":  {catalog.Settings{CORSOrigins: []string{"*", "https://app.example.com"}}, "settings.cors_origins"},
+			"too many":       {catalog.Settings{CORSOrigins: many}, "settings.cors_origins"},
+			"max age high":   {catalog.Settings{CORSOrigins: want, CORSMaxAge: &big}, "settings.cors_max_age"},
+			"max age below0": {catalog.Settings{CORSOrigins: want, CORSMaxAge: &neg}, "settings.cors_max_age"},
+		} {
+			s := c.s
+			_, err := f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{Settings: &s})
+			wantCode(t, err, tenants.EInvalid)
+			if _, ok := tenants.ErrorFields(err)[c.field]; !ok {
+				t.Fatalf("%s: error names no %s: %v", name, c.field, err)
+			}
+		}
+		// Without origins the max age means nothing and is not kept.
+		ver, err = f.cat.UpdateVersion(ctx, f.org.ID, "pets", "v1", f.actor, catalog.VersionPatch{
+			Settings: &catalog.Settings{CORSMaxAge: &big}})
+		if err != nil || len(ver.Settings.CORSOrigins) != 0 || ver.Settings.CORSMaxAge != nil {
+			t.Fatalf("no origins: %+v %v", ver.Settings, err)
+		}
+
+		age := 600
+		a := catalog.Snapshot{Settings: catalog.Settings{MaxBodyBytes: 1}}
+		b := a
+		b.Settings.CORSOrigins, b.Settings.CORSMaxAge = want, &age
+		if d := strings.Join(catalog.Diff(a, b), "\n"); !strings.Contains(d, "CORS origins: [] → [https://app.example.com http://localhost:3000]") {
+			t.Fatalf("diff = %q", d)
+		}
+		c := b
+		other := 60
+		c.Settings.CORSMaxAge = &other
+		if d := strings.Join(catalog.Diff(b, c), "\n"); d != "CORS max age: 600 → 60 s" {
+			t.Fatalf("diff = %q", d)
+		}
+		if d := catalog.Diff(b, b); len(d) != 0 {
+			t.Fatalf("diff of equal snapshots = %q", d)
 		}
 	})
 }

@@ -4,7 +4,10 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/portico-dev/portico/gateway"
 )
 
 // Visibility says who sees an API.
@@ -112,6 +115,31 @@ type Settings struct {
 	// the gateway skips the subscription check, plan limits and metering.
 	// RequireNonce and AllowAppCode mean nothing on them and are cleared.
 	Public bool `json:"public"`
+	// CORSOrigins are the web origins whose pages may call the version
+	// from a browser (CORS): "*" alone for any, or up to 50 origins
+	// scheme://host[:port] (http or https, lower case, no path). Empty
+	// turns CORS off. Public versions may use it too.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// CORSMaxAge is how long, in seconds (0–86400), browsers may keep a
+	// preflight's answer; nil means 600. Set only with CORSOrigins.
+	CORSMaxAge *int `json:"cors_max_age,omitempty"`
+}
+
+// Equal reports whether s and o are the same settings.
+func (s Settings) Equal(o Settings) bool {
+	return s.MaxBodyBytes == o.MaxBodyBytes && s.RequireNonce == o.RequireNonce && s.AllowAppCode == o.AllowAppCode &&
+		s.Public == o.Public && slices.Equal(s.CORSOrigins, o.CORSOrigins) && s.MaxAge() == o.MaxAge()
+}
+
+// MaxAge is the preflight cache time in seconds, or -1 without CORS.
+func (s Settings) MaxAge() int {
+	switch {
+	case len(s.CORSOrigins) == 0:
+		return -1
+	case s.CORSMaxAge == nil:
+		return gateway.DefaultCORSMaxAge
+	}
+	return *s.CORSMaxAge
 }
 
 // Scan implements sql.Scanner.

@@ -517,7 +517,7 @@ func Diff(a, b Snapshot) []string {
 			}
 		}
 	}
-	if a.Settings != b.Settings {
+	if !a.Settings.Equal(b.Settings) {
 		if a.Settings.MaxBodyBytes != b.Settings.MaxBodyBytes {
 			add("max body: %d → %d bytes", a.Settings.MaxBodyBytes, b.Settings.MaxBodyBytes)
 		}
@@ -529,6 +529,12 @@ func Diff(a, b Snapshot) []string {
 		}
 		if a.Settings.Public != b.Settings.Public {
 			add("public (no key needed): %t → %t", a.Settings.Public, b.Settings.Public)
+		}
+		if oa, ob := strings.Join(a.Settings.CORSOrigins, " "), strings.Join(b.Settings.CORSOrigins, " "); oa != ob {
+			add("CORS origins: [%s] → [%s]", oa, ob)
+		}
+		if ma, mb := a.Settings.MaxAge(), b.Settings.MaxAge(); ma != mb && ma >= 0 && mb >= 0 {
+			add("CORS max age: %d → %d s", ma, mb)
 		}
 	}
 	if ka, kb := strings.Join(a.BackendKeyIDs, ","), strings.Join(b.BackendKeyIDs, ","); ka != kb {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +138,9 @@ func normalizeSettings(s Settings) (Settings, error) {
 		// no app code to accept.
 		s.RequireNonce, s.AllowAppCode = false, false
 	}
+	if err := normalizeCORS(&s); err != nil {
+		return s, err
+	}
 	if s.RequireNonce && s.AllowAppCode {
 		// The gateway refuses app codes where a nonce is required: an
 		// app code cannot carry one.
@@ -144,4 +148,52 @@ func normalizeSettings(s Settings) (Settings, error) {
 			"An app code cannot carry a nonce, so a version that requires one cannot accept app codes: turn one of the two off.")
 	}
 	return s, nil
+}
+
+// normalizeCORS writes the CORS origins as browsers send them (dropping
+// blank and repeated ones) and checks them and the preflight cache time
+// with the gateway's own rules, so that what the catalog saves the gateway
+// serves.
+func normalizeCORS(s *Settings) error {
+	var origins []string
+	for _, o := range s.CORSOrigins {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		n, ok := gateway.NormalizeCORSOrigin(o)
+		if !ok {
+			return tenants.FieldError("settings.cors_origins",
+				fmt.Sprintf("%q is not an origin: use * alone, or scheme://host[:port] with http or https and nothing after the host or port.", clipText(o)))
+		}
+		if !slices.Contains(origins, n) {
+			origins = append(origins, n)
+		}
+	}
+	if len(origins) > gateway.MaxCORSOrigins {
+		return tenants.FieldError("settings.cors_origins", fmt.Sprintf("List at most %d origins.", gateway.MaxCORSOrigins))
+	}
+	if len(origins) > 1 && slices.Contains(origins, "*") {
+		return tenants.FieldError("settings.cors_origins", "* allows every origin: list it alone.")
+	}
+	s.CORSOrigins = origins
+	if len(origins) == 0 {
+		s.CORSMaxAge = nil // means nothing without origins
+		return nil
+	}
+	if s.CORSMaxAge == nil {
+		d := gateway.DefaultCORSMaxAge
+		s.CORSMaxAge = &d
+	}
+	if *s.CORSMaxAge < 0 || *s.CORSMaxAge > gateway.MaxCORSMaxAge {
+		return tenants.FieldError("settings.cors_max_age", fmt.Sprintf("Use 0 to %d seconds.", gateway.MaxCORSMaxAge))
+	}
+	return nil
+}
+
+// clipText shortens what a field error quotes back.
+func clipText(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }

@@ -96,6 +96,13 @@ type Settings struct {
 	// Public versions need no key: no signature, subscription, limits or
 	// metering.
 	Public bool `json:"public,omitempty"`
+	// CORSOrigins are the web origins whose pages may call the version
+	// from a browser: "*" alone, or scheme://host[:port] origins (at most
+	// 50). Empty turns CORS off.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// CORSMaxAge is how long, in seconds (0–86400), browsers may keep a
+	// preflight's answer; nil means the server's default (600).
+	CORSMaxAge *int `json:"cors_max_age,omitempty"`
 }
 
 // Version is one version of an API as its draft stands. GetVersion and

@@ -200,7 +200,10 @@ func apiVersion(s catalog.Snapshot, secrets map[string][]byte) gateway.APIVersio
 		VersionID: s.VersionID, Version: s.Version, Stage: s.Environment, State: gateway.VersionState(s.State),
 		SunsetAt: s.SunsetAt, DeprecatedAt: s.DeprecatedAt, Mock: s.Mock,
 		Settings: gateway.Settings{MaxBodyBytes: s.Settings.MaxBodyBytes, RequireNonce: s.Settings.RequireNonce, AllowAppCode: s.Settings.AllowAppCode,
-			Public: s.Settings.Public},
+			Public: s.Settings.Public, CORSOrigins: s.Settings.CORSOrigins},
+	}
+	if m := s.Settings.MaxAge(); m >= 0 {
+		v.Settings.CORSMaxAge = m
 	}
 	if s.Upstream != nil {
 		for _, t := range s.Upstream.Targets {

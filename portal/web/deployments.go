@@ -31,7 +31,7 @@ func (w *Console) deployPage(c *gin.Context, env string) (apis.DeployProps, erro
 	p := apis.DeployProps{
 		APISlug: a.Slug, APIName: a.Name, Version: ver.Version, State: string(ver.State), Env: env, EnvLabel: envLabel(env),
 		Mock: ver.Mock, Upstream: upstreamFormOf(ver.Upstream), CanDeploy: ver.State != catalog.Offline,
-		Settings: apis.SettingsForm{MaxBodyBytes: strconv.FormatInt(ver.Settings.MaxBodyBytes, 10), RequireNonce: ver.Settings.RequireNonce, AllowAppCode: ver.Settings.AllowAppCode, Public: ver.Settings.Public},
+		Settings: settingsFormOf(ver.Settings),
 	}
 	if ver.State == catalog.Offline {
 		p.Blocked = "Version " + ver.Version + " is offline, which is final. Create a new version instead."

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,11 +28,8 @@ func (w *Console) versionPage(c *gin.Context, apiSlug, version string) (apis.Ver
 	p := apis.VersionProps{
 		APISlug: a.Slug, APIName: a.Name, Version: ver.Version, State: string(ver.State), Updated: formatTime(ver.UpdatedAt),
 		CanManage: currentRole(c).CanManageCatalog(), Mock: ver.Mock, HasOpenAPI: ver.OpenAPI != "",
-		Upstream: upstreamFormOf(ver.Upstream),
-		Settings: apis.SettingsForm{
-			MaxBodyBytes: strconv.FormatInt(ver.Settings.MaxBodyBytes, 10),
-			RequireNonce: ver.Settings.RequireNonce, AllowAppCode: ver.Settings.AllowAppCode, Public: ver.Settings.Public,
-		},
+		Upstream:  upstreamFormOf(ver.Upstream),
+		Settings:  settingsFormOf(ver.Settings),
 		MinSunset: formatDate(w.Tenants.Now().AddDate(0, 0, 1)),
 	}
 	if ver.SunsetAt != nil {
@@ -207,9 +205,17 @@ func (w *Console) switchBackend(c *gin.Context) {
 // updateVersionSettings saves the draft's gateway settings.
 func (w *Console) updateVersionSettings(c *gin.Context) {
 	f := apis.SettingsForm{MaxBodyBytes: c.PostForm("max_body_bytes"), RequireNonce: c.PostForm("require_nonce") != "", AllowAppCode: c.PostForm("allow_app_code") != "",
-		Public: c.PostForm("public") != ""}
+		Public: c.PostForm("public") != "", CORSOrigins: c.PostForm("cors_origins"), CORSMaxAge: strings.TrimSpace(c.PostForm("cors_max_age"))}
 	v := tenants.Validation{}
-	s := catalog.Settings{RequireNonce: f.RequireNonce, AllowAppCode: f.AllowAppCode, Public: f.Public}
+	s := catalog.Settings{RequireNonce: f.RequireNonce, AllowAppCode: f.AllowAppCode, Public: f.Public,
+		CORSOrigins: strings.FieldsFunc(f.CORSOrigins, func(r rune) bool { return r == '\n' || r == '\r' })}
+	if f.CORSMaxAge != "" {
+		n, err := strconv.Atoi(f.CORSMaxAge)
+		if err != nil {
+			v.Add("settings.cors_max_age", "Use a whole number of seconds, from 0 to 86400, or leave it empty for 600.")
+		}
+		s.CORSMaxAge = &n
+	}
 	if f.MaxBodyBytes != "" {
 		n, err := strconv.ParseInt(f.MaxBodyBytes, 10, 64)
 		if err != nil {
@@ -323,4 +329,14 @@ func (w *Console) takeVersionOffline(c *gin.Context) {
 		return
 	}
 	redirect(c, versionURL(c, c.Param("api"), c.Param("version"))+"#lifecycle")
+}
+
+// settingsFormOf fills the settings form from the draft's settings.
+func settingsFormOf(s catalog.Settings) apis.SettingsForm {
+	f := apis.SettingsForm{MaxBodyBytes: strconv.FormatInt(s.MaxBodyBytes, 10), RequireNonce: s.RequireNonce, AllowAppCode: s.AllowAppCode,
+		Public: s.Public, CORSOrigins: strings.Join(s.CORSOrigins, "\n")}
+	if a := s.MaxAge(); a >= 0 {
+		f.CORSMaxAge = strconv.Itoa(a)
+	}
+	return f
 }

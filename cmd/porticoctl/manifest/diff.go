@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -387,7 +388,7 @@ func versionChanges(want *Version, vs *VersionState) (*client.VersionRequest, []
 			fields = append(fields, "upstream")
 		}
 	}
-	if want.Settings != nil && normalSettings(*want.Settings) != normalSettings(have.Settings) {
+	if want.Settings != nil && !reflect.DeepEqual(normalSettings(*want.Settings), normalSettings(have.Settings)) {
 		req.Settings = want.Settings
 		fields = append(fields, "settings")
 	}

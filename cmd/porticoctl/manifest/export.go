@@ -145,7 +145,8 @@ func Marshal(doc *Document, specs bool) ([]byte, error) {
 			rv.Upstream = ru
 		}
 		if s := v.Settings; s != nil {
-			rv.Settings = &rawSettings{MaxBodyBytes: s.MaxBodyBytes, RequireNonce: s.RequireNonce, AllowAppCode: s.AllowAppCode, Public: s.Public}
+			rv.Settings = &rawSettings{MaxBodyBytes: s.MaxBodyBytes, RequireNonce: s.RequireNonce, AllowAppCode: s.AllowAppCode, Public: s.Public,
+				CORSOrigins: s.CORSOrigins, CORSMaxAge: s.CORSMaxAge}
 		}
 		if v.Deprecate != nil {
 			rv.Deprecate = &rawDeprecate{SunsetAt: v.Deprecate.SunsetAt}

@@ -17,6 +17,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/portal/client"
 )
 
@@ -68,6 +69,10 @@ type rawSettings struct {
 	RequireNonce bool  `yaml:"require_nonce,omitempty"`
 	AllowAppCode bool  `yaml:"allow_app_code,omitempty"`
 	Public       bool  `yaml:"public,omitempty"`
+	// CORSOrigins and CORSMaxAge: web origins allowed to call from a
+	// browser, and the preflight cache time in seconds.
+	CORSOrigins []string `yaml:"cors_origins,omitempty,flow"`
+	CORSMaxAge  *int     `yaml:"cors_max_age,omitempty"`
 }
 
 type rawDeprecate struct {
@@ -463,8 +468,19 @@ func (p *parser) version(r rawVersion, at string) Version {
 		if r.Settings.Public && (r.Settings.RequireNonce || r.Settings.AllowAppCode) {
 			p.addf("%s.settings.public: a public version checks no credentials: drop require_nonce and allow_app_code", at)
 		}
+		for _, o := range r.Settings.CORSOrigins {
+			if _, ok := gateway.NormalizeCORSOrigin(o); !ok {
+				p.addf("%s.settings.cors_origins: %q: use * alone, or scheme://host[:port] with http or https", at, o)
+			}
+		}
+		if len(r.Settings.CORSOrigins) > gateway.MaxCORSOrigins {
+			p.addf("%s.settings.cors_origins: list at most %d origins", at, gateway.MaxCORSOrigins)
+		}
+		if a := r.Settings.CORSMaxAge; a != nil && (*a < 0 || *a > gateway.MaxCORSMaxAge) {
+			p.addf("%s.settings.cors_max_age: %d: use 0 to %d seconds", at, *a, gateway.MaxCORSMaxAge)
+		}
 		v.Settings = &client.Settings{MaxBodyBytes: r.Settings.MaxBodyBytes, RequireNonce: r.Settings.RequireNonce, AllowAppCode: r.Settings.AllowAppCode,
-			Public: r.Settings.Public}
+			Public: r.Settings.Public, CORSOrigins: r.Settings.CORSOrigins, CORSMaxAge: r.Settings.CORSMaxAge}
 	}
 	for _, env := range r.Deploy {
 		switch {

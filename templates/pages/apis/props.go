@@ -8,7 +8,11 @@
 // the catalog uses ("upstream.targets[0].url", "openapi#/paths/~1pets/get").
 package apis
 
-import "github.com/portico-dev/portico/templates/layout"
+import (
+	"strings"
+
+	"github.com/portico-dev/portico/templates/layout"
+)
 
 // ListProps drive GET /orgs/{org}/apis: a paginated table of the
 // organisation's APIs, and a "Create API" action for those who may manage
@@ -142,6 +146,21 @@ type SettingsForm struct {
 	AllowAppCode bool
 	// Public versions take no credentials (no key needed).
 	Public bool
+	// CORSOrigins are the web origins allowed to call from a browser, one
+	// per line; CORSMaxAge is the preflight cache time in seconds.
+	CORSOrigins string
+	CORSMaxAge  string
+}
+
+// corsOriginList is the origins one per line, for the read-only view.
+func (f SettingsForm) corsOriginList() []string {
+	var out []string
+	for _, l := range strings.Split(f.CORSOrigins, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // VersionProps drive GET /orgs/{org}/apis/{api}/versions/{version}, the

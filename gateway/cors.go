@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/portico-dev/portico/gateway/sigv4"
+)
+
+// CORS (the Fetch standard's cross-origin protocol) lets web apps on the
+// origins a provider lists call its API version from a browser. The
+// gateway answers preflights itself, before authentication (a preflight
+// never carries credentials), and marks every other answer to an allowed
+// origin — the backend's and the gateway's own refusals alike — so that
+// the app can read it. Credentials mode is never allowed: calls
+// authenticate with headers, not cookies.
+
+// Limits on a version's CORS settings, shared with the catalog.
+const (
+	// MaxCORSOrigins is how many origins a version may list.
+	MaxCORSOrigins = 50
+	// MaxCORSMaxAge is the longest preflight cache time, in seconds.
+	MaxCORSMaxAge = 86400
+	// DefaultCORSMaxAge is the preflight cache time the catalog gives a
+	// version that sets none.
+	DefaultCORSMaxAge = 600
+)
+
+// TypeCORSOriginNotAllowed is the problem code of a preflight from an
+// origin the version does not list.
+const TypeCORSOriginNotAllowed = "cors-origin-not-allowed"
+
+// corsAllowHeaders is what a preflight allows when the caller names no
+// request headers (or names one that is not a token): every header a
+// Portico client sends.
+const corsAllowHeaders = "Authorization, Content-Type, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token, " +
+	sigv4.NonceHeader + ", " + AppCodeHeader + ", " + StageHeader
+
+// corsExposeHeaders are the answer's headers a web app may read besides
+// the CORS-safelisted ones.
+const corsExposeHeaders = "RateLimit, RateLimit-Policy, Retry-After, " + RequestIDHeader + ", Deprecation, Sunset"
+
+// Header values shared by every answer. Each slice's capacity is its
+// length, so a later Add to the same field (say, the backend's Vary)
+// copies rather than writes into it.
+var (
+	corsVaryOrigin   = []string{"Origin"}
+	corsAnyOrigin    = []string{"*"}
+	corsExposeValue  = []string{corsExposeHeaders}
+	corsAllowHdValue = []string{corsAllowHeaders}
+)
+
+// corsPolicy is a version's CORS settings compiled for the request path.
+type corsPolicy struct {
+	any bool
+	// origins maps each allowed origin to its Access-Control-Allow-Origin
+	// value.
+	origins map[string][]string
+	maxAge  []string
+}
+
+// NormalizeCORSOrigin returns the origin as browsers send it in the Origin
+// header — "*", or scheme://host[:port] with scheme http or https, lower
+// case, without the scheme's default port — and whether s is one: no user
+// information, path (not even "/"), query or fragment.
+func NormalizeCORSOrigin(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "*" {
+		return s, true
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@\\ \t") {
+		return "", false
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
+		host, port = rest[:i], rest[i+1:]
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
+			return "", false
+		}
+	}
+	if strings.HasPrefix(host, "[") {
+		ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+		if !strings.HasSuffix(host, "]") || ip == nil || ip.To4() != nil {
+			return "", false
+		}
+	} else if !validHostName(host) {
+		return "", false
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port, true
+	}
+	return scheme + "://" + host, true
+}
+
+// validHostName reports whether h is a lower-case DNS name or IPv4 address
+// as an origin carries it (browsers send internationalised names in their
+// ASCII form).
+func validHostName(h string) bool {
+	if h == "" || len(h) > 253 || h[0] == '.' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// compileCORS validates a version's CORS settings and builds its policy;
+// nil when the version lists no origin.
+func compileCORS(s *Settings) (*corsPolicy, error) {
+	if s.CORSMaxAge < 0 || s.CORSMaxAge > MaxCORSMaxAge {
+		return nil, fmt.Errorf("cors max age %d outside 0–%d seconds", s.CORSMaxAge, MaxCORSMaxAge)
+	}
+	if len(s.CORSOrigins) == 0 {
+		return nil, nil
+	}
+	if len(s.CORSOrigins) > MaxCORSOrigins {
+		return nil, fmt.Errorf("%d cors origins, more than %d", len(s.CORSOrigins), MaxCORSOrigins)
+	}
+	p := &corsPolicy{maxAge: []string{strconv.Itoa(s.CORSMaxAge)}}
+	for _, o := range s.CORSOrigins {
+		n, ok := NormalizeCORSOrigin(o)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("cors origin %q is not * or scheme://host[:port] (http or https)", o)
+		case n != o:
+			return nil, fmt.Errorf("cors origin %q is not in normal form (%q)", o, n)
+		case n == "*":
+			if len(s.CORSOrigins) > 1 {
+				return nil, fmt.Errorf("cors origin * must be the only one")
+			}
+			p.any = true
+		default:
+			if p.origins == nil {
+				p.origins = make(map[string][]string, len(s.CORSOrigins))
+			}
+			p.origins[n] = []string{n}
+		}
+	}
+	return p, nil
+}
+
+// allowOrigin returns the Access-Control-Allow-Origin value for the
+// request's Origin header values, or nil when the origin is not allowed.
+func (p *corsPolicy) allowOrigin(origin []string) []string {
+	if len(origin) != 1 {
+		return nil // none, or a header repeated: not a browser's
+	}
+	if p.any {
+		return corsAnyOrigin
+	}
+	return p.origins[origin[0]]
+}
+
+// setCORS marks an answer for an allowed origin: the app may read it and
+// the headers it names. It adds nothing for a version without CORS. On a
+// version that lists origins every answer carries Vary: Origin, with an
+// Origin or without, allowed or not: the answers differ by Origin, and a
+// shared cache that stored one without the field could hand a page an
+// answer made for no origin, or for another.
+func setCORS(h http.Header, api *APIVersion, origin []string) {
+	if api == nil || api.cors == nil {
+		return
+	}
+	if !api.cors.any {
+		h["Vary"] = corsVaryOrigin
+	}
+	if len(origin) == 0 {
+		return
+	}
+	allow := api.cors.allowOrigin(origin)
+	if allow == nil {
+		return
+	}
+	h["Access-Control-Allow-Origin"] = allow
+	h["Access-Control-Expose-Headers"] = corsExposeValue
+}
+
+// stripCORS removes the CORS fields a backend sent: on a version with
+// CORS settings the gateway's own stand.
+func stripCORS(h http.Header) {
+	for k := range h {
+		if len(k) > len("Access-Control-") && strings.EqualFold(k[:len("Access-Control-")], "Access-Control-") {
+			delete(h, k)
+		}
+	}
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && len(r.Header["Origin"]) != 0 && len(r.Header["Access-Control-Request-Method"]) != 0
+}
+
+// servePreflight answers a CORS preflight for a version with CORS
+// settings, before authentication (a preflight carries no credentials),
+// without the backend and without metering. It reports false, having
+// written nothing, when the request is not its to answer: the path reaches
+// no version with CORS settings or no operation of one, and the ordinary
+// path then answers it as any OPTIONS request.
+func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, snap *Snapshot, addr netip.Addr, id string) bool {
+	api, allow, ok := snap.Router().preflight(r)
+	if !ok || api.cors == nil {
+		return false
+	}
+	if mw, ok := w.(*meteredWriter); ok {
+		mw.provider, mw.api = api.OrgSlug, api.APISlug
+	}
+	if !api.ips.Empty() && !api.ips.Admits(addr) {
+		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not call "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
+		return true
+	}
+	hd := w.Header()
+	if !api.cors.any {
+		hd["Vary"] = corsVaryOrigin
+	}
+	origin := api.cors.allowOrigin(r.Header["Origin"])
+	if origin == nil {
+		h.problem(w, http.StatusForbidden, TypeCORSOriginNotAllowed,
+			"This API version does not accept calls from web pages on this origin; its provider lists the origins it accepts.", id, nil)
+		return true
+	}
+	hd["Access-Control-Allow-Origin"] = origin
+	if allow == "*" {
+		// An operation takes any method: allow the one asked for.
+		allow = r.Header.Get("Access-Control-Request-Method")
+		if !httpguts.ValidHeaderFieldName(allow) {
+			allow = "*"
+		}
+	}
+	hd.Set("Access-Control-Allow-Methods", allow)
+	if asked := r.Header.Values("Access-Control-Request-Headers"); len(asked) > 0 && tokenList(asked) {
+		hd.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
+	} else {
+		hd["Access-Control-Allow-Headers"] = corsAllowHdValue
+	}
+	hd["Access-Control-Max-Age"] = api.cors.maxAge
+	setDeprecation(hd, api)
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// tokenList reports whether every comma-separated element of the values
+// is an HTTP token (a header name), and there is at least one.
+func tokenList(vals []string) bool {
+	n := 0
+	for _, v := range vals {
+		for _, e := range strings.Split(v, ",") {
+			e = strings.TrimSpace(e)
+			if e == "" {
+				continue
+			}
+			if !httpguts.ValidHeaderFieldName(e) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// preflight routes a preflight request to its version, whatever its method,
+// and returns the methods the path's operations accept ("*" when one takes
+// any), as a 405's Allow header lists them. A preflight carries no
+// X-Portico-Stage (a browser names it in Access-Control-Request-Headers,
+// without its value): it is routed to production, or to test when the
+// version is deployed there only.
+func (rt *Router) preflight(r *http.Request) (*APIVersion, string, bool) {
+	esc := ""
+	if r.URL.RawPath != "" {
+		esc = r.URL.EscapedPath()
+	}
+	stage := r.Header.Get(StageHeader)
+	// No method is named "": the lookup finds only an operation taking
+	// any method, or fails with the path's Allow list.
+	m, err := rt.lookup(r.Host, r.URL.Path, esc, "", stage)
+	if re, ok := err.(*RouteError); ok && re.Code == CodeNoRoute && m.API == nil && stage == "" {
+		m, err = rt.lookup(r.Host, r.URL.Path, esc, "", StageTest)
+	}
+	if err == nil {
+		return m.API, "*", true
+	}
+	re, ok := err.(*RouteError)
+	if !ok || re.API == nil || re.Code != CodeMethodNotAllowed {
+		return nil, "", false
+	}
+	return re.API, re.Allow, true
+}
