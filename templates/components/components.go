@@ -12,6 +12,7 @@ package components
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -66,6 +67,51 @@ func (f Input) errorID() string { return f.ID + "-error" }
 
 func (f Input) describedBy() string {
 	return describedBy(f.Help != "", f.Error != "", f.helpID(), f.errorID())
+}
+
+// Area describes a <textarea> field for TextArea: Input's multi-line
+// sibling, wired the same way.
+type Area struct {
+	// ID is the textarea's id; the help and error ids derive from it.
+	ID, Name, Label string
+	// Value re-fills the field.
+	Value string
+	// Error is the field's error message; "" when valid.
+	Error string
+	// Help is a hint shown under the label.
+	Help string
+	// Rows is the visible height in lines; 0 means 3.
+	Rows int
+	// Optional adds "(optional)" to the label; Required, Autofocus set the
+	// boolean attributes; Mono renders the value in the monospace font.
+	Optional, Required, Autofocus, Mono bool
+	// DescribedBy names more elements describing the field, such as a list
+	// of problems rendered in the component's children.
+	DescribedBy string
+	// Attrs are extra attributes for the <textarea>: maxlength,
+	// spellcheck, autocapitalize, wrap, placeholder…
+	Attrs templ.Attributes
+}
+
+func (a Area) helpID() string  { return a.ID + "-help" }
+func (a Area) errorID() string { return a.ID + "-error" }
+
+func (a Area) describedBy() string {
+	d := describedBy(a.Help != "", a.Error != "", a.helpID(), a.errorID())
+	switch {
+	case a.DescribedBy == "":
+		return d
+	case d == "":
+		return a.DescribedBy
+	}
+	return d + " " + a.DescribedBy
+}
+
+func (a Area) rows() string {
+	if a.Rows <= 0 {
+		return "3"
+	}
+	return strconv.Itoa(a.Rows)
 }
 
 // Option is one <option> of a Select.

@@ -6,43 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/a-h/templ"
-
 	"github.com/portico-dev/portico/templates/components"
 	"github.com/portico-dev/portico/templates/layout"
 )
-
-// area describes a <textarea> field.
-type area struct {
-	ID, Name, Label, Value, Error, Help string
-	Rows                                int
-	Optional, Required, Autofocus, Mono bool
-	// DescribedBy names more elements describing the field (a problem
-	// list).
-	DescribedBy string
-	Attrs       templ.Attributes
-}
-
-func (a area) describedBy() string {
-	var ids []string
-	if a.Help != "" {
-		ids = append(ids, a.ID+"-help")
-	}
-	if a.Error != "" {
-		ids = append(ids, a.ID+"-error")
-	}
-	if a.DescribedBy != "" {
-		ids = append(ids, a.DescribedBy)
-	}
-	return strings.Join(ids, " ")
-}
-
-func (a area) rows() string {
-	if a.Rows <= 0 {
-		return "4"
-	}
-	return strconv.Itoa(a.Rows)
-}
 
 // check describes a checkbox with its label and optional help.
 type check struct {

@@ -5,6 +5,8 @@
 package domains
 
 import (
+	"github.com/a-h/templ"
+
 	"github.com/portico-dev/portico/templates/components"
 	"github.com/portico-dev/portico/templates/layout"
 )
@@ -95,3 +97,6 @@ func statusKind(s string) string {
 func domainsPath(p layout.Page, segments ...string) string {
 	return components.Path(append([]string{"orgs", p.Org.Slug, "domains"}, segments...)...)
 }
+
+// pemAttrs keep browsers from checking, completing or capitalising PEM text.
+var pemAttrs = templ.Attributes{"spellcheck": "false", "autocomplete": "off"}

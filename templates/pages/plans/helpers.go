@@ -3,7 +3,6 @@ package plans
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/portico-dev/portico/templates/components"
 	"github.com/portico-dev/portico/templates/layout"
@@ -100,15 +99,4 @@ func focus(errs map[string]string, isNew bool) string {
 		fields = fields[1:]
 	}
 	return components.Focus(errs, "", fields...)
-}
-
-func describedBy(id, help, err string) string {
-	var ids []string
-	if help != "" {
-		ids = append(ids, id+"-help")
-	}
-	if err != "" {
-		ids = append(ids, id+"-error")
-	}
-	return strings.Join(ids, " ")
 }
