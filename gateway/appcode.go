@@ -68,6 +68,7 @@ func (s *Snapshot) AppCode(code string) (Key, bool) {
 // still hashed: it binds the backend signature.
 func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
 	if !api.Settings.AllowAppCode {
+		w.Header()["Www-Authenticate"] = authChallenges
 		h.problem(w, http.StatusUnauthorized, "app-code-not-allowed",
 			"This API version does not accept app codes; sign the request with the app's access key (AWS SigV4) or use an OAuth2 access token.", id, nil)
 		return Key{}, "", false
@@ -75,6 +76,7 @@ func (h *Handler) appCodeKey(w http.ResponseWriter, r *http.Request, snap *Snaps
 	key, ok := snap.AppCode(r.Header.Get(AppCodeHeader))
 	if !ok {
 		h.protect.failed(ck, h.now())
+		w.Header()["Www-Authenticate"] = authChallenges
 		h.problem(w, http.StatusUnauthorized, "invalid-app-code", "The app code is unknown or revoked.", id, nil)
 		return Key{}, "", false
 	}

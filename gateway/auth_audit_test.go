@@ -715,3 +715,40 @@ func TestAuthAuditRequireNonce(t *testing.T) {
 		t.Fatalf("lowercase bearer: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestAuthAuditChallenges: every 401 names the schemes the gateway takes
+// in WWW-Authenticate (RFC 9110 §11.6.1), a bad bearer token the Bearer
+// error of RFC 6750; a 403 carries none.
+func TestAuthAuditChallenges(t *testing.T) {
+	g := newAuthAuditGW(t, nil, Options{})
+	want := `AWS4-HMAC-SHA256 realm="portico"|Bearer realm="portico"`
+	codeOn := func(path, code string) *http.Request {
+		r := httptest.NewRequest("GET", "http://gw"+path, nil)
+		r.Header.Set(AppCodeHeader, code)
+		return r
+	}
+	badSig := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+	if err := (&sigv4.Signer{Region: "local"}).Sign(badSig, auditAK, "not-the-secret", "", g.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		req       *http.Request
+		code      int
+		typ, want string
+	}{
+		"unsigned":             {httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil), 401, "missing-signature", want},
+		"app code not allowed": {codeOn("/acme/echo/v1/things/1", testAppCode), 401, "app-code-not-allowed", want},
+		"unknown app code":     {codeOn("/acme/kiosk/v1/things/1", "nope"), 401, "invalid-app-code", want},
+		"bad token":            {bearerGet("/acme/echo/v1/things/1", "nope"), 401, "invalid-token", `Bearer realm="portico", error="invalid_token"`},
+		"bad signature":        {badSig, 403, "signature-mismatch", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := g.serve(c.req, auditAddr("challenge "+name))
+			got := strings.Join(w.Header().Values("WWW-Authenticate"), "|")
+			if w.Code != c.code || problemType(w.Body.String()) != c.typ || got != c.want {
+				t.Fatalf("%d %s %q, want %d %s %q", w.Code, problemType(w.Body.String()), got, c.code, c.typ, c.want)
+			}
+		})
+	}
+}
+

@@ -264,6 +264,12 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 	json.NewEncoder(w).Encode(body)
 }
 
+// authChallenges are the WWW-Authenticate challenges of a 401 that is not
+// about a bearer token (RFC 9110 §11.6.1 asks one of every 401): the two
+// Authorization schemes the gateway takes. The slice is shared, never
+// written.
+var authChallenges = []string{`AWS4-HMAC-SHA256 realm="portico"`, `Bearer realm="portico"`}
+
 // authenticate accepts an app code (appcode.go), an OAuth2 bearer token or
 // an AK/SK signature (the body hashed within maxBody) and returns the
 // caller's key; on failure it has written the problem (and counted it
@@ -313,6 +319,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 			// client's mistake, not a guess.
 			if (se.Status == http.StatusForbidden || se.Status == http.StatusUnauthorized) && se.Type != sigv4.TypeNonceRequired {
 				h.protect.failed(ck, h.now())
+			}
+			if se.Status == http.StatusUnauthorized {
+				w.Header()["Www-Authenticate"] = authChallenges
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return Key{}, "", false
