@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -752,3 +753,35 @@ func TestAuthAuditChallenges(t *testing.T) {
 	}
 }
 
+// TestAuthAuditNonceCapacity: a key over its share of the nonce store gets
+// 429 nonce-capacity with Retry-After (when its oldest nonce expires), and
+// that is not counted toward the client's ban.
+func TestAuthAuditNonceCapacity(t *testing.T) {
+	clk := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	cfg := authAuditConfig(clk)
+	for i := range cfg.APIs {
+		cfg.APIs[i].Settings.RequireNonce = true
+	}
+	g := newAuthAuditGW(t, cfg, Options{Nonces: sigv4.NewMemoryNonces(100, sigv4.MaxNoncesPerKey(1))})
+	signed := func(nonce string) *http.Request {
+		r := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+		r.Header.Set(sigv4.NonceHeader, nonce)
+		if err := (&sigv4.Signer{Region: "local"}).Sign(r, auditAK, auditSK, "", g.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	addr := auditAddr("nonce capacity")
+	if w := g.serve(signed("cap-1"), addr); w.Code != 200 {
+		t.Fatalf("first nonce: %d %s", w.Code, w.Body)
+	}
+	w := g.serve(signed("cap-2"), addr)
+	ra, _ := strconv.Atoi(w.Header().Get("Retry-After"))
+	// The nonce is kept until the request expires: X-Amz-Date + 15 min.
+	if w.Code != 429 || problemType(w.Body.String()) != sigv4.TypeNonceCapacity || ra < 890 || ra > 902 {
+		t.Fatalf("second nonce: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if n := g.failures(addr); n != 0 {
+		t.Fatalf("counted %d failures against the client", n)
+	}
+}

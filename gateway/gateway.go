@@ -323,6 +323,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 			if se.Status == http.StatusUnauthorized {
 				w.Header()["Www-Authenticate"] = authChallenges
 			}
+			if se.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
+			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return Key{}, "", false
 		}

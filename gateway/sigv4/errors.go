@@ -3,6 +3,7 @@ package sigv4
 import (
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // ProblemTypeBase prefixes every problem slug to form the RFC 9457 "type" URI.
@@ -44,6 +45,9 @@ type Error struct {
 	ExpectedScope string
 	// ServerTime is the server's clock in X-Amz-Date format (request-expired).
 	ServerTime string
+	// RetryAfter is when the caller may try again (nonce-capacity: when the
+	// key's oldest nonce expires), for a Retry-After header; 0 when unknown.
+	RetryAfter time.Duration
 }
 
 // Error implements error.

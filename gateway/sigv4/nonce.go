@@ -30,6 +30,19 @@ var ErrNonceStoreFull = errors.New("sigv4: nonce store full")
 // reported as such (false, nil): the limit is only checked for new pairs.
 var ErrNonceKeyLimit = errors.New("sigv4: access key holds its share of unexpired nonces")
 
+// NonceKeyLimitError is the ErrNonceKeyLimit a store returns when it knows
+// when the access key's oldest nonce expires, freeing a place.
+type NonceKeyLimitError struct {
+	// RetryAfter is how long until the key's oldest unexpired nonce
+	// expires.
+	RetryAfter time.Duration
+}
+
+func (e *NonceKeyLimitError) Error() string { return ErrNonceKeyLimit.Error() }
+
+// Is makes errors.Is(err, ErrNonceKeyLimit) hold.
+func (e *NonceKeyLimitError) Is(target error) bool { return target == ErrNonceKeyLimit }
+
 // DefaultNoncesPerKey is RedisNonces' default MaxNoncesPerKey: a quarter of
 // the in-memory store a gateway node uses by default (1<<20). At the 15
 // minutes a header-signed request's nonce is remembered, it lets one key
@@ -182,7 +195,7 @@ func (m *MemoryNonces) charge(accessKey string, now, exp int64, shardFull bool) 
 	if k != nil && len(k.exp) >= m.perKey {
 		k.expire(now)
 		if len(k.exp) >= m.perKey {
-			return ErrNonceKeyLimit
+			return &NonceKeyLimitError{RetryAfter: time.Duration(k.exp[0] - now)}
 		}
 	}
 	if shardFull {

@@ -32,10 +32,17 @@ func testKeyShare(t *testing.T, s NonceStore, share int, wait func(d time.Durati
 			t.Fatalf("claim %s %s = %v, %v, want true", ak, nonce, ok, err)
 		}
 	}
-	mustRefuse := func(ak, nonce string) {
+	// mustRefuse also checks when the store says a place frees up: when
+	// the key's oldest nonce expires, after lo and no later than hi.
+	mustRefuse := func(ak, nonce string, lo, hi time.Duration) {
 		t.Helper()
-		if ok, err := claim(ak, nonce, time.Minute); ok || !errors.Is(err, ErrNonceKeyLimit) {
+		ok, err := claim(ak, nonce, time.Minute)
+		if ok || !errors.Is(err, ErrNonceKeyLimit) {
 			t.Fatalf("claim %s %s over the key's share = %v, %v, want ErrNonceKeyLimit", ak, nonce, ok, err)
+		}
+		var le *NonceKeyLimitError
+		if !errors.As(err, &le) || le.RetryAfter <= lo || le.RetryAfter > hi {
+			t.Fatalf("claim %s %s over the key's share: %#v, want RetryAfter in (%v, %v]", ak, nonce, err, lo, hi)
 		}
 	}
 	mustReplay := func(ak, nonce string) {
@@ -54,8 +61,8 @@ func testKeyShare(t *testing.T, s NonceStore, share int, wait func(d time.Durati
 		}
 		mustClaim(a, "n"+strconv.Itoa(i), ttl)
 	}
-	mustRefuse(a, "over")
-	mustRefuse(a, "over") // refusing does not count either
+	mustRefuse(a, "over", 0, time.Second)
+	mustRefuse(a, "over", 0, time.Second) // refusing does not count either
 	// A replay is still a replay at the limit, not a limit error.
 	mustReplay(a, "n0")
 	mustReplay(a, "n"+strconv.Itoa(share-1))
@@ -63,7 +70,7 @@ func testKeyShare(t *testing.T, s NonceStore, share int, wait func(d time.Durati
 	for i := range share {
 		mustClaim(b, "n"+strconv.Itoa(i), time.Hour)
 	}
-	mustRefuse(b, "over")
+	mustRefuse(b, "over", 59*time.Minute, time.Hour)
 
 	// The short-lived half expires: exactly that many new nonces fit, at
 	// once (not after some sweep), and the long-lived ones still count.
@@ -71,11 +78,11 @@ func testKeyShare(t *testing.T, s NonceStore, share int, wait func(d time.Durati
 	for i := range short {
 		mustClaim(a, "m"+strconv.Itoa(i), time.Hour)
 	}
-	mustRefuse(a, "over2")
+	mustRefuse(a, "over2", 58*time.Minute, time.Hour)
 	// Expired nonces can be claimed again; live ones are still replays.
 	mustReplay(a, "n"+strconv.Itoa(share-1))
 	mustReplay(a, "m0")
-	mustRefuse(a, "n0") // expired, so a new claim: over the share
+	mustRefuse(a, "n0", 58*time.Minute, time.Hour) // expired, so a new claim: over the share
 }
 
 func TestMemoryNoncesKeyShare(t *testing.T) {
@@ -289,7 +296,10 @@ func TestVerifyNonceCapacity(t *testing.T) {
 		}
 		_, err := v.Verify(ctx, nonceRequest(t, testAK, testSecret, "cap-"+randomHex(8)), "", VerifyOptions{})
 		e := wantProblem(t, err, TypeNonceCapacity, http.StatusTooManyRequests)
-		if e.ProblemType() != ProblemTypeBase+"nonce-capacity" || e.Title == "" || !containsAll(e.Detail, "X-Amz-Expires", "15m0s") {
+		// A place frees up when the first presigned URL's nonce expires,
+		// seven days on.
+		if e.ProblemType() != ProblemTypeBase+"nonce-capacity" || e.Title == "" || !containsAll(e.Detail, "X-Amz-Expires", "15m0s") ||
+			e.RetryAfter <= MaxPresignExpiry-time.Minute || e.RetryAfter > MaxPresignExpiry+time.Second {
 			t.Fatalf("problem = %+v", e)
 		}
 		_, err = v.Verify(ctx, presigned(n1), "", VerifyOptions{})

@@ -54,26 +54,28 @@ func NewRedisNonces(rdb redis.UniversalClient, prefix string, opts ...NonceOptio
 // claimNonceScript claims nonce ARGV[1] for ARGV[2] whole seconds, for an
 // access key that may hold ARGV[3] unexpired nonces. KEYS[1] is the pair's
 // key, KEYS[2] the access key's sorted set of nonces scored by expiry in
-// Redis milliseconds. It returns 1 (claimed), 0 (replay: checked first, so
-// a replay is a replay even at the limit) or -1 (the key is at its limit).
+// Redis milliseconds. It returns {1} (claimed), {0} (replay: checked first,
+// so a replay is a replay even at the limit) or {-1, ms} (the key is at its
+// limit, and its oldest nonce expires in ms milliseconds).
 // Redis 7 replicates scripts by their effects, so reading TIME is allowed.
 // Milliseconds since 1970 have 13 digits until 2286, exact in a double and
 // in %.0f.
 var claimNonceScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
+  return {0}
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
-  return -1
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {-1, tonumber(first[2]) - now}
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[2])
 redis.call('ZADD', KEYS[2], string.format('%.0f', now + tonumber(ARGV[2]) * 1000), ARGV[1])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], last[2])
-return 1
+return {1}
 `)
 
 // Claim implements NonceStore. The TTL is rounded up to whole seconds (EX).
@@ -92,12 +94,17 @@ func (s *RedisNonces) Claim(ctx context.Context, accessKey, nonce string, ttl ti
 	// parts contain.
 	key := s.prefix + strconv.Itoa(len(accessKey)) + ":" + accessKey + ":" + nonce
 	set := s.prefix + "k:" + accessKey
-	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, nonce, int64(secs), s.perKey).Int64()
+	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, nonce, int64(secs), s.perKey).Int64Slice()
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("sigv4: claim nonce: %w", err)
-	case r == -1:
+	case len(r) == 0:
+		return false, errors.New("sigv4: claim nonce: empty answer")
+	case r[0] == -1:
+		if len(r) > 1 && r[1] > 0 {
+			return false, &NonceKeyLimitError{RetryAfter: time.Duration(r[1]) * time.Millisecond}
+		}
 		return false, ErrNonceKeyLimit
 	}
-	return r == 1, nil
+	return r[0] == 1, nil
 }

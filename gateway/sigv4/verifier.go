@@ -373,7 +373,11 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	if errors.Is(err, ErrNonceKeyLimit) {
 		// The key's own traffic, not the store, is the cause: the caller
 		// can act on it, and other keys are unaffected.
-		return newError(TypeNonceCapacity, "This access key holds as many unexpired X-Portico-Nonce values as the gateway keeps for one key. A nonce is remembered until its request expires: X-Amz-Date + "+v.maxSkew.String()+" for a signed request, X-Amz-Date + X-Amz-Expires for a presigned URL. Send fewer nonce-bearing requests, or presign URLs with a shorter X-Amz-Expires, and retry later.")
+		e := newError(TypeNonceCapacity, "This access key holds as many unexpired X-Portico-Nonce values as the gateway keeps for one key. A nonce is remembered until its request expires: X-Amz-Date + "+v.maxSkew.String()+" for a signed request, X-Amz-Date + X-Amz-Expires for a presigned URL. Send fewer nonce-bearing requests, or presign URLs with a shorter X-Amz-Expires, and retry later.")
+		if le := (*NonceKeyLimitError)(nil); errors.As(err, &le) {
+			e.RetryAfter = le.RetryAfter
+		}
+		return e
 	}
 	if err != nil {
 		return fmt.Errorf("sigv4: claim nonce: %w", err)
