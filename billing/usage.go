@@ -312,6 +312,9 @@ type DayUsage struct {
 	Errors   int64  `json:"errors"`
 }
 
+// MaxUsageRange is the longest range SubscriptionUsage sums.
+const MaxUsageRange = 400 * 24 * time.Hour
+
 // SubscriptionUsage sums the ledger for a subscription in [from, to), for
 // its partner or its provider (orgID is either; anyone else: not found).
 func (s *Service) SubscriptionUsage(ctx context.Context, orgID, id string, from, to time.Time) (Usage, error) {
@@ -322,8 +325,14 @@ func (s *Service) SubscriptionUsage(ctx context.Context, orgID, id string, from,
 	if n == 0 {
 		return Usage{}, tenants.Errorf(tenants.ENotFound, "No such subscription.")
 	}
-	if !to.After(from) || to.Sub(from) > 400*24*time.Hour {
-		return Usage{}, tenants.FieldError("to", "Give a range of at most 400 days with to after from.")
+	// Each error names the field to change: to when the range is empty
+	// or reversed, from when it is too long (to defaults to now, so a
+	// long range is usually an early from).
+	switch {
+	case !to.After(from):
+		return Usage{}, tenants.FieldError("to", "to must be after from.")
+	case to.Sub(from) > MaxUsageRange:
+		return Usage{}, tenants.FieldError("from", fmt.Sprintf("Give a range of at most 400 days: from must be no more than 400 days before to (%s).", to.UTC().Format(time.RFC3339)))
 	}
 	// Summed by the database, one row per UTC day: a month of a busy
 	// subscription is tens of thousands of per-minute rows.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,28 @@ func TestSubscriptionUsage(t *testing.T) {
 				len(e.Fields) != 1 || e.Fields[0].Field != tc.field || e.Fields[0].Message != tc.field+" must be a date (2026-11-01) or an RFC 3339 time." {
 				t.Errorf("%+v: err = %#v", tc.q, err)
 			}
+		}
+		// A range that is empty or reversed names to; one too long names
+		// from, which is what to change when to is left to default.
+		for _, tc := range []struct {
+			q            client.UsageQuery
+			field, words string
+		}{
+			{client.UsageQuery{From: d1.Format(time.RFC3339), To: d1.Format(time.RFC3339)}, "to", "to must be after from."},
+			{client.UsageQuery{From: day(d1), To: day(d0)}, "to", "to must be after from."},
+			{client.UsageQuery{From: day(d0.AddDate(-2, 0, 0))}, "from", "at most 400 days"},
+			{client.UsageQuery{From: day(d0.AddDate(0, 0, -400)), To: day(d0)}, "from", "at most 400 days"},
+		} {
+			_, err := part.SubscriptionUsage(ctx, "partner", sub.ID, tc.q)
+			e := client.AsError(err)
+			if e == nil || e.StatusCode != http.StatusUnprocessableEntity || len(e.Fields) != 1 || e.Fields[0].Field != tc.field ||
+				!strings.Contains(e.Fields[0].Message, tc.words) {
+				t.Errorf("%+v: err = %#v", tc.q, err)
+			}
+		}
+		// 400 whole days is the longest range.
+		if _, err := part.SubscriptionUsage(ctx, "partner", sub.ID, client.UsageQuery{From: day(d0.AddDate(0, 0, -399)), To: day(d0)}); err != nil {
+			t.Errorf("400 days: %v", err)
 		}
 	})
 }
