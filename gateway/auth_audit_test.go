@@ -755,7 +755,8 @@ func TestAuthAuditChallenges(t *testing.T) {
 
 // TestAuthAuditNonceCapacity: a key over its share of the nonce store gets
 // 429 nonce-capacity with Retry-After (when its oldest nonce expires), and
-// that is not counted toward the client's ban.
+// that is not counted toward the client's ban; the share is its
+// organisation's, so its other keys are refused too.
 func TestAuthAuditNonceCapacity(t *testing.T) {
 	clk := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	cfg := authAuditConfig(clk)
@@ -780,6 +781,15 @@ func TestAuthAuditNonceCapacity(t *testing.T) {
 	// The nonce is kept until the request expires: X-Amz-Date + 15 min.
 	if w.Code != 429 || problemType(w.Body.String()) != sigv4.TypeNonceCapacity || ra < 890 || ra > 902 {
 		t.Fatalf("second nonce: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	// Another key of the same organisation shares its share.
+	other := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+	other.Header.Set(sigv4.NonceHeader, "cap-3")
+	if err := (&sigv4.Signer{Region: "local"}).Sign(other, auditSlashAK, auditSlashSK, "", g.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if w := g.serve(other, addr); w.Code != 429 || problemType(w.Body.String()) != sigv4.TypeNonceCapacity {
+		t.Fatalf("the organisation's other key: %d %s", w.Code, w.Body)
 	}
 	if n := g.failures(addr); n != 0 {
 		t.Fatalf("counted %d failures against the client", n)

@@ -126,7 +126,10 @@ func (k *snapshotKeys) Lookup(_ context.Context, accessKey string) (sigv4.Creden
 	if r == nil {
 		return sigv4.Credential{}, false
 	}
-	return sigv4.Credential{AccessKey: s.str(r.access), Secret: s.secret(r.secret), Owner: r, Active: true, ExpiresAt: s.time(r.expires)}, true
+	// An organisation's keys share one share of the nonce store. Org ids
+	// never look like access keys.
+	return sigv4.Credential{AccessKey: s.str(r.access), Secret: s.secret(r.secret), Owner: r, Active: true, ExpiresAt: s.time(r.expires),
+		NonceShare: s.name(r.org)}, true
 }
 
 // storeKeys is the verifier's default key store, the store's current

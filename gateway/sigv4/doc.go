@@ -22,8 +22,9 @@
 // expected scope), time (403 request-expired with the server time), signed
 // headers (400 malformed-authorization), signature (403 signature-mismatch
 // carrying the server's canonical request and string to sign) and nonce (403
-// replayed-nonce or nonce-required, or 429 nonce-capacity when the access key
-// already holds its share of unexpired nonces).
+// replayed-nonce or nonce-required, or 429 nonce-capacity when the access key,
+// or its Credential.NonceShare of keys, already holds its share of unexpired
+// nonces).
 //
 // # Bodies
 //

@@ -22,6 +22,12 @@ type Credential struct {
 	Active bool
 	// ExpiresAt, when non-zero, is the instant the key stops working.
 	ExpiresAt time.Time
+	// NonceShare, when not empty, names the share of the nonce store this
+	// key's nonces count against together with every other key of the
+	// same share (the gateway: the key's organisation), so that a tenant
+	// cannot multiply its share by making keys. "" counts them against the
+	// access key alone. A share must never equal another key's access key.
+	NonceShare string
 }
 
 // KeyStore finds credentials by access key id. The gateway and the management

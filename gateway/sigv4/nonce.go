@@ -19,6 +19,17 @@ type NonceStore interface {
 	Claim(ctx context.Context, accessKey, nonce string, ttl time.Duration) (bool, error)
 }
 
+// NonceShareStore is a NonceStore that can count a claim against a share
+// other than the access key (Credential.NonceShare). Both stores of this
+// package are; Verify falls back to Claim for one that is not.
+type NonceShareStore interface {
+	NonceStore
+	// ClaimShare is Claim, with the nonce counted against share's limit
+	// rather than accessKey's. The pair (accessKey, nonce) is what is
+	// remembered, as with Claim.
+	ClaimShare(ctx context.Context, share, accessKey, nonce string, ttl time.Duration) (bool, error)
+}
+
 // ErrNonceStoreFull is returned by MemoryNonces.Claim when every slot holds
 // an unexpired nonce. Verify fails closed on it rather than forgetting a
 // nonce early, which would reopen the replay window.
@@ -56,9 +67,9 @@ type nonceOptions struct {
 	perKey int
 }
 
-// MaxNoncesPerKey caps the unexpired nonces one access key may hold; a claim
-// beyond it fails with ErrNonceKeyLimit until some of the key's nonces
-// expire. n ≤ 0 keeps the default: a quarter of NewMemoryNonces' maxEntries,
+// MaxNoncesPerKey caps the unexpired nonces one access key — or one share
+// of keys (ClaimShare) — may hold; a claim beyond it fails with
+// ErrNonceKeyLimit until some of them expire. n ≤ 0 keeps the default: a quarter of NewMemoryNonces' maxEntries,
 // DefaultNoncesPerKey for NewRedisNonces.
 func MaxNoncesPerKey(n int) NonceOption {
 	return func(o *nonceOptions) {
@@ -147,8 +158,13 @@ func NewMemoryNonces(maxEntries int, opts ...NonceOption) *MemoryNonces {
 	return m
 }
 
-// Claim implements NonceStore.
-func (m *MemoryNonces) Claim(_ context.Context, accessKey, nonce string, ttl time.Duration) (bool, error) {
+// Claim implements NonceStore: the nonce counts against the access key.
+func (m *MemoryNonces) Claim(ctx context.Context, accessKey, nonce string, ttl time.Duration) (bool, error) {
+	return m.ClaimShare(ctx, accessKey, accessKey, nonce, ttl)
+}
+
+// ClaimShare implements NonceShareStore.
+func (m *MemoryNonces) ClaimShare(_ context.Context, share, accessKey, nonce string, ttl time.Duration) (bool, error) {
 	if nonce == "" {
 		return false, errors.New("sigv4: empty nonce")
 	}
@@ -169,19 +185,20 @@ func (m *MemoryNonces) Claim(_ context.Context, accessKey, nonce string, ttl tim
 	if now >= s.nextSweep || len(s.expiries) >= m.perShard {
 		s.sweep(now)
 	}
-	if err := m.charge(accessKey, now, now+int64(ttl), len(s.expiries) >= m.perShard); err != nil {
+	if err := m.charge(share, now, now+int64(ttl), len(s.expiries) >= m.perShard); err != nil {
 		return false, err
 	}
 	s.expiries[string(key)] = now + int64(ttl)
 	return true, nil
 }
 
-// charge counts a new nonce expiring at exp against accessKey's share, or
-// fails with ErrNonceKeyLimit, or with ErrNonceStoreFull if shardFull. The
+// charge counts a new nonce expiring at exp against share (an access key,
+// or a share of keys), or fails with ErrNonceKeyLimit, or with
+// ErrNonceStoreFull if shardFull. The
 // caller holds the lock of the shard the nonce goes to, so nothing can
 // claim the same pair between the charge and the insert.
-func (m *MemoryNonces) charge(accessKey string, now, exp int64, shardFull bool) error {
-	ks := &m.keys[maphash.String(m.seed, accessKey)%uint64(len(m.keys))]
+func (m *MemoryNonces) charge(share string, now, exp int64, shardFull bool) error {
+	ks := &m.keys[maphash.String(m.seed, share)%uint64(len(m.keys))]
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if now >= ks.nextSweep {
@@ -191,7 +208,7 @@ func (m *MemoryNonces) charge(accessKey string, now, exp int64, shardFull bool) 
 	// in bulk), so its length bounds the live count from above: only a key
 	// that seems to be at its limit needs its expired nonces popped to get
 	// the exact count.
-	k := ks.keys[accessKey]
+	k := ks.keys[share]
 	if k != nil && len(k.exp) >= m.perKey {
 		k.expire(now)
 		if len(k.exp) >= m.perKey {
@@ -204,7 +221,7 @@ func (m *MemoryNonces) charge(accessKey string, now, exp int64, shardFull bool) 
 	if k == nil {
 		// A copy, so the map does not pin the request the key came from.
 		k = &keyNonces{}
-		ks.keys[strings.Clone(accessKey)] = k
+		ks.keys[strings.Clone(share)] = k
 	}
 	k.push(exp)
 	return nil

@@ -396,3 +396,43 @@ func TestMemoryNoncesSweepForgetsIdleKeys(t *testing.T) {
 		t.Fatalf("Len = %d, want 1", m.Len())
 	}
 }
+
+// testShareOfKeys: keys claiming under one share (an organisation) share
+// its limit, the same nonce from two keys is two pairs that both count,
+// and keys outside the share, or claiming alone, are unaffected.
+func testShareOfKeys(t *testing.T, s NonceShareStore) {
+	ctx := context.Background()
+	const a, b, c = "PKSHAREA000000000011", "PKSHAREB000000000012", "PKSHAREC000000000013"
+	const org, other = "0193a3c0-7e2a-7000-8000-000000000001", "0193a3c0-7e2a-7000-8000-000000000002"
+	claim := func(share, ak, nonce string) (bool, error) { return s.ClaimShare(ctx, share, ak, nonce, time.Hour) }
+	for _, c := range []struct{ ak, nonce string }{{a, "same"}, {b, "same"}, {a, "a1"}, {b, "b1"}} {
+		if ok, err := claim(org, c.ak, c.nonce); !ok || err != nil {
+			t.Fatalf("claim %s %s = %v, %v", c.ak, c.nonce, ok, err)
+		}
+	}
+	for _, ak := range []string{a, b} {
+		if ok, err := claim(org, ak, "over"); ok || !errors.Is(err, ErrNonceKeyLimit) {
+			t.Fatalf("claim by %s over the share = %v, %v, want ErrNonceKeyLimit", ak, ok, err)
+		}
+		// A replay is still a replay, pair by pair.
+		if ok, err := claim(org, ak, "same"); ok || err != nil {
+			t.Fatalf("replay by %s = %v, %v, want false, nil", ak, ok, err)
+		}
+	}
+	if ok, err := claim(other, c, "c1"); !ok || err != nil {
+		t.Fatalf("another share = %v, %v", ok, err)
+	}
+	// Claim counts against the access key alone, as before.
+	if ok, err := s.Claim(ctx, a, "alone", time.Hour); !ok || err != nil {
+		t.Fatalf("Claim by the key alone = %v, %v", ok, err)
+	}
+}
+
+func TestMemoryNoncesShareOfKeys(t *testing.T) {
+	testShareOfKeys(t, NewMemoryNonces(1000, MaxNoncesPerKey(4)))
+}
+
+func TestRedisNoncesShareOfKeys(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	testShareOfKeys(t, NewRedisNonces(rdb, prefix, MaxNoncesPerKey(4)))
+}

@@ -21,10 +21,11 @@ const DefaultRedisNoncePrefix = "portico:nonce:"
 //   - the pair's key, prefix + "<len(access key)>:<access key>:<nonce>", is
 //     set with NX and EX ttl exactly as nodes before the per-key limit did, so
 //     during a rolling upgrade old and new nodes refuse each other's nonces;
-//   - a sorted set per access key, prefix + "k:<access key>" (never a pair's
-//     key, which starts with a digit), holds the key's nonces scored by
-//     their expiry, to count them against MaxNoncesPerKey. Claims made by
-//     old nodes are not counted.
+//   - a sorted set per access key, or per share of keys (ClaimShare),
+//     prefix + "k:<access key or share>" (never a pair's key, which starts
+//     with a digit), holds its pairs ("<len>:<access key>:<nonce>") scored
+//     by their expiry, to count them against MaxNoncesPerKey. Claims made
+//     by old nodes are not counted.
 //
 // The script reads Redis's clock (TIME), not the node's: the pairs' keys
 // expire by Redis's clock, so the sets are pruned by the same one, and
@@ -51,10 +52,10 @@ func NewRedisNonces(rdb redis.UniversalClient, prefix string, opts ...NonceOptio
 	return &RedisNonces{rdb: rdb, prefix: prefix, perKey: o.perKey}
 }
 
-// claimNonceScript claims nonce ARGV[1] for ARGV[2] whole seconds, for an
-// access key that may hold ARGV[3] unexpired nonces. KEYS[1] is the pair's
-// key, KEYS[2] the access key's sorted set of nonces scored by expiry in
-// Redis milliseconds. It returns {1} (claimed), {0} (replay: checked first,
+// claimNonceScript claims the pair ARGV[1] ("<len>:<access key>:<nonce>")
+// for ARGV[2] whole seconds, for an access key or share that may hold
+// ARGV[3] unexpired nonces. KEYS[1] is the pair's key, KEYS[2] the key's
+// or share's sorted set of pairs scored by expiry in Redis milliseconds. It returns {1} (claimed), {0} (replay: checked first,
 // so a replay is a replay even at the limit) or {-1, ms} (the key is at its
 // limit, and its oldest nonce expires in ms milliseconds).
 // Redis 7 replicates scripts by their effects, so reading TIME is allowed.
@@ -78,8 +79,15 @@ redis.call('PEXPIREAT', KEYS[2], last[2])
 return {1}
 `)
 
-// Claim implements NonceStore. The TTL is rounded up to whole seconds (EX).
+// Claim implements NonceStore: the nonce counts against the access key. The
+// TTL is rounded up to whole seconds (EX).
 func (s *RedisNonces) Claim(ctx context.Context, accessKey, nonce string, ttl time.Duration) (bool, error) {
+	return s.ClaimShare(ctx, accessKey, accessKey, nonce, ttl)
+}
+
+// ClaimShare implements NonceShareStore: the share's sorted set is
+// prefix + "k:<share>".
+func (s *RedisNonces) ClaimShare(ctx context.Context, share, accessKey, nonce string, ttl time.Duration) (bool, error) {
 	if s.rdb == nil {
 		return false, errors.New("sigv4: redis nonce store has no client")
 	}
@@ -93,8 +101,10 @@ func (s *RedisNonces) Claim(ctx context.Context, accessKey, nonce string, ttl ti
 	// The access key's length keeps the key unambiguous whatever the two
 	// parts contain.
 	key := s.prefix + strconv.Itoa(len(accessKey)) + ":" + accessKey + ":" + nonce
-	set := s.prefix + "k:" + accessKey
-	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, nonce, int64(secs), s.perKey).Int64Slice()
+	set := s.prefix + "k:" + share
+	// The set's member is the pair, not the nonce alone: keys sharing a
+	// set may use the same nonce.
+	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, key[len(s.prefix):], int64(secs), s.perKey).Int64Slice()
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("sigv4: claim nonce: %w", err)

@@ -38,8 +38,9 @@ type Config struct {
 	Keys KeyStore
 	// Nonces remembers X-Portico-Nonce values. Required: NewMemoryNonces on a
 	// single node, NewRedisNonces when several nodes share the traffic. Each
-	// access key may hold only a share of it (MaxNoncesPerKey); a request
-	// over its key's share is refused with 429 nonce-capacity.
+	// access key, or each Credential.NonceShare of keys, may hold only a
+	// share of it (MaxNoncesPerKey); a request over its share is refused
+	// with 429 nonce-capacity.
 	Nonces NonceStore
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -287,7 +288,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 	}
 
 	// 7. Replay.
-	if err := v.checkNonce(ctx, r, &a, now, opts, seen.nonce); err != nil {
+	if err := v.checkNonce(ctx, r, &a, now, opts, seen.nonce, cred.NonceShare); err != nil {
 		return Credential{}, err
 	}
 	if wrapBody {
@@ -342,8 +343,9 @@ func (v *Verifier) payloadHash(r *http.Request, a *authRequest, given string, op
 }
 
 // checkNonce is step 7. signedVals are the values of X-Portico-Nonce when it
-// is signed (and so known to be present).
-func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authRequest, now time.Time, opts VerifyOptions, signedVals []string) error {
+// is signed (and so known to be present); share is the credential's
+// NonceShare.
+func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authRequest, now time.Time, opts VerifyOptions, signedVals []string, share string) error {
 	signed := a.signs&signsNonce != 0
 	vals, present := signedVals, signed
 	if !signed {
@@ -369,11 +371,17 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	if a.presigned {
 		until = a.date.Add(a.expires)
 	}
-	fresh, err := v.nonces.Claim(ctx, a.accessKey, nonce, until.Sub(now)+time.Second)
+	var fresh bool
+	var err error
+	if ss, ok := v.nonces.(NonceShareStore); ok && share != "" {
+		fresh, err = ss.ClaimShare(ctx, share, a.accessKey, nonce, until.Sub(now)+time.Second)
+	} else {
+		fresh, err = v.nonces.Claim(ctx, a.accessKey, nonce, until.Sub(now)+time.Second)
+	}
 	if errors.Is(err, ErrNonceKeyLimit) {
 		// The key's own traffic, not the store, is the cause: the caller
 		// can act on it, and other keys are unaffected.
-		e := newError(TypeNonceCapacity, "This access key holds as many unexpired X-Portico-Nonce values as the gateway keeps for one key. A nonce is remembered until its request expires: X-Amz-Date + "+v.maxSkew.String()+" for a signed request, X-Amz-Date + X-Amz-Expires for a presigned URL. Send fewer nonce-bearing requests, or presign URLs with a shorter X-Amz-Expires, and retry later.")
+		e := newError(TypeNonceCapacity, "This access key (with its organisation's other keys) holds as many unexpired X-Portico-Nonce values as the gateway keeps for one. A nonce is remembered until its request expires: X-Amz-Date + "+v.maxSkew.String()+" for a signed request, X-Amz-Date + X-Amz-Expires for a presigned URL. Send fewer nonce-bearing requests, or presign URLs with a shorter X-Amz-Expires, and retry later.")
 		if le := (*NonceKeyLimitError)(nil); errors.As(err, &le) {
 			e.RetryAfter = le.RetryAfter
 		}
