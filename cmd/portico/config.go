@@ -68,6 +68,9 @@ type Config struct {
 	// for the gateway's per-IP request rate, concurrency cap and ban
 	// (gateway.Protection.IPv6PrefixLen; 0 = its default, 64).
 	GatewayIPv6Prefix int
+	// GatewayNoncesPerOrg caps the unexpired X-Portico-Nonce values one
+	// organisation's keys may hold together (sigv4.MaxNoncesPerKey).
+	GatewayNoncesPerOrg int
 	// GatewayLimits bound slow and oversized requests.
 	GatewayLimits gateway.ServerLimits
 	// GatewayHTTPServer serves the plain-HTTP gateway listener:
@@ -176,6 +179,14 @@ func options() []option {
 				return fmt.Errorf("%q: use a prefix length between 1 and 128", v)
 			}
 			c.GatewayIPv6Prefix = n
+			return nil
+		}},
+		{"gateway-nonces-per-org", "PORTICO_GATEWAY_NONCES_PER_ORG", "262144", "unexpired X-Portico-Nonce values one organisation's keys may hold together (each is kept until its request expires; more get 429 nonce-capacity), so that no tenant fills the replay-protection store the others share; the in-process store holds 1048576", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1<<20 {
+				return fmt.Errorf("%q: use a number of nonces between 1 and 1048576", v)
+			}
+			c.GatewayNoncesPerOrg = n
 			return nil
 		}},
 		{"gateway-max-header-bytes", "PORTICO_GATEWAY_MAX_HEADER_BYTES", "65536", "largest request line and headers the gateway reads; larger requests get 431", func(c *Config, v string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -62,6 +63,30 @@ func TestParseConfigPrecedence(t *testing.T) {
 			t.Fatalf("PORTICO_GATEWAY_IPV6_PREFIX=%q: %v %d %+v", env, err, c.GatewayIPv6Prefix, p)
 		}
 	}
+	// The nonce store's share per organisation reaches the store: with a
+	// share of 2, an organisation's third nonce is refused.
+	for env, want := range map[string]int{"": 1 << 18, "2": 2} {
+		c, err := parseConfig("t", nil, func(k string) string { return map[string]string{"PORTICO_GATEWAY_NONCES_PER_ORG": env}[k] })
+		if err != nil || c.GatewayNoncesPerOrg != want {
+			t.Fatalf("PORTICO_GATEWAY_NONCES_PER_ORG=%q: %d, %v", env, c.GatewayNoncesPerOrg, err)
+		}
+	}
+	c, err = parseConfig("t", []string{"--gateway-nonces-per-org", "2"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, closeShared, err := connectShared(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeShared()
+	store := sh.nonces.(sigv4.NonceShareStore)
+	for i, want := range []bool{true, true, false} {
+		ok, err := store.ClaimShare(context.Background(), "org-1", "PKCONFIGTEST00000001", "n"+strconv.Itoa(i), time.Minute)
+		if ok != want || (!want && !errors.Is(err, sigv4.ErrNonceKeyLimit)) {
+			t.Fatalf("claim %d with a share of 2: %v, %v", i, ok, err)
+		}
+	}
 	// true/false/auto settings: auto is on with SQLite, off with PostgreSQL.
 	for env, want := range map[string][2]bool{"": {true, false}, "auto": {true, false}, "TRUE": {true, true}, "off": {false, false}} {
 		c, err := parseConfig("t", nil, func(k string) string { return map[string]string{"PORTICO_CUSTOM_DOMAIN_ANY_ISSUER": env}[k] })
@@ -87,6 +112,8 @@ func TestParseConfigPrecedence(t *testing.T) {
 		"ipv6 prefix 0":     {env: map[string]string{"PORTICO_GATEWAY_IPV6_PREFIX": "0"}},
 		"ipv6 prefix 129":   {args: []string{"--gateway-ipv6-prefix", "129"}},
 		"ipv6 prefix /64":   {args: []string{"--gateway-ipv6-prefix", "/64"}},
+		"nonces per org 0":  {env: map[string]string{"PORTICO_GATEWAY_NONCES_PER_ORG": "0"}},
+		"nonces per org 2M": {args: []string{"--gateway-nonces-per-org", "2097152"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseConfig("t", tc.args, func(k string) string { return tc.env[k] }); err == nil {

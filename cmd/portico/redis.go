@@ -24,12 +24,12 @@ type shared struct {
 func connectShared(ctx context.Context, cfg *Config, log *slog.Logger) (shared, func(), error) {
 	if cfg.RedisURL == "" {
 		log.Info("nonces and rate limits/quotas: in process (single node; set PORTICO_REDIS_URL to share them across nodes)")
-		return shared{nonces: sigv4.NewMemoryNonces(1 << 20)}, func() {}, nil
+		return shared{nonces: sigv4.NewMemoryNonces(1<<20, sigv4.MaxNoncesPerKey(cfg.GatewayNoncesPerOrg))}, func() {}, nil
 	}
 	rdb, err := gateway.ConnectRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		return shared{}, nil, fmt.Errorf("PORTICO_REDIS_URL: %w", err)
 	}
 	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", rdb.Options().Addr, "fail_mode", cfg.RedisFailMode)
-	return shared{nonces: sigv4.NewRedisNonces(rdb, "portico:nonce:"), redis: rdb}, func() { rdb.Close() }, nil
+	return shared{nonces: sigv4.NewRedisNonces(rdb, "portico:nonce:", sigv4.MaxNoncesPerKey(cfg.GatewayNoncesPerOrg)), redis: rdb}, func() { rdb.Close() }, nil
 }
