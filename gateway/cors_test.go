@@ -65,13 +65,20 @@ func preflight(t *testing.T, url, origin, method, headers string) *http.Response
 	if headers != "" {
 		req.Header.Set("Access-Control-Request-Headers", headers)
 	}
+	res, _ := corsDo(t, req)
+	return res
+}
+
+// corsDo sends req and returns the answer with its body read.
+func corsDo(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, res.Body)
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	return res
+	return res, string(b)
 }
 
 func corsHeaders(h http.Header) []string {
@@ -147,12 +154,7 @@ func TestCORSPreflightRefused(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodOptions, srv.URL+c.url, nil)
 			req.Header.Set("Origin", c.origin)
 			req.Header.Set("Access-Control-Request-Method", "GET")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			res, body := corsDo(t, req)
 			if got := corsHeaders(res.Header); len(got) != 0 || res.StatusCode == 204 || res.StatusCode < 400 {
 				t.Fatalf("%d with %v: %s", res.StatusCode, got, body)
 			}
@@ -182,12 +184,7 @@ func TestCORSActualRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		res, _ := corsDo(t, req)
 		return res
 	}
 	allowed := func(res *http.Response) bool {
@@ -245,13 +242,7 @@ func signedGetWithOrigin(t *testing.T, url, origin string) (*http.Response, stri
 	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	return res, string(b)
+	return corsDo(t, req)
 }
 
 func TestNormalizeCORSOrigin(t *testing.T) {
