@@ -180,10 +180,11 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	// A dot segment ("..", or "%2e%2e" decoded) means another path to
 	// anything that resolves it (RFC 3986 §5.2.4), as many backends do:
 	// /files/../admin would be checked as /files/* and served as /admin,
-	// and ../.. would leave the target's base path. No route has one.
-	if hasDotSegment(path) {
+	// and ../.. would leave the target's base path. No route has one, nor
+	// a path that is one to some backends (ambiguousPath).
+	if hasDotSegment(path) || ambiguousPath(path) {
 		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
-			Detail: "Paths with a \".\" or \"..\" segment are not routed; send the path it stands for."}
+			Detail: "Paths with a \".\" or \"..\" segment are not routed, nor ones that are such a segment to some servers (\"..;\", dots between backslashes, or \".\", \"/\" or \"\\\" encoded twice); send the path it stands for."}
 	}
 	escaped := esc != ""
 	if escaped {
@@ -262,6 +263,50 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	return m, &RouteError{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, API: d.api,
 		Allow:  strings.Join(allow, ", "),
 		Detail: fmt.Sprintf("%s %s is not allowed; use %s.", clip(method), clip(m.Path), strings.Join(allow, ", "))}
+}
+
+// ambiguousPath reports whether the decoded path p, free of plain dot
+// segments, still holds one for some backend: a segment that is "." or
+// ".." before a ';' (Tomcat and Jetty drop path parameters before they
+// resolve dots: /files/..;/admin is /admin to them), dot segments
+// separated by backslashes (IIS and some frameworks read '\' as '/'), or
+// a percent-escape of '.', '/' or '\' left after decoding (a path encoded
+// twice, for a backend that decodes again). Each is a way past the
+// operation the gateway matched, and out of the target's base path.
+// Paths without '.', '\' or '%' are checked in one scan, allocating
+// nothing.
+func ambiguousPath(p string) bool {
+	if strings.IndexByte(p, '%') >= 0 {
+		for i := strings.IndexByte(p, '%'); i >= 0 && i+2 < len(p); {
+			switch strings.ToLower(p[i+1 : i+3]) {
+			case "2e", "2f", "5c":
+				return true
+			}
+			j := strings.IndexByte(p[i+1:], '%')
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	}
+	if strings.IndexByte(p, '.') < 0 {
+		return false
+	}
+	for rest := p; rest != ""; {
+		var seg string
+		if i := strings.IndexAny(rest, "/\\"); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			seg, rest = rest, ""
+		}
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // hasDotSegment reports whether the decoded path p has a "." or ".."
@@ -536,8 +581,8 @@ func (n *node) add(op *Operation) error {
 			switch {
 			case s == "":
 				return fmt.Errorf("empty segment %d in path template", i+1)
-			case s == "." || s == "..":
-				return fmt.Errorf("segment %d is %q, which no request reaches (the gateway refuses dot segments)", i+1, s)
+			case s == "." || s == ".." || ambiguousPath("/"+s):
+				return fmt.Errorf("segment %d is %q, which no request reaches (the gateway refuses dot segments, also as \"..;\", with backslashes or encoded twice)", i+1, s)
 			case s == "*":
 				if i != len(segs)-1 {
 					return fmt.Errorf("\"*\" is only allowed as the last segment")

@@ -131,7 +131,13 @@ func TestDotSegmentsRefused(t *testing.T) {
 	up := newRecordingUpstream(t)
 	srv := publicGateway(t, up, "GET /files/*", "GET /{a}/{b}")
 	for _, p := range []string{"/acme/open/v1/files/../../admin", "/acme/open/v1/files/%2e%2e/%2E%2E/admin", "/acme/open/v1/files/./x",
-		"/acme/open/v1/files/..", "/acme/open/v1/files/a%2F..%2F..%2Fadmin", "/acme/open/v1/%2e/x"} {
+		"/acme/open/v1/files/..", "/acme/open/v1/files/a%2F..%2F..%2Fadmin", "/acme/open/v1/%2e/x",
+		// Dot segments to some backends: with path parameters (Tomcat,
+		// Jetty), backslashes (IIS), or encoded twice (a backend that
+		// decodes again).
+		"/acme/open/v1/files/..;/..;/admin", "/acme/open/v1/files/.;x=1/y", "/acme/open/v1/files/..%3Bjsessionid=1/admin",
+		"/acme/open/v1/files/a%5C..%5C..%5Cadmin", "/acme/open/v1/files/..%5Cadmin",
+		"/acme/open/v1/files/%252e%252e/admin", "/acme/open/v1/files/a%252F..%252Fadmin", "/acme/open/v1/files/%255c"} {
 		if st := getStatus(t, srv.URL+p); st != http.StatusNotFound {
 			t.Errorf("%s: status %d, want 404", p, st)
 		}
@@ -139,9 +145,11 @@ func TestDotSegmentsRefused(t *testing.T) {
 			t.Errorf("%s: the backend got %v", p, got)
 		}
 	}
-	// Dots that are not a whole segment, and a double-encoded dot (a
-	// literal "%2e" to the router and to the backend), are ordinary text.
-	for _, p := range []string{"/acme/open/v1/files/.well-known/x", "/acme/open/v1/files/...", "/acme/open/v1/files/a..b", "/acme/open/v1/files/%252e%252e"} {
+	// Dots that are not a whole segment, path parameters on other
+	// segments, and escapes of other characters are ordinary text.
+	for _, p := range []string{"/acme/open/v1/files/.well-known/x", "/acme/open/v1/files/...", "/acme/open/v1/files/a..b",
+		"/acme/open/v1/files/cars;color=red", "/acme/open/v1/files/..x;y", "/acme/open/v1/files/report.v1.pdf",
+		"/acme/open/v1/files/100%25", "/acme/open/v1/files/%2541", "/acme/open/v1/files/a%5Cb"} {
 		if st := getStatus(t, srv.URL+p); st != http.StatusOK {
 			t.Errorf("%s: status %d, want 200", p, st)
 		}
@@ -158,6 +166,7 @@ func TestDotSegmentsRefused(t *testing.T) {
 	for _, tc := range []struct{ ops, want string }{
 		{"GET /a/../b", "segment 2 is \"..\""},
 		{"GET /./b", "segment 1 is \".\""},
+		{"GET /a/..;x/b", "segment 2 is \"..;x\""},
 	} {
 		if err := CheckOperations(ops(tc.ops)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.ops, err, tc.want)
@@ -311,6 +320,8 @@ func FuzzRouteRequest(f *testing.F) {
 		{"acme.gw.portico.test", "/pets/v1/files/%2e%2e/x"},
 		{"api.globex.example", "/weather/v2/forecast/a%2Fb"},
 		{"", "/initech/catchall/v1/%252e%252e/x"},
+		{"", "/initech/catchall/v1/..;/x"},
+		{"", "/initech/catchall/v1/a%5C..%5Cx"},
 	} {
 		f.Add(s.host, s.target)
 	}
@@ -325,7 +336,7 @@ func FuzzRouteRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if hasDotSegment(u.Path) {
+		if hasDotSegment(u.Path) || ambiguousPath(u.Path) {
 			t.Fatalf("%q: matched a path with a dot segment", target)
 		}
 		if org, ok := r.hostOrg(host); ok {
