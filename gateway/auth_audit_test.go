@@ -418,6 +418,12 @@ func TestAuthAuditJWKS(t *testing.T) {
 	if _, ok := k["d"]; ok {
 		t.Fatal("the key set publishes the private key")
 	}
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		w := g.serve(httptest.NewRequest(m, "http://gw/.well-known/jwks.json", nil), "192.0.2.1:1000")
+		if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" || problemType(w.Body.String()) != "method-not-allowed" {
+			t.Errorf("%s: %d %v %s", m, w.Code, w.Header(), w.Body)
+		}
+	}
 	x, _ := k["x"].(string)
 	pub, err := base64.RawURLEncoding.Strict().DecodeString(x) // RFC 8037 §2: base64url, no padding
 	if err != nil || len(pub) != ed25519.PublicKeySize {

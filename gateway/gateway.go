@@ -394,7 +394,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveToken(w, r, id, ck)
 		return
 	case "/.well-known/jwks.json":
-		h.serveJWKS(w)
+		h.serveJWKS(w, r, id)
 		return
 	}
 	snap := h.store.Load()

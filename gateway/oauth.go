@@ -169,8 +169,13 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 // serveJWKS is GET /.well-known/jwks.json: the public key tokens are
-// verified with.
-func (h *Handler) serveJWKS(w http.ResponseWriter) {
+// verified with. Other methods than GET and HEAD get 405.
+func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Use GET.", id, nil)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
