@@ -192,6 +192,12 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	}
 	org, ok := r.hostOrg(host)
 	rest := path
+	if !ok && r.underDomain(host) {
+		// a.acme.{domain}: no organisation's name, and no name for
+		// path-based routing either (that is the bare domain's).
+		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
+			Detail: "Host names under " + r.domain + " name one organisation: {org}." + r.domain + "."}
+	}
 	if !ok {
 		org, rest, ok = cutSegment(rest, escaped)
 		if !ok {
@@ -389,6 +395,20 @@ func (r *Router) hostOrg(host string) (string, bool) {
 		return org, true
 	}
 	return "", false
+}
+
+// underDomain reports whether host is a name of two or more labels under
+// the gateway domain, which hostOrg does not route.
+func (r *Router) underDomain(host string) bool {
+	d := r.domain
+	if d == "" || len(host) <= len(d)+2 || host[0] == '[' {
+		return false
+	}
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	return len(host) > len(d)+1 && host[len(host)-len(d)-1] == '.' && strings.EqualFold(host[len(host)-len(d):], d)
 }
 
 // cutSegment splits "/seg/rest" into "seg" and "/rest", decoding seg when

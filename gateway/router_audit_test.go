@@ -235,6 +235,13 @@ func TestHostForms(t *testing.T) {
 		{"acme.gw.portico.test", "/globex/weather/v2/forecast", ""},
 		{"globex.gw.portico.test", "/pets/v1/pets", ""},
 		{"acme.gw.portico.test.", "/pets/v1/pets", "acme"},
+		// Two labels under the domain name no organisation, and do not
+		// fall back to path-based routing.
+		{"x.acme.gw.portico.test", "/acme/pets/v1/pets", ""},
+		{"x.acme.gw.portico.test", "/pets/v1/pets", ""},
+		{"X.ACME.GW.portico.test.:8000", "/acme/pets/v1/pets", ""},
+		{"gw.portico.test", "/acme/pets/v1/pets", "acme"},
+		{"xgw.portico.test", "/acme/pets/v1/pets", "acme"},
 		{"[::1]", "/acme/pets/v1/pets", "acme"},
 		{"[fe80::1%25eth0]:80", "/acme/pets/v1/pets", "acme"},
 		{"ACME.gw.portico.test", "/pets/v1/pets", "acme"},
