@@ -302,7 +302,7 @@ func TestAuthAuditBearer(t *testing.T) {
 		"unknown kid":                     auditSign(t, jwt.SigningMethodEdDSA, priv, auditClaims(auditAK, "app1", now), map[string]any{"kid": "other"}),
 		"no kid":                          auditSign(t, jwt.SigningMethodEdDSA, priv, auditClaims(auditAK, "app1", now), map[string]any{"kid": nil}),
 		"numeric kid":                     auditSign(t, jwt.SigningMethodEdDSA, priv, auditClaims(auditAK, "app1", now), map[string]any{"kid": 1}),
-		"expired":                         auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["exp"] = now.Unix() }), hdr),
+		"expired":                         auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-TokenClockSkew - time.Second).Unix() }), hdr),
 		"not yet valid":                   auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), hdr),
 		"no exp":                          auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { delete(c, "exp") }), hdr),
 		"other issuer":                    auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["iss"] = "someone" }), hdr),
@@ -325,6 +325,19 @@ func TestAuthAuditBearer(t *testing.T) {
 			}
 		})
 	}
+
+	// Another node's clock may be up to TokenClockSkew ahead (a token not
+	// yet valid here) or behind (one just expired here).
+	t.Run("clock skew", func(t *testing.T) {
+		for name, tok := range map[string]string{
+			"nbf 20 s ahead": auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() }), hdr),
+			"exp 20 s ago":   auditSign(t, jwt.SigningMethodEdDSA, priv, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() }), hdr),
+		} {
+			if w := g.serve(bearerGet(path, tok), "192.0.2.1:1000"); w.Code != 200 {
+				t.Errorf("%s: %d %s", name, w.Code, w.Body)
+			}
+		}
+	})
 
 	t.Run("issued tokens", func(t *testing.T) {
 		tok := g.token(t, auditAK, auditSK)
@@ -351,9 +364,15 @@ func TestAuthAuditBearer(t *testing.T) {
 		if w := g.serve(bearerGet(path, tok), "192.0.2.1:1000"); w.Code != 200 {
 			t.Fatalf("a second before expiry: %d %s", w.Code, w.Body)
 		}
+		// At expiry the token is still good for TokenClockSkew, for nodes
+		// whose clocks run behind the issuer's, and no longer.
+		g.clk.Add(time.Second + TokenClockSkew - time.Second)
+		if w := g.serve(bearerGet(path, tok), "192.0.2.1:1000"); w.Code != 200 {
+			t.Fatalf("within the clock skew after expiry: %d %s", w.Code, w.Body)
+		}
 		g.clk.Add(time.Second)
 		if w := g.serve(bearerGet(path, tok), "192.0.2.1:1000"); w.Code != 401 {
-			t.Fatalf("at expiry: %d %s", w.Code, w.Body)
+			t.Fatalf("at expiry + the clock skew: %d %s", w.Code, w.Body)
 		}
 	})
 

@@ -21,6 +21,11 @@ import (
 // TokenTTL is the lifetime of an OAuth2 client-credentials access token.
 const TokenTTL = time.Hour
 
+// TokenClockSkew is how far apart gateway nodes' clocks may be for a token
+// one issued to be valid on another at once (nbf) and to the end of its
+// life (exp): RFC 7519's small leeway.
+const TokenClockSkew = 30 * time.Second
+
 const tokenIssuer = "portico-gateway"
 
 // tokenIssuerKeys signs and verifies the gateway's access tokens (EdDSA).
@@ -202,7 +207,7 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
 		}
 		return h.tokens.pub, nil
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(tokenIssuer), jwt.WithAudience(tokenIssuer),
-		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now), jwt.WithLeeway(TokenClockSkew))
 	if err != nil {
 		return Key{}, err
 	}
