@@ -438,6 +438,16 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 			return fail(err, n == 0)
 		}
 		head, _ = c.br.Peek(c.br.Buffered())
+		// A chunked answer's head is checked for a Content-Length below,
+		// in the bytes it was parsed from: wait here for the whole head
+		// (it nearly always came in one read, and ReadResponse would wait
+		// for the rest anyway), as far as the buffer holds.
+		for !headEnded(head) && len(head) < c.br.Size() {
+			if _, err := c.br.Peek(len(head) + 1); err != nil {
+				break // ReadResponse meets it too
+			}
+			head, _ = c.br.Peek(c.br.Buffered())
+		}
 		reads = c.reads
 		var err error
 		res, err = http.ReadResponse(c.br, req)
@@ -476,8 +486,9 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		// drops the latter): the answer may be a smuggling attempt (RFC
 		// 9112 §6.3), and a hop that framed it by its Content-Length
 		// disagrees with us on where it ends, so what follows is never
-		// read as another call's answer. A head ReadResponse had to read
-		// more for is no longer in the buffer to check: not kept either.
+		// read as another call's answer. A head larger than the buffer,
+		// which ReadResponse had to read more for, is no longer there to
+		// check: not kept either.
 		keep = false
 	}
 	if res.Body == http.NoBody {
@@ -489,6 +500,12 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	}
 	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
 	return res, nil
+}
+
+// headEnded reports whether b holds the empty line that ends a response
+// head (CRLF, or the bare LF Go's parser also takes).
+func headEnded(b []byte) bool {
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
 }
 
 // hasContentLength reports whether a response head holds a Content-Length
