@@ -1472,3 +1472,63 @@ func TestH1ServerShutdownAfterPostCRLF(t *testing.T) {
 	}
 	h1tClosed(t, c)
 }
+
+// TestH1ServerConnSet: connections opening and closing in any order leave
+// the server's set holding exactly the open ones, each at its own index.
+func TestH1ServerConnSet(t *testing.T) {
+	lean := h1dServeLean(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ServerLimits{}, nil)
+	check := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			lean.srv.mu.Lock()
+			n, ok := len(lean.srv.conns), true
+			for i, c := range lean.srv.conns {
+				ok = ok && c.at == i
+			}
+			lean.srv.mu.Unlock()
+			if !ok {
+				t.Fatal("a connection's index is not its place in the set")
+			}
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections in the set, want %d", n, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var conns []net.Conn
+	for range 40 {
+		c, err := net.Dial("tcp", lean.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	check(40)
+	// Close every third, then the first and the last: removals from the
+	// middle and both ends.
+	open := 40
+	for i := 0; i < len(conns); i += 3 {
+		conns[i].Close()
+		conns[i] = nil
+		open--
+	}
+	check(open)
+	for _, i := range []int{1, len(conns) - 1} {
+		if conns[i] != nil {
+			conns[i].Close()
+			conns[i] = nil
+			open--
+		}
+	}
+	check(open)
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	check(0)
+}
