@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,12 @@ type Handler struct {
 	// no longer called (the pool itself only looks when a host is used).
 	idle         interface{ closeIdle(time.Time) }
 	healthClient *http.Client
+
+	// quotaLedger is the ledger RestoreQuotas last read, for restoring
+	// again when Redis loses its counters; lostRestore is when that last
+	// began (unix nanoseconds).
+	quotaLedger atomic.Pointer[QuotaLedger]
+	lostRestore atomic.Int64
 }
 
 // snapshotKeys serves the verifier's key lookups from one snapshot: the
@@ -198,6 +205,10 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 				return nil, err
 			}
 		}
+	}
+	if rstate != nil {
+		restore := h.restoreLostQuotas
+		rstate.restore.Store(&restore)
 	}
 	h.ups = newUpstreams(store, opts.Logger, opts.BreakerFailures, opts.BreakerCooldown)
 	h.healthInterval = opts.HealthCheckInterval

@@ -40,7 +40,14 @@ type QuotaLedger func(ctx context.Context, ws []QuotaWindow) (map[string]QuotaUs
 // units nodes have leased and not yet spent). Calls admitted after the
 // ledger's last flush — at most the flush interval's, and none after a
 // graceful stop, which flushes — are not in it.
+//
+// The handler keeps ledger: when Redis turns out to have lost a quota
+// counter later (a restart without persistence, a flush), it restores
+// them all from it again (restoreLostQuotas).
 func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger QuotaLedger) (int, error) {
+	if ledger != nil {
+		h.quotaLedger.Store(&ledger)
+	}
 	snap := h.store.Load()
 	if snap == nil || h.limits == nil {
 		return 0, nil
@@ -112,4 +119,36 @@ func (s *Snapshot) allSubscriptions() iter.Seq[Subscription] {
 			}
 		}
 	}
+}
+
+// lostRestoreEvery spaces the restores Redis losing counters sets off:
+// every node notices the loss on each counter it uses.
+const lostRestoreEvery = 10 * time.Second
+
+// restoreLostQuotas runs RestoreQuotas again, in the background, with the
+// ledger it last read, after Redis lost a quota counter: the counter
+// started again from this node's last view of it, and the others from
+// nothing. Calls admitted since the ledger's last flush are not in it.
+func (h *Handler) restoreLostQuotas() {
+	ledger := h.quotaLedger.Load()
+	if ledger == nil {
+		h.log.Warn("redis lost quota counters, and no usage ledger to restore them from: they count from what this node last saw")
+		return
+	}
+	now := h.now()
+	last := h.lostRestore.Load()
+	if last != 0 && now.UnixNano()-last < int64(lostRestoreEvery) || !h.lostRestore.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	h.log.Warn("redis lost quota counters (a restart without persistence, or a flush): restoring them from the usage ledger")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n, err := h.RestoreQuotas(ctx, h.now(), *ledger)
+		if err != nil {
+			h.log.Error("redis quota counters: restore from the usage ledger failed", "err", err)
+			return
+		}
+		h.log.Info("redis quota counters: restored from the usage ledger", "subscriptions_with_use", n)
+	}()
 }

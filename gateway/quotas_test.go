@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portico-dev/portico/gateway/limits"
 )
 
 // TestRestoreQuotas: a node that starts mid-window with what the ledger
@@ -78,4 +81,95 @@ func TestRestoreQuotas(t *testing.T) {
 			t.Fatalf("RestoreQuotas = %d, %v", n, err)
 		}
 	})
+}
+
+// TestRestoreQuotasAfterRedisLosesThem: when Redis loses the quota
+// counters (a restart without persistence, a flush), the first node to
+// notice — on its next fetch of a counter it had seen — has every node's
+// counters raised again from the usage ledger. Without that, another
+// node asking for a counter it had never seen would find none and hand
+// out the day's quota anew.
+func TestRestoreQuotasAfterRedisLosesThem(t *testing.T) {
+	now := time.Now()
+	cfg := demoConfig(Limits{DayQuota: 100}, SubActive, now)
+	rdb, prefix := sharedRedis(t, "")
+	c := newCluster(t, 2, cfg, rdb, prefix, false, nil)
+	var spent atomic.Int64
+	ledger := func(_ context.Context, ws []QuotaWindow) (map[string]QuotaUse, error) {
+		return map[string]QuotaUse{"s1": {Day: spent.Load()}}, nil
+	}
+	for _, n := range c.nodes {
+		if _, err := n.RestoreQuotas(context.Background(), now, ledger); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Node 0 serves a call every 100 ms, so its blocks stay small.
+	i := 0
+	callA := func() {
+		t.Helper()
+		if st, typ := c.call(t, 2*i); st != 200 {
+			t.Fatalf("node 0, call %d: %d %s", i, st, typ)
+		}
+		i++
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 5 {
+		callA()
+	}
+	// The day's calls so far, as the ledger has them (from other nodes
+	// too): 95. Then Redis loses every key.
+	spent.Store(95)
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*"+prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys under the prefix: %v %v", keys, err)
+	}
+	if err := rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	lostCount := func() float64 {
+		mfs, _ := c.regs[0].Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "portico_gateway_redis_quota_counters_lost_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	for lostCount() < 1 {
+		if i > 30 {
+			t.Fatal("node 0 never noticed the lost counter")
+		}
+		callA()
+	}
+	counter := c.nodes[0].limits.leaser.RedisKey("s1:day", limits.Day(), now)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		used, _ := rdb.Get(ctx, counter).Int64()
+		if used >= 95 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counter %s = %d after the restore, want at least 95", counter, used)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Node 1 had never fetched the counter: it gets what is left of the
+	// 100 after the ledger's 95, at most.
+	admitted := 0
+	for j := 1; ; j += 2 {
+		st, typ := c.call(t, j)
+		if st != 200 {
+			if st != 429 || !strings.HasSuffix(typ, "/quota-exceeded") {
+				t.Fatalf("node 1: %d %s", st, typ)
+			}
+			break
+		}
+		if admitted++; admitted > 100 {
+			t.Fatal("node 1 admits without end")
+		}
+	}
+	if admitted > 5 {
+		t.Fatalf("node 1 admitted %d calls after Redis lost its counters, want at most the 5 the ledger leaves", admitted)
+	}
 }

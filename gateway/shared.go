@@ -24,6 +24,10 @@ type redisState struct {
 	mode     limits.FailMode
 	errors   atomic.Int64
 	degraded atomic.Bool
+	// lost counts quota counters found gone from Redis; restore, set
+	// once the handler exists, raises them again from the usage ledger.
+	lost    atomic.Int64
+	restore atomic.Pointer[func()]
 
 	mu      sync.Mutex
 	lastLog time.Time
@@ -50,6 +54,16 @@ func (s *redisState) onError(key string, mode limits.FailMode, err error) {
 		fallback = "refusing calls beyond budget already leased"
 	}
 	s.log.Warn("redis unreachable for shared limits: "+fallback, "mode", mode.String(), "err", err, "errors_since_last_log", quiet)
+}
+
+// onLost is told that Redis lost a quota counter this node had seen: a
+// restart without persistence or a flush, which likely took every other
+// counter too.
+func (s *redisState) onLost(string) {
+	s.lost.Add(1)
+	if f := s.restore.Load(); f != nil {
+		(*f)()
+	}
 }
 
 func (s *redisState) onRecover(string) {
@@ -95,7 +109,7 @@ func newSharedLimits(o Options, st *redisState) (*limits.RateLeaser, *limits.Lea
 		return nil, nil, err
 	}
 	quotas, err := limits.NewLeaser(limits.LeaseConfig{Client: o.Redis, Prefix: prefix + "quota:", Timeout: o.RedisTimeout, Mode: mode,
-		OnError: st.onError, OnRecover: st.onRecover})
+		OnError: st.onError, OnRecover: st.onRecover, OnLost: st.onLost})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,6 +127,10 @@ func (s *redisState) register(reg prometheus.Registerer, rates *limits.RateLease
 				return 1
 			}
 			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "redis_quota_counters_lost_total",
+			Help: "Quota counters found gone from Redis (a restart without persistence, a flush); each sets off a restore from the usage ledger."}, func() float64 {
+			return float64(s.lost.Load())
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "portico", Subsystem: "gateway", Name: "redis_round_trips_total",
 			Help: "Redis round trips made to lease rate tokens and quota units (far fewer than requests)."}, func() float64 {

@@ -76,6 +76,13 @@ type LeaseConfig struct {
 	// OnRecover, if set, is told when a key's lease reaches Redis again
 	// after an error.
 	OnRecover func(key string)
+	// OnLost, if set, is told when a counter this node had seen is gone
+	// from Redis (a restart without persistence, a flush): the counter
+	// starts again from this node's last view of it, which misses what
+	// other nodes took since, so the caller should raise every counter
+	// from a fuller record (RaiseAll; the gateway uses its usage ledger).
+	// It should not block.
+	OnLost func(key string)
 }
 
 // Leaser hands out Leases: per key, budget reserved in blocks from a Redis
@@ -110,26 +117,29 @@ type leaseID struct {
 // ARGV[4] is the count this node last saw for the window. A counter that
 // is gone although a node saw it is a counter Redis lost (a restart
 // without persistence, a flush); it starts again from that count, not from
-// zero, which would hand out the window's whole quota anew. The node
-// refetches often, so its count misses at most the blocks other nodes took
-// since its last fetch.
+// zero, which would hand out the window's whole quota anew, and the third
+// value returned is 1 so that the node can restore every counter from a
+// fuller record (LeaseConfig.OnLost). The node refetches often, so its
+// count misses at most the blocks other nodes took since its last fetch.
 var reserveScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local cur = redis.call('GET', KEYS[1])
 local used = tonumber(cur or '0')
 local seen = tonumber(ARGV[4] or '0')
+local lost = 0
 if not cur and seen > 0 then
   used = seen
+  lost = 1
   redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
 end
 local grant = math.min(want, limit - used)
 if grant <= 0 then
-  return {0, used}
+  return {0, used, lost}
 end
 used = redis.call('INCRBY', KEYS[1], grant)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {grant, used}
+return {grant, used, lost}
 `)
 
 // releaseScript returns up to ARGV[1] unused units, never taking the counter
@@ -448,7 +458,7 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs, seen).Int64Slice()
 	cancel()
-	if err == nil && len(res) != 2 {
+	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 
@@ -477,6 +487,9 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	}
 	if recovered && c.OnRecover != nil {
 		c.OnRecover(ls.key)
+	}
+	if err == nil && res[2] == 1 && c.OnLost != nil {
+		c.OnLost(ls.key)
 	}
 }
 
