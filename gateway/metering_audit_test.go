@@ -51,28 +51,14 @@ type auditGW struct {
 	served chan struct{}
 	client *http.Client
 	// logs has the gateway's log lines unless the test gave a logger.
-	logs *auditLog
+	logs *syncLog
 }
 
-// auditLog collects the gateway's JSON log lines.
-type auditLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *auditLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// reasons returns the reasons of the access-log lines, in order.
-func (l *auditLog) reasons(t *testing.T) []string {
+// reasons returns the reasons of the JSON access-log lines, in order.
+func (l *syncLog) reasons(t *testing.T) []string {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []string
-	for _, line := range bytes.Split(bytes.TrimSpace(l.buf.Bytes()), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSpace([]byte(l.String())), []byte("\n")) {
 		var v struct{ Msg, Reason string }
 		if err := json.Unmarshal(line, &v); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -97,7 +83,7 @@ func newAuditGW(t *testing.T, kind string, cfg *Config, opts Options) *auditGW {
 	opts.Protection = &Protection{}
 	opts.AllowPrivateUpstreams = true
 	if opts.Logger == nil {
-		g.logs = &auditLog{}
+		g.logs = &syncLog{}
 		opts.Logger = slog.New(slog.NewJSONHandler(g.logs, nil))
 	}
 	if g.h, err = NewHandler(g.store, opts); err != nil {
