@@ -93,7 +93,14 @@ type Leaser struct {
 	fallback   *Quotas
 	leases     sync.Map // leaseID -> *Lease
 	roundTrips atomic.Int64
+	// lostUntil is when leases may take blocks of their usual size again
+	// after a lost counter (unix nanoseconds, the leases' clock).
+	lostUntil atomic.Int64
 }
+
+// lostCaution is how long after noticing a lost counter a node's leases
+// take only their smallest blocks, while the counters are restored.
+const lostCaution = 2 * time.Second
 
 // RoundTrips counts the Redis calls made so far, for metrics.
 func (l *Leaser) RoundTrips() int64 { return l.roundTrips.Load() }
@@ -117,10 +124,11 @@ type leaseID struct {
 // ARGV[4] is the count this node last saw for the window. A counter that
 // is gone although a node saw it is a counter Redis lost (a restart
 // without persistence, a flush); it starts again from that count, not from
-// zero, which would hand out the window's whole quota anew, and the third
-// value returned is 1 so that the node can restore every counter from a
-// fuller record (LeaseConfig.OnLost). The node refetches often, so its
-// count misses at most the blocks other nodes took since its last fetch.
+// zero, which would hand out the window's whole quota anew, the grant is
+// at most ARGV[5] (the node's smallest block), and the third value
+// returned is 1 so that the node can restore every counter from a fuller
+// record (LeaseConfig.OnLost). The node refetches often, so its count
+// misses at most the blocks other nodes took since its last fetch.
 var reserveScript = redis.NewScript(`
 local want = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -134,6 +142,9 @@ if not cur and seen > 0 then
   redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
 end
 local grant = math.min(want, limit - used)
+if lost == 1 then
+  grant = math.min(grant, tonumber(ARGV[5]))
+end
 if grant <= 0 then
   return {0, used, lost}
 end
@@ -422,6 +433,9 @@ func (ls *Lease) startFetch() chan struct{} {
 // called with mu held.
 func (ls *Lease) blockSize(n int64) int64 {
 	c := &ls.l.cfg
+	if n < ls.l.lostUntil.Load() {
+		return c.MinBlock
+	}
 	want := c.MinBlock
 	if el := n - ls.grantAt; el > 0 && ls.consumed > 0 {
 		want = int64(float64(ls.consumed) * float64(c.Horizon) / float64(el))
@@ -456,7 +470,7 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 
 	ls.l.roundTrips.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs, seen).Int64Slice()
+	res, err := reserveScript.Run(ctx, c.Client, []string{ls.redisKey(s)}, want, ls.limit, ttlMs, seen, c.MinBlock).Int64Slice()
 	cancel()
 	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected reply %v", res)
@@ -472,6 +486,13 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	} else {
 		recovered = ls.degraded
 		ls.degraded = false
+		if res[2] == 1 {
+			// Until the counters are restored (OnLost), every lease of
+			// this node takes its smallest blocks: what Redis now counts
+			// is short of what was spent. Set before the lock goes, so
+			// that no fetch after this one misses it.
+			ls.l.lostUntil.Store(n + int64(lostCaution))
+		}
 		if ls.winStart == s {
 			ls.redisUsed = res[1]
 			ls.local += res[0]

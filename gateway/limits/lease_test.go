@@ -458,4 +458,58 @@ func TestLeaseRedisCounterLost(t *testing.T) {
 			t.Fatalf("admitted %d, want %d and at most one block (10) more", admitted, limit)
 		}
 	})
+	// The node that notices says so (OnLost), takes only its smallest
+	// block then, and keeps to smallest blocks for a while, as the
+	// counters are being restored from a fuller record.
+	t.Run("noticed", func(t *testing.T) {
+		prefix := testPrefix(t, rdb)
+		var lost atomic.Int64
+		l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: prefix, Timeout: 5 * time.Second, MinBlock: 5, MaxBlock: 1000,
+			OnLost: func(key string) {
+				if key != "k" {
+					t.Errorf("OnLost(%q)", key)
+				}
+				lost.Add(1)
+			}})
+		ls := l.Lease("k", 10000, Day())
+		key := l.RedisKey("k", Day(), t0)
+		for range 200 {
+			ls.Take(ctx, Day(), t0)
+		}
+		ls.wait()
+		before, err := rdb.Get(ctx, key).Int64()
+		if err != nil || before < 200 {
+			t.Fatalf("counter before the loss = %d, %v", before, err)
+		}
+		rdb.Del(ctx, key)
+		for i := 0; lost.Load() == 0; i++ {
+			if i > 10000 {
+				t.Fatal("the loss was never noticed")
+			}
+			ls.Take(ctx, Day(), t0)
+		}
+		ls.wait()
+		after, _ := rdb.Get(ctx, key).Int64()
+		if after > before+10 {
+			t.Fatalf("counter %d after the loss was noticed, want at most %d (the count seen, the noticing block and one more, each the smallest)", after, before+10)
+		}
+		if got := ls.blockSize(t0.UnixNano()); got != 5 {
+			t.Fatalf("block size right after the loss = %d, want the smallest (5)", got)
+		}
+		if got := ls.blockSize(t0.Add(lostCaution).UnixNano()); got <= 5 {
+			t.Fatalf("block size %v after the loss = %d, want larger again", lostCaution, got)
+		}
+	})
+}
+
+// wait returns once no fetch of the lease is in flight.
+func (ls *Lease) wait() {
+	ls.mu.Lock()
+	for ls.fetching != nil {
+		ch := ls.fetching
+		ls.mu.Unlock()
+		<-ch
+		ls.mu.Lock()
+	}
+	ls.mu.Unlock()
 }
