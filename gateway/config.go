@@ -166,7 +166,7 @@ type Settings struct {
 	IPDeny  []string `json:"ip_deny,omitempty"`
 	// CORSOrigins are the web origins whose pages may call the version
 	// from a browser: "*" alone for any, or up to MaxCORSOrigins origins
-	// as NormalizeCORSOrigin writes them. The gateway then answers CORS
+	// as origin.Normalize writes them. The gateway then answers CORS
 	// preflights itself and marks the answers to those origins; empty
 	// leaves CORS alone.
 	CORSOrigins []string `json:"cors_origins,omitempty"`

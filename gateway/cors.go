@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/portico-dev/portico/gateway/origin"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -21,15 +21,16 @@ import (
 // the app can read it. Credentials mode is never allowed: calls
 // authenticate with headers, not cookies.
 
-// Limits on a version's CORS settings, shared with the catalog.
+// Limits on a version's CORS settings: package origin's, which the
+// catalog and porticoctl apply too.
 const (
 	// MaxCORSOrigins is how many origins a version may list.
-	MaxCORSOrigins = 50
+	MaxCORSOrigins = origin.MaxOrigins
 	// MaxCORSMaxAge is the longest preflight cache time, in seconds.
-	MaxCORSMaxAge = 86400
+	MaxCORSMaxAge = origin.MaxAge
 	// DefaultCORSMaxAge is the preflight cache time the catalog gives a
 	// version that sets none.
-	DefaultCORSMaxAge = 600
+	DefaultCORSMaxAge = origin.DefaultMaxAge
 )
 
 // TypeCORSOriginNotAllowed is the problem code of a preflight from an
@@ -65,65 +66,6 @@ type corsPolicy struct {
 	maxAge  []string
 }
 
-// NormalizeCORSOrigin returns the origin as browsers send it in the Origin
-// header — "*", or scheme://host[:port] with scheme http or https, lower
-// case, without the scheme's default port — and whether s is one: no user
-// information, path (not even "/"), query or fragment.
-func NormalizeCORSOrigin(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "*" {
-		return s, true
-	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@\\ \t") {
-		return "", false
-	}
-	host, port := rest, ""
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
-		host, port = rest[:i], rest[i+1:]
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
-			return "", false
-		}
-	}
-	if strings.HasPrefix(host, "[") {
-		ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-		if !strings.HasSuffix(host, "]") || ip == nil || ip.To4() != nil {
-			return "", false
-		}
-	} else if !validHostName(host) {
-		return "", false
-	}
-	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-		port = ""
-	}
-	if port != "" {
-		return scheme + "://" + host + ":" + port, true
-	}
-	return scheme + "://" + host, true
-}
-
-// validHostName reports whether h is a lower-case DNS name or IPv4 address
-// as an origin carries it (browsers send internationalised names in their
-// ASCII form).
-func validHostName(h string) bool {
-	if h == "" || len(h) > 253 || h[0] == '.' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // compileCORS validates a version's CORS settings and builds its policy;
 // nil when the version lists no origin.
 func compileCORS(s *Settings) (*corsPolicy, error) {
@@ -138,7 +80,7 @@ func compileCORS(s *Settings) (*corsPolicy, error) {
 	}
 	p := &corsPolicy{maxAge: []string{strconv.Itoa(s.CORSMaxAge)}}
 	for _, o := range s.CORSOrigins {
-		n, ok := NormalizeCORSOrigin(o)
+		n, ok := origin.Normalize(o)
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("cors origin %q is not * or scheme://host[:port] (http or https)", o)

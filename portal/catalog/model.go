@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/origin"
 )
 
 // Visibility says who sees an API.
@@ -137,7 +137,7 @@ func (s Settings) MaxAge() int {
 	case len(s.CORSOrigins) == 0:
 		return -1
 	case s.CORSMaxAge == nil:
-		return gateway.DefaultCORSMaxAge
+		return origin.DefaultMaxAge
 	}
 	return *s.CORSMaxAge
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/origin"
 	"github.com/portico-dev/portico/tenants"
 )
 
@@ -160,7 +161,7 @@ func normalizeCORS(s *Settings) error {
 		if strings.TrimSpace(o) == "" {
 			continue
 		}
-		n, ok := gateway.NormalizeCORSOrigin(o)
+		n, ok := origin.Normalize(o)
 		if !ok {
 			return tenants.FieldError("settings.cors_origins",
 				fmt.Sprintf("%q is not an origin: use * alone, or scheme://host[:port] with http or https and nothing after the host or port.", clipText(o)))
@@ -169,8 +170,8 @@ func normalizeCORS(s *Settings) error {
 			origins = append(origins, n)
 		}
 	}
-	if len(origins) > gateway.MaxCORSOrigins {
-		return tenants.FieldError("settings.cors_origins", fmt.Sprintf("List at most %d origins.", gateway.MaxCORSOrigins))
+	if len(origins) > origin.MaxOrigins {
+		return tenants.FieldError("settings.cors_origins", fmt.Sprintf("List at most %d origins.", origin.MaxOrigins))
 	}
 	if len(origins) > 1 && slices.Contains(origins, "*") {
 		return tenants.FieldError("settings.cors_origins", "* allows every origin: list it alone.")
@@ -181,11 +182,11 @@ func normalizeCORS(s *Settings) error {
 		return nil
 	}
 	if s.CORSMaxAge == nil {
-		d := gateway.DefaultCORSMaxAge
+		d := origin.DefaultMaxAge
 		s.CORSMaxAge = &d
 	}
-	if *s.CORSMaxAge < 0 || *s.CORSMaxAge > gateway.MaxCORSMaxAge {
-		return tenants.FieldError("settings.cors_max_age", fmt.Sprintf("Use 0 to %d seconds.", gateway.MaxCORSMaxAge))
+	if *s.CORSMaxAge < 0 || *s.CORSMaxAge > origin.MaxAge {
+		return tenants.FieldError("settings.cors_max_age", fmt.Sprintf("Use 0 to %d seconds.", origin.MaxAge))
 	}
 	return nil
 }

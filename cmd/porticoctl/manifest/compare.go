@@ -9,7 +9,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/origin"
 	"github.com/portico-dev/portico/portal/client"
 )
 
@@ -98,18 +98,18 @@ func normalSettings(s client.Settings) client.Settings {
 	if s.Public { // the server clears what a keyless version cannot use
 		s.RequireNonce, s.AllowAppCode = false, false
 	}
-	// CORS origins as the server stores them (gateway.NormalizeCORSOrigin,
+	// CORS origins as the server stores them (origin.Normalize,
 	// blanks and repeats dropped), the preflight cache time only with
 	// origins, 600 s by default.
 	var origins []string
 	for _, o := range s.CORSOrigins {
-		if n, ok := gateway.NormalizeCORSOrigin(o); ok && !slices.Contains(origins, n) {
+		if n, ok := origin.Normalize(o); ok && !slices.Contains(origins, n) {
 			origins = append(origins, n)
 		} else if !ok && strings.TrimSpace(o) != "" {
 			origins = append(origins, o) // the server will refuse it
 		}
 	}
-	age := gateway.DefaultCORSMaxAge
+	age := origin.DefaultMaxAge
 	if s.CORSMaxAge != nil {
 		age = *s.CORSMaxAge
 	}

@@ -17,7 +17,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/origin"
 	"github.com/portico-dev/portico/portal/client"
 )
 
@@ -469,15 +469,15 @@ func (p *parser) version(r rawVersion, at string) Version {
 			p.addf("%s.settings.public: a public version checks no credentials: drop require_nonce and allow_app_code", at)
 		}
 		for _, o := range r.Settings.CORSOrigins {
-			if _, ok := gateway.NormalizeCORSOrigin(o); !ok {
+			if _, ok := origin.Normalize(o); !ok {
 				p.addf("%s.settings.cors_origins: %q: use * alone, or scheme://host[:port] with http or https", at, o)
 			}
 		}
-		if len(r.Settings.CORSOrigins) > gateway.MaxCORSOrigins {
-			p.addf("%s.settings.cors_origins: list at most %d origins", at, gateway.MaxCORSOrigins)
+		if len(r.Settings.CORSOrigins) > origin.MaxOrigins {
+			p.addf("%s.settings.cors_origins: list at most %d origins", at, origin.MaxOrigins)
 		}
-		if a := r.Settings.CORSMaxAge; a != nil && (*a < 0 || *a > gateway.MaxCORSMaxAge) {
-			p.addf("%s.settings.cors_max_age: %d: use 0 to %d seconds", at, *a, gateway.MaxCORSMaxAge)
+		if a := r.Settings.CORSMaxAge; a != nil && (*a < 0 || *a > origin.MaxAge) {
+			p.addf("%s.settings.cors_max_age: %d: use 0 to %d seconds", at, *a, origin.MaxAge)
 		}
 		v.Settings = &client.Settings{MaxBodyBytes: r.Settings.MaxBodyBytes, RequireNonce: r.Settings.RequireNonce, AllowAppCode: r.Settings.AllowAppCode,
 			Public: r.Settings.Public, CORSOrigins: r.Settings.CORSOrigins, CORSMaxAge: r.Settings.CORSMaxAge}
