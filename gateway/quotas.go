@@ -130,14 +130,14 @@ const lostRestoreEvery = 10 * time.Second
 // started again from this node's last view of it, and the others from
 // nothing. Calls admitted since the ledger's last flush are not in it.
 func (h *Handler) restoreLostQuotas() {
-	ledger := h.quotaLedger.Load()
-	if ledger == nil {
-		h.log.Warn("redis lost quota counters, and no usage ledger to restore them from: they count from what this node last saw")
-		return
-	}
 	now := h.now()
 	last := h.lostRestore.Load()
 	if last != 0 && now.UnixNano()-last < int64(lostRestoreEvery) || !h.lostRestore.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	ledger := h.quotaLedger.Load()
+	if ledger == nil {
+		h.log.Warn("redis lost quota counters, and no usage ledger to restore them from: they count from what this node last saw")
 		return
 	}
 	h.log.Warn("redis lost quota counters (a restart without persistence, or a flush): restoring them from the usage ledger")
