@@ -6,9 +6,11 @@ package gateway
 // towards the per-IP ban.
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -223,8 +225,37 @@ func TestAuthAuditTokenWithoutConfiguration(t *testing.T) {
 	g := newAuthAuditGW(t, &Config{}, Options{})
 	const remote = "192.0.2.9:1000"
 	w := g.serve(tokenRequest(auditAK, auditSK, formType, "grant_type=client_credentials"), remote)
-	if w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("%d %s, want 503", w.Code, w.Body)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("%d %v %s, want 503 with Retry-After", w.Code, w.Header(), w.Body)
+	}
+	if n := g.failures(remote); n != 0 {
+		t.Fatalf("counted %d authentication failures", n)
+	}
+}
+
+// failingNonces is a nonce store that cannot answer (Redis down).
+type failingNonces struct{}
+
+func (failingNonces) Claim(context.Context, string, string, time.Duration) (bool, error) {
+	return false, errors.New("redis: connection refused")
+}
+
+// TestAuthAuditNonceStoreDown: a gateway whose nonce store fails cannot
+// tell a replay from a first use: it answers 503 unavailable with
+// Retry-After, says nothing of the cause, and does not count the caller's
+// good signature as a failure.
+func TestAuthAuditNonceStoreDown(t *testing.T) {
+	g := newAuthAuditGW(t, nil, Options{Nonces: failingNonces{}})
+	r := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
+	r.Header.Set(sigv4.NonceHeader, "n-1")
+	if err := (&sigv4.Signer{Region: "local"}).Sign(r, auditAK, auditSK, "", g.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	const remote = "192.0.2.10:1000"
+	w := g.serve(r, remote)
+	if w.Code != http.StatusServiceUnavailable || problemType(w.Body.String()) != "unavailable" || w.Header().Get("Retry-After") != "1" ||
+		strings.Contains(w.Body.String(), "redis") {
+		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
 	}
 	if n := g.failures(remote); n != 0 {
 		t.Fatalf("counted %d authentication failures", n)

@@ -344,6 +344,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 			return Key{}, "", false
 		}
 		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
+		w.Header().Set("Retry-After", "1") // the nonce store (Redis) failing: usually brief
 		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
 		return Key{}, "", false
 	}
@@ -410,6 +411,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := h.store.Load()
 	if snap == nil {
+		w.Header().Set("Retry-After", "1") // a node loads its configuration within seconds of starting
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}

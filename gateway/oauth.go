@@ -68,6 +68,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string, 
 	snap := h.store.Load()
 	if snap == nil {
 		// No key is known yet: that says nothing about the caller's.
+		w.Header().Set("Retry-After", "1") // a node loads its configuration within seconds of starting
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}
