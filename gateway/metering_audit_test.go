@@ -89,16 +89,29 @@ func newAuditGW(t *testing.T, kind string, cfg *Config, opts Options) *auditGW {
 	if g.h, err = NewHandler(g.store, opts); err != nil {
 		t.Fatal(err)
 	}
-	g.addr = startServer(t, kind, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() { g.served <- struct{}{} }()
 		g.h.ServeHTTP(w, r)
-	}), ServerLimits{})
+	})
+	if kind == h2Kind {
+		// The TLS listener as portico serves it: net/http's server, HTTP/2.
+		srv := httptest.NewUnstartedServer(handler)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		g.addr, g.url, g.client = srv.Listener.Addr().String(), srv.URL, srv.Client()
+		return g
+	}
+	g.addr = startServer(t, kind, handler, ServerLimits{})
 	g.url = "http://" + g.addr
 	tr := &http.Transport{MaxConnsPerHost: 8, MaxIdleConnsPerHost: 8}
 	g.client = &http.Client{Transport: tr}
 	t.Cleanup(tr.CloseIdleConnections)
 	return g
 }
+
+// h2Kind serves an auditGW over TLS with HTTP/2, as the TLS listener does.
+const h2Kind = "h2"
 
 // waitServed waits until n more requests have left the handler.
 func (g *auditGW) waitServed(t *testing.T, n int) {
@@ -973,4 +986,77 @@ func (g *auditGW) openTunnelEarly(t *testing.T, path, early string) (*net.TCPCon
 		t.Fatalf("upgrade: %v %v", res, err)
 	}
 	return c, br
+}
+
+// TestMeteringOverHTTP2: many calls multiplexed on one HTTP/2 connection
+// are each metered once, and calls the client cancels while the backend
+// holds them (an HTTP/2 stream reset, the connection staying up) are
+// metered as 499s, as on HTTP/1.1 when the client leaves before any
+// answer: as many events as calls the gateway admitted, exactly.
+func TestMeteringOverHTTP2(t *testing.T) {
+	block := newBlockingUpstream(t, false)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(fast.Close)
+	cfg := auditConfig(fast.URL, Limits{})
+	slow := cfg.APIs[0]
+	slow.APISlug, slow.APIID, slow.VersionID = "slow", "a-slow", "slow-v1"
+	slow.Upstream = Upstream{Targets: []Target{{URL: block.URL, Weight: 1}}}
+	cfg.APIs = append(cfg.APIs, slow)
+	cfg.Subscriptions = append(cfg.Subscriptions, cfg.Subscriptions[0])
+	cfg.Subscriptions[1].ID, cfg.Subscriptions[1].APIID = "s-slow", slow.APIID
+	g := newAuditGW(t, h2Kind, cfg, Options{})
+
+	const n, cancelled = 40, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, n+cancelled)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := g.client.Do(g.signed(t, "GET", "/acme/echo/v1/things/"+strconv.Itoa(i), nil, nil))
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || res.ProtoMajor != 2 {
+				errs <- fmt.Errorf("call %d: %d over %s", i, res.StatusCode, res.Proto)
+			}
+		}()
+	}
+	for range cancelled {
+		ctx, cancel := context.WithCancel(context.Background())
+		req := g.signed(t, "GET", "/acme/slow/v1/things/held", nil, nil).WithContext(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := g.client.Do(req); err == nil {
+				res.Body.Close()
+				errs <- fmt.Errorf("a cancelled call was answered %d", res.StatusCode)
+			}
+		}()
+		block.waitArrived(t)
+		cancel()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	g.waitServed(t, n+cancelled)
+	var ok, broken int
+	for _, e := range g.events() {
+		switch {
+		case e.Status == 200 && !e.Broken && e.SubscriptionID == cfg.Subscriptions[0].ID:
+			ok++
+		case e.Status == 499 && !e.Broken && e.SubscriptionID == "s-slow":
+			broken++
+		default:
+			t.Errorf("unexpected event %+v", e)
+		}
+	}
+	if ok != n || broken != cancelled {
+		t.Fatalf("metered %d answered and %d cancelled calls, want %d and %d", ok, broken, n, cancelled)
+	}
 }
