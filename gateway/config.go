@@ -165,12 +165,12 @@ type Settings struct {
 	IPAllow []string `json:"ip_allow,omitempty"`
 	IPDeny  []string `json:"ip_deny,omitempty"`
 	// CORSOrigins are the web origins whose pages may call the version
-	// from a browser: "*" alone for any, or up to MaxCORSOrigins origins
+	// from a browser: "*" alone for any, or up to origin.MaxOrigins origins
 	// as origin.Normalize writes them. The gateway then answers CORS
 	// preflights itself and marks the answers to those origins; empty
 	// leaves CORS alone.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
-	// CORSMaxAge is how long, in seconds (0–MaxCORSMaxAge), a browser may
+	// CORSMaxAge is how long, in seconds (0–origin.MaxAge), a browser may
 	// keep a preflight's answer.
 	CORSMaxAge int `json:"cors_max_age,omitempty"`
 }

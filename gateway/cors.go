@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,18 +21,6 @@ import (
 // origin — the backend's and the gateway's own refusals alike — so that
 // the app can read it. Credentials mode is never allowed: calls
 // authenticate with headers, not cookies.
-
-// Limits on a version's CORS settings: package origin's, which the
-// catalog and porticoctl apply too.
-const (
-	// MaxCORSOrigins is how many origins a version may list.
-	MaxCORSOrigins = origin.MaxOrigins
-	// MaxCORSMaxAge is the longest preflight cache time, in seconds.
-	MaxCORSMaxAge = origin.MaxAge
-	// DefaultCORSMaxAge is the preflight cache time the catalog gives a
-	// version that sets none.
-	DefaultCORSMaxAge = origin.DefaultMaxAge
-)
 
 // TypeCORSOriginNotAllowed is the problem code of a preflight from an
 // origin the version does not list.
@@ -69,32 +58,23 @@ type corsPolicy struct {
 // compileCORS validates a version's CORS settings and builds its policy;
 // nil when the version lists no origin.
 func compileCORS(s *Settings) (*corsPolicy, error) {
-	if s.CORSMaxAge < 0 || s.CORSMaxAge > MaxCORSMaxAge {
-		return nil, fmt.Errorf("cors max age %d outside 0–%d seconds", s.CORSMaxAge, MaxCORSMaxAge)
+	if err := origin.CheckMaxAge(s.CORSMaxAge); err != nil {
+		return nil, fmt.Errorf("cors max age %d: %v", s.CORSMaxAge, err)
 	}
 	if len(s.CORSOrigins) == 0 {
 		return nil, nil
 	}
-	if len(s.CORSOrigins) > MaxCORSOrigins {
-		return nil, fmt.Errorf("%d cors origins, more than %d", len(s.CORSOrigins), MaxCORSOrigins)
+	list, err := origin.List(s.CORSOrigins)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cors origins: %v", err)
+	case !slices.Equal(list, s.CORSOrigins):
+		return nil, fmt.Errorf("cors origins %q are not in normal form (%q)", s.CORSOrigins, list)
 	}
-	p := &corsPolicy{maxAge: []string{strconv.Itoa(s.CORSMaxAge)}}
-	for _, o := range s.CORSOrigins {
-		n, ok := origin.Normalize(o)
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("cors origin %q is not * or scheme://host[:port] (http or https)", o)
-		case n != o:
-			return nil, fmt.Errorf("cors origin %q is not in normal form (%q)", o, n)
-		case n == "*":
-			if len(s.CORSOrigins) > 1 {
-				return nil, fmt.Errorf("cors origin * must be the only one")
-			}
-			p.any = true
-		default:
-			if p.origins == nil {
-				p.origins = make(map[string][]string, len(s.CORSOrigins))
-			}
+	p := &corsPolicy{maxAge: []string{strconv.Itoa(s.CORSMaxAge)}, any: list[0] == "*"}
+	if !p.any {
+		p.origins = make(map[string][]string, len(list))
+		for _, n := range list {
 			p.origins[n] = []string{n}
 		}
 	}

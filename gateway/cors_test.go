@@ -252,8 +252,8 @@ func TestCompileCORS(t *testing.T) {
 		"not normal":    {CORSOrigins: []string{"https://App.example.com"}},
 		"star and more": {CORSOrigins: []string{"*", appOrigin}},
 		"path":          {CORSOrigins: []string{appOrigin + "/x"}},
-		"max age":       {CORSOrigins: []string{appOrigin}, CORSMaxAge: MaxCORSMaxAge + 1},
-		"too many":      {CORSOrigins: strings.Split(strings.Repeat(appOrigin+",", MaxCORSOrigins+1), ",")[:MaxCORSOrigins+1]},
+		"max age":       {CORSOrigins: []string{appOrigin}, CORSMaxAge: origin.MaxAge + 1},
+		"too many":      {CORSOrigins: strings.Split(strings.Repeat(appOrigin+",", origin.MaxOrigins+1), ",")[:origin.MaxOrigins+1]},
 	} {
 		cfg := demoConfig(Limits{}, SubActive, time.Now())
 		cfg.APIs[0].Settings = s

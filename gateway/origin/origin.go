@@ -6,7 +6,10 @@
 package origin
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -78,4 +81,43 @@ func validHostName(h string) bool {
 		}
 	}
 	return true
+}
+
+// List writes each origin of list as Normalize does, drops blank and
+// repeated ones, and checks the list as a version keeps it: at most
+// MaxOrigins, and "*" only alone. Its error is a sentence for whoever
+// wrote the list.
+func List(list []string) ([]string, error) {
+	var out []string
+	for _, o := range list {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		n, ok := Normalize(o)
+		if !ok {
+			if len(o) > 80 {
+				o = o[:80] + "…"
+			}
+			return nil, fmt.Errorf("%q is not an origin: use * alone, or scheme://host[:port] with http or https and nothing after the host or port.", o)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	switch {
+	case len(out) > MaxOrigins:
+		return nil, fmt.Errorf("List at most %d origins.", MaxOrigins)
+	case len(out) > 1 && slices.Contains(out, "*"):
+		return nil, errors.New("* allows every origin: list it alone.")
+	}
+	return out, nil
+}
+
+// CheckMaxAge reports whether seconds is a preflight cache time a version
+// may keep.
+func CheckMaxAge(seconds int) error {
+	if seconds < 0 || seconds > MaxAge {
+		return fmt.Errorf("Use 0 to %d seconds.", MaxAge)
+	}
+	return nil
 }

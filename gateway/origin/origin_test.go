@@ -1,6 +1,9 @@
 package origin
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{
@@ -45,4 +48,34 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("%q → %q → %q, %t", s, n, again, ok)
 		}
 	})
+}
+
+// List normalises, drops blanks and repeats, and checks the list as a
+// whole; its errors say which rule failed.
+func TestList(t *testing.T) {
+	got, err := List([]string{" HTTPS://App.Example.com:443", "", "http://localhost:3000", "https://app.example.com"})
+	if err != nil || len(got) != 2 || got[0] != "https://app.example.com" || got[1] != "http://localhost:3000" {
+		t.Fatalf("List = %q, %v", got, err)
+	}
+	if got, err := List([]string{" ", ""}); err != nil || got != nil {
+		t.Fatalf("blanks: %q, %v", got, err)
+	}
+	many := make([]string, MaxOrigins+1)
+	for i := range many {
+		many[i] = "https://a" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".example"
+	}
+	for in, want := range map[string][]string{
+		"is not an origin":        {"https://app.example.com/x"},
+		"list it alone":           {"*", "https://app.example.com"},
+		"List at most 50 origins": many,
+	} {
+		if _, err := List(want); err == nil || !strings.Contains(err.Error(), in) {
+			t.Errorf("%q: err = %v, want %q", want[0], err, in)
+		}
+	}
+	for s, ok := range map[int]bool{-1: false, 0: true, MaxAge: true, MaxAge + 1: false} {
+		if err := CheckMaxAge(s); (err == nil) != ok {
+			t.Errorf("CheckMaxAge(%d) = %v", s, err)
+		}
+	}
 }

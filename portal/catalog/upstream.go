@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -153,28 +152,12 @@ func normalizeSettings(s Settings) (Settings, error) {
 
 // normalizeCORS writes the CORS origins as browsers send them (dropping
 // blank and repeated ones) and checks them and the preflight cache time
-// with the gateway's own rules, so that what the catalog saves the gateway
-// serves.
+// with the gateway's own rules (package origin), so that what the catalog
+// saves the gateway serves.
 func normalizeCORS(s *Settings) error {
-	var origins []string
-	for _, o := range s.CORSOrigins {
-		if strings.TrimSpace(o) == "" {
-			continue
-		}
-		n, ok := origin.Normalize(o)
-		if !ok {
-			return tenants.FieldError("settings.cors_origins",
-				fmt.Sprintf("%q is not an origin: use * alone, or scheme://host[:port] with http or https and nothing after the host or port.", clipText(o)))
-		}
-		if !slices.Contains(origins, n) {
-			origins = append(origins, n)
-		}
-	}
-	if len(origins) > origin.MaxOrigins {
-		return tenants.FieldError("settings.cors_origins", fmt.Sprintf("List at most %d origins.", origin.MaxOrigins))
-	}
-	if len(origins) > 1 && slices.Contains(origins, "*") {
-		return tenants.FieldError("settings.cors_origins", "* allows every origin: list it alone.")
+	origins, err := origin.List(s.CORSOrigins)
+	if err != nil {
+		return tenants.FieldError("settings.cors_origins", err.Error())
 	}
 	s.CORSOrigins = origins
 	if len(origins) == 0 {
@@ -185,16 +168,8 @@ func normalizeCORS(s *Settings) error {
 		d := origin.DefaultMaxAge
 		s.CORSMaxAge = &d
 	}
-	if *s.CORSMaxAge < 0 || *s.CORSMaxAge > origin.MaxAge {
-		return tenants.FieldError("settings.cors_max_age", fmt.Sprintf("Use 0 to %d seconds.", origin.MaxAge))
+	if err := origin.CheckMaxAge(*s.CORSMaxAge); err != nil {
+		return tenants.FieldError("settings.cors_max_age", err.Error())
 	}
 	return nil
-}
-
-// clipText shortens what a field error quotes back.
-func clipText(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

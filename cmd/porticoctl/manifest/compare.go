@@ -98,16 +98,11 @@ func normalSettings(s client.Settings) client.Settings {
 	if s.Public { // the server clears what a keyless version cannot use
 		s.RequireNonce, s.AllowAppCode = false, false
 	}
-	// CORS origins as the server stores them (origin.Normalize,
-	// blanks and repeats dropped), the preflight cache time only with
-	// origins, 600 s by default.
-	var origins []string
-	for _, o := range s.CORSOrigins {
-		if n, ok := origin.Normalize(o); ok && !slices.Contains(origins, n) {
-			origins = append(origins, n)
-		} else if !ok && strings.TrimSpace(o) != "" {
-			origins = append(origins, o) // the server will refuse it
-		}
+	// CORS origins as the server stores them (origin.List), the
+	// preflight cache time only with origins, 600 s by default.
+	origins, err := origin.List(s.CORSOrigins)
+	if err != nil {
+		origins = s.CORSOrigins // the server will refuse them
 	}
 	age := origin.DefaultMaxAge
 	if s.CORSMaxAge != nil {

@@ -468,16 +468,13 @@ func (p *parser) version(r rawVersion, at string) Version {
 		if r.Settings.Public && (r.Settings.RequireNonce || r.Settings.AllowAppCode) {
 			p.addf("%s.settings.public: a public version checks no credentials: drop require_nonce and allow_app_code", at)
 		}
-		for _, o := range r.Settings.CORSOrigins {
-			if _, ok := origin.Normalize(o); !ok {
-				p.addf("%s.settings.cors_origins: %q: use * alone, or scheme://host[:port] with http or https", at, o)
+		if _, err := origin.List(r.Settings.CORSOrigins); err != nil {
+			p.addf("%s.settings.cors_origins: %v", at, err)
+		}
+		if a := r.Settings.CORSMaxAge; a != nil {
+			if err := origin.CheckMaxAge(*a); err != nil {
+				p.addf("%s.settings.cors_max_age: %d: %v", at, *a, err)
 			}
-		}
-		if len(r.Settings.CORSOrigins) > origin.MaxOrigins {
-			p.addf("%s.settings.cors_origins: list at most %d origins", at, origin.MaxOrigins)
-		}
-		if a := r.Settings.CORSMaxAge; a != nil && (*a < 0 || *a > origin.MaxAge) {
-			p.addf("%s.settings.cors_max_age: %d: use 0 to %d seconds", at, *a, origin.MaxAge)
 		}
 		v.Settings = &client.Settings{MaxBodyBytes: r.Settings.MaxBodyBytes, RequireNonce: r.Settings.RequireNonce, AllowAppCode: r.Settings.AllowAppCode,
 			Public: r.Settings.Public, CORSOrigins: r.Settings.CORSOrigins, CORSMaxAge: r.Settings.CORSMaxAge}
