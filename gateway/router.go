@@ -181,8 +181,8 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	// anything that resolves it (RFC 3986 §5.2.4), as many backends do:
 	// /files/../admin would be checked as /files/* and served as /admin,
 	// and ../.. would leave the target's base path. No route has one, nor
-	// a path that is one to some backends (ambiguousPath).
-	if hasDotSegment(path) || ambiguousPath(path) {
+	// a path that has one to some backends (hasDotSegment).
+	if hasDotSegment(path) {
 		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
 			Detail: "Paths with a \".\" or \"..\" segment are not routed, nor ones that are such a segment to some servers (\"..;\", dots between backslashes, or \".\", \"/\" or \"\\\" encoded twice); send the path it stands for."}
 	}
@@ -190,9 +190,9 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 	if escaped {
 		path = esc
 	}
-	org, ok := r.hostOrg(host)
+	org, ok, stray := r.hostOrg(host)
 	rest := path
-	if !ok && r.underDomain(host) {
+	if stray {
 		// a.acme.{domain}: no organisation's name, and no name for
 		// path-based routing either (that is the bare domain's).
 		return m, &RouteError{Status: http.StatusNotFound, Code: CodeNoRoute,
@@ -271,29 +271,24 @@ func (r *Router) lookup(host, path, esc, method, stage string) (Match, error) {
 		Detail: fmt.Sprintf("%s %s is not allowed; use %s.", clip(method), clip(m.Path), strings.Join(allow, ", "))}
 }
 
-// ambiguousPath reports whether the decoded path p, free of plain dot
-// segments, still holds one for some backend: a segment that is "." or
-// ".." before a ';' (Tomcat and Jetty drop path parameters before they
-// resolve dots: /files/..;/admin is /admin to them), dot segments
-// separated by backslashes (IIS and some frameworks read '\' as '/'), or
-// a percent-escape of '.', '/' or '\' left after decoding (a path encoded
-// twice, for a backend that decodes again). Each is a way past the
-// operation the gateway matched, and out of the target's base path.
-// Paths without '.', '\' or '%' are checked in one scan, allocating
-// nothing.
-func ambiguousPath(p string) bool {
-	if strings.IndexByte(p, '%') >= 0 {
-		for i := strings.IndexByte(p, '%'); i >= 0 && i+2 < len(p); {
-			switch strings.ToLower(p[i+1 : i+3]) {
-			case "2e", "2f", "5c":
-				return true
-			}
-			j := strings.IndexByte(p[i+1:], '%')
-			if j < 0 {
-				break
-			}
-			i += 1 + j
+// hasDotSegment reports whether the decoded path p has a "." or ".."
+// segment, plainly or for some backend: before a ';' (Tomcat and Jetty
+// drop path parameters before they resolve dots: /files/..;/admin is
+// /admin to them), between backslashes (IIS and some frameworks read '\'
+// as '/'), or as a percent-escape of '.', '/' or '\' left after decoding
+// (a path encoded twice, for a backend that decodes again). Each is a way
+// past the operation the gateway matched, and out of the target's base
+// path. A path without '%' or '.' costs two scans and allocates nothing.
+func hasDotSegment(p string) bool {
+	for i := strings.IndexByte(p, '%'); i >= 0 && i+2 < len(p); {
+		if c, d := p[i+1], p[i+2]|0x20; c == '2' && (d == 'e' || d == 'f') || c == '5' && d == 'c' {
+			return true
 		}
+		j := strings.IndexByte(p[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
 	}
 	if strings.IndexByte(p, '.') < 0 {
 		return false
@@ -311,26 +306,6 @@ func ambiguousPath(p string) bool {
 		if seg == "." || seg == ".." {
 			return true
 		}
-	}
-	return false
-}
-
-// hasDotSegment reports whether the decoded path p has a "." or ".."
-// segment.
-func hasDotSegment(p string) bool {
-	for i := strings.Index(p, "/."); i >= 0; {
-		seg := p[i+1:]
-		if j := strings.IndexByte(seg, '/'); j >= 0 {
-			seg = seg[:j]
-		}
-		if seg == "." || seg == ".." {
-			return true
-		}
-		k := strings.Index(p[i+2:], "/.")
-		if k < 0 {
-			break
-		}
-		i += 2 + k
 	}
 	return false
 }
@@ -367,13 +342,15 @@ func clip(s string) string {
 // say, so that no organisation's custom domain can stand for another's
 // host name (the control plane refuses such names, but one added before
 // the gateway domain was set or changed would still be in the
-// configuration).
-func (r *Router) hostOrg(host string) (string, bool) {
+// configuration). stray reports a name deeper under the domain
+// (a.{org}.{domain}), which selects nothing and must not be routed by path
+// either.
+func (r *Router) hostOrg(host string) (org string, ok, stray bool) {
 	if host == "" || (r.domain == "" && len(r.custom) == 0) {
-		return "", false
+		return "", false, false
 	}
 	if strings.HasPrefix(host, "[") {
-		return "", false // an IP literal selects nothing
+		return "", false, false // an IP literal selects nothing
 	}
 	if i := strings.IndexByte(host, ':'); i >= 0 {
 		host = host[:i]
@@ -381,34 +358,20 @@ func (r *Router) hostOrg(host string) (string, bool) {
 	host = strings.ToLower(strings.TrimSuffix(host, ".")) // no allocation when already lower case
 	if d := r.domain; d != "" && strings.HasSuffix(host, d) {
 		if len(host) == len(d) {
-			return "", false
+			return "", false, false
 		}
 		if host[len(host)-len(d)-1] == '.' {
 			label := host[:len(host)-len(d)-1]
 			if label != "" && !strings.Contains(label, ".") {
-				return label, true
+				return label, true, false
 			}
-			return "", false
+			return "", false, true
 		}
 	}
 	if org, ok := r.custom[host]; ok {
-		return org, true
+		return org, true, false
 	}
-	return "", false
-}
-
-// underDomain reports whether host is a name of two or more labels under
-// the gateway domain, which hostOrg does not route.
-func (r *Router) underDomain(host string) bool {
-	d := r.domain
-	if d == "" || len(host) <= len(d)+2 || host[0] == '[' {
-		return false
-	}
-	if i := strings.IndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	return len(host) > len(d)+1 && host[len(host)-len(d)-1] == '.' && strings.EqualFold(host[len(host)-len(d):], d)
+	return "", false, false
 }
 
 // cutSegment splits "/seg/rest" into "seg" and "/rest", decoding seg when
@@ -601,7 +564,7 @@ func (n *node) add(op *Operation) error {
 			switch {
 			case s == "":
 				return fmt.Errorf("empty segment %d in path template", i+1)
-			case s == "." || s == ".." || ambiguousPath("/"+s):
+			case hasDotSegment("/" + s):
 				return fmt.Errorf("segment %d is %q, which no request reaches (the gateway refuses dot segments, also as \"..;\", with backslashes or encoded twice)", i+1, s)
 			case s == "*":
 				if i != len(segs)-1 {
