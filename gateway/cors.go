@@ -93,19 +93,21 @@ func (p *corsPolicy) allowOrigin(origin []string) []string {
 	return p.origins[origin[0]]
 }
 
-// setCORS marks an answer for an allowed origin: the app may read it and
-// the headers it names. It adds nothing for a version without CORS. On a
+// setCORS marks the answer h to a request with header req for an allowed
+// origin: the app may read it and the headers it names. It adds nothing
+// for a version without CORS (and reads no request header then). On a
 // version that lists origins every answer carries Vary: Origin, with an
 // Origin or without, allowed or not: the answers differ by Origin, and a
 // shared cache that stored one without the field could hand a page an
 // answer made for no origin, or for another.
-func setCORS(h http.Header, api *APIVersion, origin []string) {
+func setCORS(h http.Header, api *APIVersion, req http.Header) {
 	if api == nil || api.cors == nil {
 		return
 	}
 	if !api.cors.any {
 		h["Vary"] = corsVaryOrigin
 	}
+	origin := req["Origin"]
 	if len(origin) == 0 {
 		return
 	}
@@ -206,10 +208,7 @@ func tokenList(vals []string) bool {
 // without its value): it is routed to production, or to test when the
 // version is deployed there only.
 func (rt *Router) preflight(r *http.Request) (*APIVersion, string, bool) {
-	esc := ""
-	if r.URL.RawPath != "" {
-		esc = r.URL.EscapedPath()
-	}
+	esc := escapedPath(r)
 	stage := r.Header.Get(StageHeader)
 	// No method is named "": the lookup finds only an operation taking
 	// any method, or fails with the path's Allow list.

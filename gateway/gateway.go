@@ -338,7 +338,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 				w.Header()["Www-Authenticate"] = authChallenges
 			}
 			if se.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
+				limits.WriteRetryAfter(w.Header(), se.RetryAfter)
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
 			return Key{}, "", false
@@ -430,7 +430,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if re.API != nil {
 				mw.provider, mw.api = re.API.OrgSlug, re.API.APISlug
 				setDeprecation(w.Header(), re.API)
-				setCORS(w.Header(), re.API, r.Header["Origin"])
+				setCORS(w.Header(), re.API, r.Header)
 			}
 			h.problem(w, re.Status, re.Code, re.Detail, id, nil)
 			return
@@ -440,11 +440,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	api, op := m.API, m.Operation
 	mw.provider, mw.api = api.OrgSlug, api.APISlug
-	if api.cors != nil {
-		// From here every answer, the gateway's refusals too, is one a
-		// web app on an allowed origin may read.
-		setCORS(w.Header(), api, r.Header["Origin"])
-	}
+	// From here every answer, the gateway's refusals too, is one a web
+	// app on an allowed origin may read.
+	setCORS(w.Header(), api, r.Header)
 	if !api.ips.Empty() && !api.ips.Admits(addr) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not call "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
 		return

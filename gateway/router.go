@@ -146,11 +146,16 @@ func (r *Router) Routes() int { return r.nRoutes }
 // path, does not, and the operation the gateway checked, limited and
 // metered would not be the one the backend serves.
 func (r *Router) LookupRequest(req *http.Request) (Match, error) {
-	esc := ""
+	return r.lookup(req.Host, req.URL.Path, escapedPath(req), req.Method, req.Header.Get(StageHeader))
+}
+
+// escapedPath is the request's escaped path for lookup when it differs
+// from the decoded one, else "".
+func escapedPath(req *http.Request) string {
 	if req.URL.RawPath != "" { // set only when the decoded path does not encode back to the one sent
-		esc = req.URL.EscapedPath()
+		return req.URL.EscapedPath()
 	}
-	return r.lookup(req.Host, req.URL.Path, esc, req.Method, req.Header.Get(StageHeader))
+	return ""
 }
 
 // Lookup routes a request. host may carry a port; path is the decoded URL

@@ -192,13 +192,18 @@ func (m *MemoryNonces) ClaimShare(_ context.Context, share, accessKey, nonce str
 	return true, nil
 }
 
+// keyShard is the shard that counts share's nonces.
+func (m *MemoryNonces) keyShard(share string) *nonceKeyShard {
+	return &m.keys[maphash.String(m.seed, share)%uint64(len(m.keys))]
+}
+
 // charge counts a new nonce expiring at exp against share (an access key,
 // or a share of keys), or fails with ErrNonceKeyLimit, or with
-// ErrNonceStoreFull if shardFull. The
-// caller holds the lock of the shard the nonce goes to, so nothing can
-// claim the same pair between the charge and the insert.
+// ErrNonceStoreFull if shardFull. The caller holds the lock of the shard
+// the nonce goes to, so nothing can claim the same pair between the
+// charge and the insert.
 func (m *MemoryNonces) charge(share string, now, exp int64, shardFull bool) error {
-	ks := &m.keys[maphash.String(m.seed, share)%uint64(len(m.keys))]
+	ks := m.keyShard(share)
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if now >= ks.nextSweep {
@@ -326,7 +331,7 @@ func (m *MemoryNonces) Len() int {
 
 // live reports how many unexpired nonces accessKey holds (for tests).
 func (m *MemoryNonces) live(accessKey string) int {
-	ks := &m.keys[maphash.String(m.seed, accessKey)%uint64(len(m.keys))]
+	ks := m.keyShard(accessKey)
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	k := ks.keys[accessKey]

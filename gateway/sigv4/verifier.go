@@ -85,6 +85,7 @@ type Verifier struct {
 	requireNonce    bool
 	keys            KeyStore
 	nonces          NonceStore
+	shares          NonceShareStore // nonces, when it counts shares; else nil
 	now             func() time.Time
 	cache           *keyCache
 }
@@ -136,12 +137,14 @@ func newVerifier(cfg Config, service string) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	shares, _ := cfg.Nonces.(NonceShareStore)
 	return &Verifier{
 		region: cfg.Region, service: service,
 		maxSkew: cfg.MaxSkew, maxPresign: cfg.MaxPresignExpiry, maxBody: cfg.MaxBodyBytes,
 		requireNonce: cfg.RequireNonce,
 		keys:         cfg.Keys, nonces: cfg.Nonces, now: cfg.Now,
-		cache: newKeyCache(cfg.Region, service, cfg.KeyCacheSize),
+		shares: shares,
+		cache:  newKeyCache(cfg.Region, service, cfg.KeyCacheSize),
 	}, nil
 }
 
@@ -373,8 +376,8 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	}
 	var fresh bool
 	var err error
-	if ss, ok := v.nonces.(NonceShareStore); ok && share != "" {
-		fresh, err = ss.ClaimShare(ctx, share, a.accessKey, nonce, until.Sub(now)+time.Second)
+	if v.shares != nil && share != "" {
+		fresh, err = v.shares.ClaimShare(ctx, share, a.accessKey, nonce, until.Sub(now)+time.Second)
 	} else {
 		fresh, err = v.nonces.Claim(ctx, a.accessKey, nonce, until.Sub(now)+time.Second)
 	}
