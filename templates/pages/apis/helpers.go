@@ -194,6 +194,16 @@ func (p VersionProps) errs(form string) map[string]string {
 	return nil
 }
 
+// settingsFields are the settings form's fields, in the order they take
+// the focus when they hold errors.
+var settingsFields = []string{"settings.max_body_bytes", "settings.cors_origins", "settings.cors_max_age"}
+
+// settingsFocus is the settings field that takes the focus: the first
+// with an error.
+func (p VersionProps) settingsFocus() string {
+	return components.Focus(p.errs("settings"), "", settingsFields...)
+}
+
 func (p VersionProps) message(form string, fields ...string) string {
 	if p.Failed.Form != form {
 		return ""

@@ -1354,7 +1354,7 @@ func settingsCard(p VersionProps) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if p.canEdit() {
-			templ_7745c5c3_Err = components.FormError(p.message("settings", "settings.max_body_bytes", "settings.cors_origins", "settings.cors_max_age")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.FormError(p.message("settings", settingsFields...)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1383,7 +1383,7 @@ func settingsCard(p VersionProps) templ.Component {
 				ID: "max-body", Name: "max_body_bytes", Type: "number", Label: "Maximum request body (bytes)",
 				Value: p.Settings.MaxBodyBytes, Error: p.errs("settings")["settings.max_body_bytes"],
 				Help:     "Larger requests are refused with 413. Default 10485760 (10 MiB); operations may override it.",
-				Optional: true, Autocomplete: "off", Autofocus: p.errs("settings")["settings.max_body_bytes"] != "",
+				Optional: true, Autocomplete: "off", Autofocus: p.settingsFocus() == "settings.max_body_bytes",
 				Attrs: templ.Attributes{"min": "1", "max": "1073741824", "step": "1", "inputmode": "numeric"},
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
@@ -1422,7 +1422,7 @@ func settingsCard(p VersionProps) templ.Component {
 				ID: "cors-origins", Name: "cors_origins", Label: "Browser origins (CORS)", Value: p.Settings.CORSOrigins, Optional: true, Mono: true,
 				Error:     p.errs("settings")["settings.cors_origins"],
 				Help:      "Web pages on these origins may call this version from a browser with fetch(): one per line, such as https://app.example.com or http://localhost:3000 (scheme, host and port only, no path), or * alone for any page. The gateway answers the browser's preflight itself and lets the page read the answers. Empty turns browser access off.",
-				Autofocus: p.errs("settings")["settings.cors_origins"] != "" && p.errs("settings")["settings.max_body_bytes"] == "",
+				Autofocus: p.settingsFocus() == "settings.cors_origins",
 				Attrs:     templ.Attributes{"spellcheck": "false", "autocapitalize": "off"},
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
@@ -1432,7 +1432,7 @@ func settingsCard(p VersionProps) templ.Component {
 				ID: "cors-max-age", Name: "cors_max_age", Type: "number", Label: "Browser preflight cache (seconds)",
 				Value: p.Settings.CORSMaxAge, Error: p.errs("settings")["settings.cors_max_age"],
 				Help:     "How long a browser may reuse the gateway's answer to a preflight before asking again: 0 to 86400. Default 600.",
-				Optional: true, Autocomplete: "off", Autofocus: p.errs("settings")["settings.cors_max_age"] != "" && p.errs("settings")["settings.cors_origins"] == "" && p.errs("settings")["settings.max_body_bytes"] == "",
+				Optional: true, Autocomplete: "off", Autofocus: p.settingsFocus() == "settings.cors_max_age",
 				Attrs: templ.Attributes{"min": "0", "max": "86400", "step": "1", "inputmode": "numeric"},
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
