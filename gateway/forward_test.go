@@ -3,6 +3,8 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/portico-dev/portico/gateway/backendsig"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -710,5 +713,83 @@ func TestForwardRelaysEarlyHints(t *testing.T) {
 	defer m.mu.Unlock()
 	if len(m.events) != 1 || m.events[0].Status != http.StatusCreated {
 		t.Fatalf("metered %+v, want one call with status 201", m.events)
+	}
+}
+
+// The backend signature reaches the backend whole and once, whichever
+// transport carries the call: h1Transport writes it into the head itself
+// (it is held outside the header map), net/http's Transport — a chunked
+// body h1Transport does not carry, or a transport of the caller's —
+// gets it in the map.
+func TestBackendSignatureEveryTransport(t *testing.T) {
+	secret := []byte("backend-secret-backend-secret-32")
+	type seen struct {
+		err  string
+		dups string
+		id   string
+	}
+	got := make(chan seen, 8)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sum := sha256.Sum256(b)
+		var s seen
+		if _, err := backendsig.Verify(r, map[string][]byte{"bk1": secret}, hex.EncodeToString(sum[:]), time.Now()); err != nil {
+			s.err = err.Error()
+		}
+		for _, name := range backendsig.Names {
+			if n := len(r.Header.Values(name)); n != 1 {
+				s.dups += fmt.Sprintf(" %s×%d", name, n)
+			}
+		}
+		s.id = r.Header.Get(backendsig.HeaderRequestID)
+		got <- s
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	cfg := fwdConfig(Upstream{Targets: []Target{{URL: up.URL + "/base", Weight: 1}}})
+	cfg.APIs[0].BackendKeys = []BackendKey{{ID: "bk1", Secret: secret}}
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		chunked bool
+	}{
+		{"h1", Options{AllowPrivateUpstreams: true}, false},
+		{"h1-fallback-chunked", Options{AllowPrivateUpstreams: true}, true},
+		{"own-transport", Options{AllowPrivateUpstreams: true, Transport: &http.Transport{}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newFwdGateway(t, cfg, tc.opts)
+			// The client's own X-Portico-* headers never reach the backend.
+			hdr := map[string]string{backendsig.HeaderConsumer: "forged", backendsig.HeaderSignature: "keyId=bk1, v1=00"}
+			req, _ := http.NewRequest("POST", g.srv.URL+"/acme/echo/v1/things/1?b=2&a=1", nil)
+			body := "payload"
+			bodySum := sha256.Sum256([]byte(body))
+			if tc.chunked {
+				req.Body = io.NopCloser(strings.NewReader(body)) // no length: sent chunked
+				req.ContentLength = -1
+			} else {
+				req.Body = io.NopCloser(strings.NewReader(body))
+				req.ContentLength = int64(len(body))
+			}
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", hex.EncodeToString(bodySum[:]), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("%d %s", res.StatusCode, b)
+			}
+			s := <-got
+			if s.err != "" || s.dups != "" || s.id != res.Header.Get(RequestIDHeader) {
+				t.Fatalf("backend saw: %+v (client's request id %s)", s, res.Header.Get(RequestIDHeader))
+			}
+		})
 	}
 }

@@ -329,10 +329,10 @@ type h1sConn struct {
 	pending    byte
 	hasPending bool
 
-	// The watch: cancel ends the current request's context when the
-	// client goes away; watchMu orders the watch's deadline changes with
-	// the handler's stopping it.
-	cancel    context.CancelFunc
+	// The watch: it cancels the current request's context (reqCtx) when
+	// the client goes away; watchMu orders the watch's deadline changes
+	// with the handler's stopping it.
+	reqCtx    *reqCtx
 	watchMu   sync.Mutex
 	stopping  bool
 	watchDone chan struct{}
@@ -633,8 +633,8 @@ const rstAvoidanceDelay = 500 * time.Millisecond
 // serveRequest runs the handler for req; it reports whether the
 // connection may carry another request.
 func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
+	ctx := newReqCtx(c.ctx)
+	defer ctx.cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
 	w := &h1sResponse{c: c, req: req, header: make(http.Header, 8), cl: -1}
@@ -660,7 +660,7 @@ func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) 
 		}
 		req.Body = body
 	}
-	c.cancel = cancel
+	c.reqCtx = ctx
 	c.seq.Add(1)
 	if !hasBody {
 		c.state.Store(h1sActive)
@@ -764,7 +764,7 @@ func (c *h1sConn) watch() {
 		// The client went away, or half-closed: its request is
 		// cancelled, as with net/http, and requests it pipelined before
 		// are still read and answered.
-		c.cancel()
+		c.reqCtx.cancel()
 		return
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/portico-dev/portico/gateway/backendsig"
 )
 
 // h1Transport is a lean HTTP/1.1 client for plain http:// upstreams. The
@@ -67,10 +69,11 @@ type h1Conn struct {
 	// reads counts Read calls: none during a ReadResponse means the head
 	// was parsed from what the buffer already held, still in place.
 	reads int
-	// unblock sets a past deadline to end pending I/O when the request's
-	// context is done; made once per connection, not per request.
-	unblock func()
 }
+
+// unblock ends pending I/O (a past deadline) when the request's context
+// is done.
+func (c *h1Conn) unblock() { c.nc.SetDeadline(aLongTimeAgo) }
 
 func (c *h1Conn) Write(p []byte) (int, error) {
 	n, err := c.nc.Write(p)
@@ -134,6 +137,7 @@ func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Co
 // RoundTrip implements http.RoundTripper.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.URL.Host == "" || !h1Carries(req) {
+		setHeldSignature(req)
 		return t.fallback.RoundTrip(req)
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -255,7 +259,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		}
 		return nil, err
 	}
-	c := &h1Conn{nc: nc, addr: addr, unblock: func() { nc.SetDeadline(aLongTimeAgo) }}
+	c := &h1Conn{nc: nc, addr: addr}
 	br, _ := readerPool.Get().(*bufio.Reader)
 	if br == nil {
 		br = bufio.NewReaderSize(c, 4096)
@@ -396,14 +400,9 @@ func alive(nc net.Conn) bool {
 // response byte comes back as a *staleError.
 func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Request, body io.ReadCloser) (*http.Response, error) {
 	c.nc.SetDeadline(deadline(ctx))
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, c.unblock)
-	}
+	cw := watchCancel(ctx, c)
 	fail := func(err error, stale bool) (*http.Response, error) {
-		if stop != nil {
-			stop()
-		}
+		cw.end()
 		c.close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -415,7 +414,7 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	}
 	c.written, c.writeFailed = 0, false
 	c.headLeft = maxResponseHeadBytes
-	werr := writeRequest(c, req, body)
+	werr := writeRequest(c, req, body, heldSignature(req))
 	if werr != nil && (!c.writeFailed || c.written == 0) {
 		return fail(werr, !errors.Is(werr, errRequestBodyLength))
 	}
@@ -492,13 +491,13 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		keep = false
 	}
 	if res.Body == http.NoBody {
-		if stop != nil && !stop() {
+		if !cw.end() {
 			keep = false
 		}
 		t.release(c, keep)
 		return res, nil
 	}
-	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, stop: stop, keep: keep}
+	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, cw: cw, keep: keep}
 	return res, nil
 }
 
@@ -533,7 +532,7 @@ func (t *h1Transport) release(c *h1Conn, keep bool) {
 }
 
 // writeRequest writes the request line, headers and body in one flush.
-func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser) error {
+func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser, sig *backendsig.Values) error {
 	bw, _ := writerPool.Get().(*bufio.Writer)
 	if bw == nil {
 		bw = bufio.NewWriterSize(c, 4096)
@@ -592,6 +591,11 @@ func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser) error {
 			writeHeader(bw, k, v)
 		}
 	}
+	if sig != nil {
+		for i, v := range sig {
+			writeHeader(bw, backendsig.Names[i], v)
+		}
+	}
 	if req.Close {
 		bw.WriteString("Connection: close\r\n")
 	} else if cv := req.Header["Connection"]; len(cv) > 0 {
@@ -626,14 +630,16 @@ func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser) error {
 func writeHeader(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
+	// CR and LF become spaces; the runs between them go in one write.
+	start := 0
 	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '\r', '\n':
+		if c := v[i]; c == '\r' || c == '\n' {
+			bw.WriteString(v[start:i])
 			bw.WriteByte(' ')
-		default:
-			bw.WriteByte(c)
+			start = i + 1
 		}
 	}
+	bw.WriteString(v[start:])
 	bw.WriteString("\r\n")
 }
 
@@ -667,7 +673,7 @@ type h1Body struct {
 	c    *h1Conn
 	rc   io.ReadCloser
 	ctx  context.Context
-	stop func() bool
+	cw   cancelWatch
 	keep bool
 	// state: 0 reading, 1 closed or failed, 2 read to EOF (conn released).
 	state atomic.Int32
@@ -687,7 +693,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		if b.state.CompareAndSwap(0, 2) {
 			keep := b.keep
-			if b.stop != nil && !b.stop() {
+			if !b.cw.end() {
 				keep = false
 			}
 			b.t.release(b.c, keep)
@@ -695,9 +701,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	if b.state.CompareAndSwap(0, 1) {
-		if b.stop != nil {
-			b.stop()
-		}
+		b.cw.end()
 		b.c.close()
 	}
 	if b.ctx.Err() != nil {
@@ -711,9 +715,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 // left to the garbage collector rather than pooled.
 func (b *h1Body) Close() error {
 	if b.state.CompareAndSwap(0, 1) {
-		if b.stop != nil {
-			b.stop()
-		}
+		b.cw.end()
 		b.c.nc.Close()
 	}
 	return nil

@@ -138,17 +138,27 @@ func (s *Signer) Value(method, path, rawQuery string, f Facts) string {
 // keeps one per request saves an allocation per header.
 type Values [6]string
 
+// Names are the headers Values holds, in its order (canonical forms).
+var Names = [6]string{HeaderRequestID, HeaderConsumer, HeaderApp, HeaderPlan, HeaderTimestamp, HeaderSignature}
+
 // SetHeaders sets the backend-signature headers: the facts, the timestamp
 // and sig, X-Portico-Signature's value. Their values live in vals.
 func SetHeaders(h http.Header, f Facts, sig string, vals *Values) {
+	vals.Fill(f, sig)
+	vals.Set(h)
+}
+
+// Fill puts the values of the backend-signature headers in vals, for a
+// caller that writes them itself (Names gives their names).
+func (vals *Values) Fill(f Facts, sig string) {
 	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = f.RequestID, f.Consumer, f.App, f.Plan, strconv.FormatInt(f.Timestamp.Unix(), 10), sig
-	// The names are canonical: plain map writes.
-	h[HeaderRequestID] = vals[0:1:1]
-	h[HeaderConsumer] = vals[1:2:2]
-	h[HeaderApp] = vals[2:3:3]
-	h[HeaderPlan] = vals[3:4:4]
-	h[HeaderTimestamp] = vals[4:5:5]
-	h[HeaderSignature] = vals[5:6:6]
+}
+
+// Set sets vals' headers on h; the names are canonical: plain map writes.
+func (vals *Values) Set(h http.Header) {
+	for i, name := range Names {
+		h[name] = vals[i : i+1 : i+1]
+	}
 }
 
 // Errors Verify returns.
