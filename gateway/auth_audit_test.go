@@ -6,6 +6,7 @@ package gateway
 // towards the per-IP ban.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -488,6 +489,52 @@ func TestAuthAuditJWKS(t *testing.T) {
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithTimeFunc(g.clk.Now))
 	if err != nil || !parsed.Valid {
 		t.Fatalf("the issued token does not verify with the published key: %v", err)
+	}
+}
+
+// TestAuthAuditTokenKeyRotation: during a master-key rotation nodes sign
+// with the new key, still accept tokens the previous key signed (until
+// they expire) and publish both keys; once the previous key is dropped its
+// tokens are refused.
+func TestAuthAuditTokenKeyRotation(t *testing.T) {
+	oldSeed, newSeed := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	before := newAuthAuditGW(t, nil, Options{TokenSeed: oldSeed})
+	path := "/acme/echo/v1/things/1"
+	oldTok := before.token(t, auditAK, auditSK)
+
+	during := newAuthAuditGW(t, nil, Options{TokenSeed: newSeed, PreviousTokenSeeds: [][]byte{oldSeed}})
+	if w := during.serve(bearerGet(path, oldTok), "192.0.2.1:1000"); w.Code != 200 {
+		t.Fatalf("a token of the previous key during the rotation: %d %s", w.Code, w.Body)
+	}
+	newTok := during.token(t, auditAK, auditSK)
+	if w := before.serve(bearerGet(path, newTok), "192.0.2.2:1000"); w.Code != 401 {
+		t.Fatalf("a new token verified with the previous key alone: %d (signed with the previous key?)", w.Code)
+	}
+	w := during.serve(httptest.NewRequest("GET", "http://gw/.well-known/jwks.json", nil), "192.0.2.1:1000")
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &set); err != nil || len(set.Keys) != 2 {
+		t.Fatalf("JWKS during the rotation: %v %s", err, w.Body)
+	}
+	kid := func(tok string) string {
+		p, _, _ := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+		s, _ := p.Header["kid"].(string)
+		return s
+	}
+	if set.Keys[0]["kid"] != kid(newTok) || set.Keys[1]["kid"] != kid(oldTok) || kid(newTok) == kid(oldTok) {
+		t.Fatalf("JWKS kids %s, %s; tokens' %s (new), %s (old)", set.Keys[0]["kid"], set.Keys[1]["kid"], kid(newTok), kid(oldTok))
+	}
+
+	after := newAuthAuditGW(t, nil, Options{TokenSeed: newSeed})
+	if w := after.serve(bearerGet(path, newTok), "192.0.2.1:1000"); w.Code != 200 {
+		t.Fatalf("a new token after the rotation: %d %s", w.Code, w.Body)
+	}
+	if w := after.serve(bearerGet(path, oldTok), "192.0.2.3:1000"); w.Code != 401 {
+		t.Fatalf("a token of the dropped key: %d", w.Code)
+	}
+	if _, err := NewHandler(after.store, Options{TokenSeed: newSeed, PreviousTokenSeeds: [][]byte{{1, 2}}}); err == nil {
+		t.Fatal("a short previous seed was accepted")
 	}
 }
 

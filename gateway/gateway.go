@@ -84,6 +84,11 @@ type Options struct {
 	// access tokens; every node must share it (derive it from the master
 	// key). Nil generates one, so tokens then work on this node only.
 	TokenSeed []byte
+	// PreviousTokenSeeds are the seeds of a master-key rotation's previous
+	// keys: tokens they signed still verify (until they expire, within
+	// TokenTTL) and the JWKS still publishes their keys; new tokens are
+	// signed with TokenSeed's.
+	PreviousTokenSeeds [][]byte
 }
 
 // Handler is the gateway's HTTP entry point: route, authenticate, check
@@ -101,7 +106,8 @@ type Handler struct {
 	meter    Meter
 	metrics  *metrics
 	protect  *protector
-	tokens   *tokenIssuerKeys
+	tokens   *tokenIssuerKeys   // signs
+	verifyBy []*tokenIssuerKeys // verify and publish: tokens, then the previous keys
 
 	// h1: the upstream transport is h1Transport, which ends a call at its
 	// fwdCall's deadline without a timer context.
@@ -188,6 +194,14 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	}
 	if h.tokens, err = newTokenKeys(seed); err != nil {
 		return nil, err
+	}
+	h.verifyBy = []*tokenIssuerKeys{h.tokens}
+	for _, s := range opts.PreviousTokenSeeds {
+		k, err := newTokenKeys(s)
+		if err != nil {
+			return nil, err
+		}
+		h.verifyBy = append(h.verifyBy, k)
 	}
 	prot := DefaultProtection
 	if opts.Protection != nil {

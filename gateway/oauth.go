@@ -174,8 +174,8 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
-// serveJWKS is GET /.well-known/jwks.json: the public key tokens are
-// verified with. Other methods than GET and HEAD get 405.
+// serveJWKS is GET /.well-known/jwks.json: the public keys tokens are
+// verified with (during a master-key rotation, the previous key's too). Other methods than GET and HEAD get 405.
 func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -184,10 +184,14 @@ func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-		"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": h.tokens.kid,
-		"x": base64.RawURLEncoding.EncodeToString(h.tokens.pub),
-	}}})
+	keys := make([]map[string]string, 0, len(h.verifyBy))
+	for _, k := range h.verifyBy {
+		keys = append(keys, map[string]string{
+			"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
+			"x": base64.RawURLEncoding.EncodeToString(k.pub),
+		})
+	}
+	json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 }
 
 // bearerKey verifies an access token locally (no database) and returns the
@@ -203,10 +207,12 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
 	raw = strings.TrimSpace(raw)
 	var cl tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &cl, func(t *jwt.Token) (any, error) {
-		if t.Header["kid"] != h.tokens.kid {
-			return nil, errors.New("unknown kid")
+		for _, k := range h.verifyBy {
+			if t.Header["kid"] == k.kid {
+				return k.pub, nil
+			}
 		}
-		return h.tokens.pub, nil
+		return nil, errors.New("unknown kid")
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(tokenIssuer), jwt.WithAudience(tokenIssuer),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now), jwt.WithLeeway(TokenClockSkew))
 	if err != nil {

@@ -162,13 +162,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		Plans:   d.Plans,
 		Domains: d.Domains,
 		Region:  cfg.Region, GatewayURL: cfg.GatewayURL,
-		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL),
+		Sessions: session.NewManager(session.CookieName, d.Keyring.Derive("console session"), secure, cfg.SessionTTL, d.Keyring.DeriveAll("console session")[1:]...),
 		Outbox:   d.Outbox, Logger: d.Logger, CSRFKey: d.Keyring.Derive("csrf"), Secure: secure,
 		LoginIPThrottle: ipLogin, LoginAccountThrottle: acctLogin, SignupThrottle: signup, ResetThrottle: reset,
 		AllowPrivateUpstreams: cfg.AllowPrivateUpstreams,
 	}
 	if cfg.OperatorToken != "" {
-		wd.Operator = session.NewManager("portico_operator", d.Keyring.Derive("operator session"), secure, 12*time.Hour)
+		wd.Operator = session.NewManager("portico_operator", d.Keyring.Derive("operator session"), secure, 12*time.Hour, d.Keyring.DeriveAll("operator session")[1:]...)
 		wd.OperatorToken = cfg.OperatorToken
 	}
 	console := web.Register(r, wd)

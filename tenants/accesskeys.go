@@ -555,7 +555,10 @@ func (s *Service) insertKey(tx *gorm.DB, row *accessKeyRow, secret string, gen f
 
 // sealContext binds a sealed secret to its access key id, so a ciphertext
 // copied onto another key's row does not open.
-func sealContext(accessKey string) string { return "access-key:" + accessKey }
+func sealContext(accessKey string) string { return SealedAccessKeySecrets.Context(accessKey) }
+
+// SealedAccessKeySecrets is where access keys' secrets are sealed.
+var SealedAccessKeySecrets = keyring.Column{Table: "access_keys", Key: "id", Sealed: "secret_sealed", ContextFrom: "access_key", ContextPrefix: "access-key:"}
 
 // SealKeySecret seals secret as the access_keys row of accessKey stores it.
 // It is for bulk loaders (benchmarks) that insert keys without the service.

@@ -27,14 +27,17 @@ type Config struct {
 	RedisURL    string
 	// RedisFailMode is "open" (serve under each node's own limits while
 	// Redis fails) or "closed" (refuse beyond budget already leased).
-	RedisFailMode  string
-	MasterKey      string
-	BaseURL        string
-	SMTPURL        string
-	OperatorToken  string
-	LogFormat      string
-	LogLevel       string
-	TrustedProxies []string
+	RedisFailMode string
+	MasterKey     string
+	// PreviousMasterKeys are the master keys MasterKey replaces, while a
+	// rotation is under way (comma-separated).
+	PreviousMasterKeys string
+	BaseURL            string
+	SMTPURL            string
+	OperatorToken      string
+	LogFormat          string
+	LogLevel           string
+	TrustedProxies     []string
 	// TrustedPrefixes are TrustedProxies parsed, for the gateway.
 	TrustedPrefixes []netip.Prefix
 	SessionTTL      time.Duration
@@ -142,6 +145,7 @@ func options() []option {
 			return fmt.Errorf("%q: use open or closed", v)
 		}},
 		{"master-key", "PORTICO_MASTER_KEY", "", "32-byte key (64 hex chars or base64) that encrypts secrets at rest; generated into the data dir when empty on SQLite, required on PostgreSQL", str(func(c *Config) *string { return &c.MasterKey })},
+		{"previous-master-keys", "PORTICO_PREVIOUS_MASTER_KEYS", "", "comma-separated master keys the current one replaces, during a rotation: secrets sealed and sessions or tokens signed under them stay valid until `portico reseal` has moved them to the current key", str(func(c *Config) *string { return &c.PreviousMasterKeys })},
 		{"base-url", "PORTICO_BASE_URL", "", "external URL of the console, used in emailed links (default http://<portal-addr>); https:// makes cookies Secure and enables HSTS", str(func(c *Config) *string { return &c.BaseURL })},
 		{"smtp-url", "PORTICO_SMTP_URL", "", "smtp://user:pass@host:587?from=addr or smtps://…:465; empty writes emails to the development outbox", str(func(c *Config) *string { return &c.SMTPURL })},
 		{"operator-token", "PORTICO_OPERATOR_TOKEN", "", "token for the operator pages (outbox); generated into the data dir when empty", str(func(c *Config) *string { return &c.OperatorToken })},

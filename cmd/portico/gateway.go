@@ -147,7 +147,10 @@ type gatewayRuntime struct {
 
 // startGateway loads the first configuration, starts the reloader and
 // builds the gateway handler with metering, metrics and shared nonces.
-func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string) []byte }, reloader *gwconfig.Reloader,
+func startGateway(ctx context.Context, cfg *Config, kr interface {
+	Derive(string) []byte
+	DeriveAll(string) [][]byte
+}, reloader *gwconfig.Reloader,
 	src gwconfig.Sources, svc *tenants.Service, db *migrations.DB, sh shared, log *slog.Logger) (*gatewayRuntime, error) {
 	reloader.Sources = src
 	reloader.RebuildGCPercent = cfg.RebuildGCPercent
@@ -180,7 +183,7 @@ func startGateway(ctx context.Context, cfg *Config, kr interface{ Derive(string)
 		return nil, err
 	}
 	h, err := gateway.NewHandler(reloader.Store, gateway.Options{Protection: prot, Region: cfg.Region, Logger: log, Meter: rt.ledger, Registry: rt.registry,
-		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens"), AllowPrivateUpstreams: allowPrivateUpstreams(cfg, db.Dialect),
+		Nonces: sh.nonces, TokenSeed: kr.Derive("gateway oauth tokens"), PreviousTokenSeeds: kr.DeriveAll("gateway oauth tokens")[1:], AllowPrivateUpstreams: allowPrivateUpstreams(cfg, db.Dialect),
 		Redis: sh.redis, RedisFailClosed: cfg.RedisFailMode == "closed"})
 	if err != nil {
 		rt.ledger.Close(context.Background())

@@ -4,6 +4,7 @@
 //
 //	portico serve     run everything in one process
 //	portico migrate   apply database migrations and exit
+//	portico reseal    move sealed secrets to the current master key
 //	portico version   print the version
 package main
 
@@ -67,6 +68,8 @@ Commands:
   serve     run the console, management API and gateway in one process
   gateway   run a gateway-only node (PostgreSQL; run as many as load needs)
   migrate   apply database migrations and exit
+  reseal    move secrets sealed under PORTICO_PREVIOUS_MASTER_KEYS to the
+            current master key (after a rotation; safe while serving)
   version   print the version
 
 Run "portico <command> -h" for the flags; every flag also reads a PORTICO_* variable.
@@ -84,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate", "gateway":
+	case "serve", "migrate", "gateway", "reseal":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
@@ -111,6 +114,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if args[0] == "gateway" {
 		return gatewayNode(ctx, cfg, db, log, stdout)
+	}
+	if args[0] == "reseal" {
+		return resealCommand(ctx, cfg, db, log, stdout)
 	}
 	return serve(ctx, cfg, db, log, stdout)
 }
@@ -147,27 +153,41 @@ func openDB(ctx context.Context, cfg *Config, log *slog.Logger) (*migrations.DB,
 }
 
 // masterKey returns the configured master key, or on SQLite generates one
-// into the data dir.
+// into the data dir, with the previous master keys of a rotation.
 func masterKey(cfg *Config, dialect migrations.Dialect, log *slog.Logger) (*keyring.Keyring, error) {
-	if cfg.MasterKey != "" {
+	previous, err := keyring.ParseList(cfg.PreviousMasterKeys)
+	if err != nil {
+		return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
+	}
+	var kr *keyring.Keyring
+	switch {
+	case cfg.MasterKey != "":
 		k, err := keyring.Parse(cfg.MasterKey)
 		if err != nil {
 			return nil, fmt.Errorf("PORTICO_MASTER_KEY: %w", err)
 		}
-		return keyring.New(k)
-	}
-	if dialect == migrations.Postgres {
+		if kr, err = keyring.New(k, previous...); err != nil {
+			return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
+		}
+	case dialect == migrations.Postgres:
 		return nil, errors.New("PORTICO_MASTER_KEY is required with PostgreSQL: every node must share it (generate one with: openssl rand -hex 32)")
+	default:
+		path := filepath.Join(cfg.DataDir, "master.key")
+		k, created, err := keyring.LoadOrCreateFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("no PORTICO_MASTER_KEY set: generated a master key; back it up, secrets at rest cannot be read without it", "path", path)
+		}
+		if kr, err = keyring.New(k, previous...); err != nil {
+			return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
+		}
 	}
-	path := filepath.Join(cfg.DataDir, "master.key")
-	k, created, err := keyring.LoadOrCreateFile(path)
-	if err != nil {
-		return nil, err
+	if n := kr.Previous(); n > 0 {
+		log.Info("master key rotation: previous master keys accepted; run `portico reseal`, then drop them", "previous_keys", n)
 	}
-	if created {
-		log.Warn("no PORTICO_MASTER_KEY set: generated a master key; back it up, secrets at rest cannot be read without it", "path", path)
-	}
-	return keyring.New(k)
+	return kr, nil
 }
 
 // operatorToken returns the configured operator token or one kept in the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway/origin"
+	"github.com/portico-dev/portico/tenants/keyring"
 )
 
 // Visibility says who sees an API.
@@ -245,6 +246,9 @@ type BackendKey struct {
 
 // TableName implements gorm's Tabler.
 func (BackendKey) TableName() string { return "backend_keys" }
+
+// SealedBackendKeys is where backend signing keys' secrets are sealed.
+var SealedBackendKeys = keyring.Column{Table: "backend_keys", Key: "id", Sealed: "secret_sealed", ContextFrom: "key_id", ContextPrefix: "backend-key:"}
 
 // Environments a version can be deployed to.
 const (

@@ -422,7 +422,7 @@ func (s *Service) newBackendKey(tx *gorm.DB, orgID, versionID string, now time.T
 	rand.Read(idb)
 	keyID := "bk_" + base64.RawURLEncoding.EncodeToString(idb)
 	k := BackendKey{ID: newID(), OrgID: orgID, VersionID: versionID, KeyID: keyID, Status: "active", CreatedAt: now,
-		SecretSealed: s.kr.Seal([]byte(secret), "backend-key:"+keyID)}
+		SecretSealed: s.kr.Seal([]byte(secret), SealedBackendKeys.Context(keyID))}
 	if err := tx.Create(&k).Error; err != nil {
 		return NewBackendKey{}, fmt.Errorf("backend key: %w", err)
 	}
@@ -507,7 +507,7 @@ func (s *Service) RetireBackendKey(ctx context.Context, orgID, apiSlug, version,
 // BackendSecret opens a backend key's secret, for the gateway's compiled
 // configuration and for the provider who verifies signatures.
 func (s *Service) BackendSecret(k BackendKey) (string, error) {
-	b, err := s.kr.Open(k.SecretSealed, "backend-key:"+k.KeyID)
+	b, err := s.kr.Open(k.SecretSealed, SealedBackendKeys.Context(k.KeyID))
 	if err != nil {
 		return "", fmt.Errorf("backend secret %s: %w", k.KeyID, err)
 	}

@@ -166,7 +166,10 @@ type row struct {
 
 func (row) TableName() string { return "custom_domains" }
 
-func sealContext(hostname string) string { return "custom-domain:" + hostname }
+func sealContext(hostname string) string { return SealedKeys.Context(hostname) }
+
+// SealedKeys is where custom domains' TLS private keys are sealed.
+var SealedKeys = keyring.Column{Table: "custom_domains", Key: "id", Sealed: "key_sealed", ContextFrom: "hostname", ContextPrefix: "custom-domain:"}
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 

@@ -26,6 +26,7 @@ type Manager struct {
 	name   string
 	issuer string
 	key    []byte
+	verify any // key, or a jwt.VerificationKeySet with the previous keys
 	secure bool
 	ttl    time.Duration
 	parser *jwt.Parser
@@ -34,9 +35,21 @@ type Manager struct {
 // NewManager returns a Manager for the cookie called name, signing with key
 // (32 bytes, derived from the master key for this purpose only). secure marks
 // cookies Secure, for deployments served over TLS.
-func NewManager(name string, key []byte, secure bool, ttl time.Duration) *Manager {
+//
+// previous are the keys derived the same way from the master keys of a
+// rotation (keyring.DeriveAll): cookies they signed stay valid until they
+// expire; new ones are signed with key.
+func NewManager(name string, key []byte, secure bool, ttl time.Duration, previous ...[]byte) *Manager {
 	issuer := "portico:" + name
-	return &Manager{name: name, issuer: issuer, key: key, secure: secure, ttl: ttl, parser: jwt.NewParser(
+	var verify any = key
+	if len(previous) > 0 {
+		set := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{key}}
+		for _, p := range previous {
+			set.Keys = append(set.Keys, p)
+		}
+		verify = set
+	}
+	return &Manager{name: name, issuer: issuer, key: key, verify: verify, secure: secure, ttl: ttl, parser: jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
@@ -73,7 +86,7 @@ func (m *Manager) Read(r *http.Request) (Claims, bool) {
 		return Claims{}, false
 	}
 	var cl Claims
-	_, err = m.parser.ParseWithClaims(c.Value, &cl, func(*jwt.Token) (any, error) { return m.key, nil })
+	_, err = m.parser.ParseWithClaims(c.Value, &cl, func(*jwt.Token) (any, error) { return m.verify, nil })
 	if err != nil || cl.Subject == "" || cl.ID == "" {
 		return Claims{}, false
 	}

@@ -317,3 +317,29 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// During a master-key rotation a manager signs with the new key and still
+// reads cookies the previous key signed; without the previous key they
+// are refused.
+func TestManagerPreviousKeys(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	old := NewManager("s", otherKey, false, time.Hour)
+	oldCookie := issue(t, old, "u1", "s1", exp)
+
+	rotating := NewManager("s", testKey, false, time.Hour, otherKey)
+	r := requestWith(oldCookie.Name, oldCookie.Value)
+	if cl, ok := rotating.Read(r); !ok || cl.Subject != "u1" {
+		t.Fatal("a cookie signed with the previous key was refused during the rotation")
+	}
+	newCookie := issue(t, rotating, "u2", "s2", exp)
+	if _, ok := old.Read(requestWith(newCookie.Name, newCookie.Value)); ok {
+		t.Fatal("a new cookie was signed with the previous key")
+	}
+	after := NewManager("s", testKey, false, time.Hour)
+	if _, ok := after.Read(requestWith(newCookie.Name, newCookie.Value)); !ok {
+		t.Fatal("a new cookie is not readable once the previous key is dropped")
+	}
+	if _, ok := after.Read(r); ok {
+		t.Fatal("a cookie of the dropped key is still accepted")
+	}
+}

@@ -278,7 +278,7 @@ func TestDerive(t *testing.T) {
 	t.Run("derived key is not the seal key", func(t *testing.T) {
 		// The seal key uses its own HKDF info; no purpose passed to Derive
 		// may collide with it.
-		if bytes.Equal(k.Derive("portico seal v1"), k.subkey("portico seal v1")) {
+		if bytes.Equal(k.Derive("portico seal v1"), k.keys[0].subkey("portico seal v1")) {
 			t.Fatal("Derive can reproduce the seal key")
 		}
 	})
@@ -481,4 +481,85 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Open accepted a forged value %q (context %q) = %q", sealed, context, pt)
 		}
 	})
+}
+
+// A rotation: values sealed under the old key open under a keyring with
+// the new key and the old one, Reseal moves them to the new key (after
+// which the old one is not needed), and new values go under the new key.
+func TestRotation(t *testing.T) {
+	oldKey, newKey, other := testKey(t, 1), testKey(t, 2), testKey(t, 3)
+	before := newKeyring(t, oldKey)
+	sealedOld := before.Seal([]byte("secret-1"), "ctx:1")
+
+	during, err := New(newKey, other, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during.Previous() != 2 {
+		t.Fatalf("Previous %d", during.Previous())
+	}
+	if pt, err := during.Open(sealedOld, "ctx:1"); err != nil || string(pt) != "secret-1" {
+		t.Fatalf("old value under the rotating keyring: %q %v", pt, err)
+	}
+	if _, err := during.Open(sealedOld, "ctx:2"); err == nil {
+		t.Fatal("opened with another context")
+	}
+	fresh := during.Seal([]byte("secret-2"), "ctx:2")
+	if _, err := before.Open(fresh, "ctx:2"); err == nil {
+		t.Fatal("a new value was sealed under the previous key")
+	}
+
+	resealed, changed, err := during.Reseal(sealedOld, "ctx:1")
+	if err != nil || !changed || resealed == sealedOld {
+		t.Fatalf("Reseal of an old value: changed %v, err %v", changed, err)
+	}
+	same, changed, err := during.Reseal(fresh, "ctx:2")
+	if err != nil || changed || same != fresh {
+		t.Fatalf("Reseal of a current value: changed %v, err %v", changed, err)
+	}
+	if _, _, err := during.Reseal(sealedOld, "ctx:9"); err == nil {
+		t.Fatal("Reseal with a wrong context succeeded")
+	}
+
+	after := newKeyring(t, newKey)
+	for _, c := range []struct{ sealed, ctx, want string }{{resealed, "ctx:1", "secret-1"}, {fresh, "ctx:2", "secret-2"}} {
+		if pt, err := after.Open(c.sealed, c.ctx); err != nil || string(pt) != c.want {
+			t.Fatalf("after the rotation: %q %v", pt, err)
+		}
+	}
+	if _, err := after.Open(sealedOld, "ctx:1"); err == nil {
+		t.Fatal("a value never resealed opened without its key")
+	}
+
+	// Derived keys: sign with the current one, verify with all.
+	all := during.DeriveAll("session")
+	if len(all) != 3 || !bytes.Equal(all[0], during.Derive("session")) || !bytes.Equal(all[0], after.Derive("session")) ||
+		!bytes.Equal(all[2], before.Derive("session")) {
+		t.Fatal("DeriveAll: not the current key's first, then the previous keys' in order")
+	}
+
+	// Mistakes in the list are refused.
+	if _, err := New(newKey, newKey); err == nil || !strings.Contains(err.Error(), "is the current one") {
+		t.Fatalf("previous = current: %v", err)
+	}
+	if _, err := New(newKey, oldKey, oldKey); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("previous twice: %v", err)
+	}
+	if _, err := New(newKey, oldKey[:5]); err == nil || !strings.Contains(err.Error(), "previous master key 1") {
+		t.Fatalf("short previous key: %v", err)
+	}
+}
+
+func TestParseList(t *testing.T) {
+	a, b := testKey(t, 1), testKey(t, 2)
+	got, err := ParseList(" " + hex.EncodeToString(a) + " ,," + base64.StdEncoding.EncodeToString(b) + ",")
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) {
+		t.Fatalf("ParseList: %d keys, %v", len(got), err)
+	}
+	if got, err := ParseList(""); err != nil || len(got) != 0 {
+		t.Fatalf("empty list: %v %v", got, err)
+	}
+	if _, err := ParseList(hex.EncodeToString(a) + ",nope"); err == nil || !strings.Contains(err.Error(), "key 2") {
+		t.Fatalf("bad entry: %v", err)
+	}
 }
