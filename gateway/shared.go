@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,21 +76,76 @@ func (s *redisState) onRecover(string) {
 // ConnectRedis opens the Redis client gateway nodes share, with timeouts
 // go-redis really applies (ContextTimeoutEnabled): a slow Redis must not
 // hold requests. It pings before returning.
-func ConnectRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
+//
+// url is redis:// or rediss:// for one Redis (its primary), or
+// redis+cluster:// or rediss+cluster:// for Redis Cluster: the host is any
+// node (a configuration endpoint will do), addr= parameters name more seed
+// nodes, and the client follows the cluster's slots from there. Every key
+// a script touches hashes to one slot (see sigv4.RedisNonces), so
+// everything the gateway shares works on a cluster.
+func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	const (
+		timeout     = 250 * time.Millisecond
+		dialTimeout = time.Second
+	)
+	var rdb redis.UniversalClient
+	var addrs string
+	if rest, ok := cutClusterScheme(url); ok {
+		opt, err := redis.ParseClusterURL(rest)
+		if err != nil {
+			return nil, err
+		}
+		opt.ContextTimeoutEnabled = true
+		opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = timeout, timeout, dialTimeout
+		rdb, addrs = redis.NewClusterClient(opt), "cluster "+strings.Join(opt.Addrs, ",")
+	} else {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, err
+		}
+		opt.ContextTimeoutEnabled = true
+		opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = timeout, timeout, dialTimeout
+		rdb, addrs = redis.NewClient(opt), opt.Addr
 	}
-	opt.ContextTimeoutEnabled = true
-	opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = 250*time.Millisecond, 250*time.Millisecond, time.Second
-	rdb := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("redis %s: %w", addrs, err)
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		// Every primary must answer: a node the client cannot reach
+		// would fail the calls whose keys it holds.
+		err := c.ForEachMaster(pctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("redis %s: %w", addrs, err)
+		}
 	}
 	return rdb, nil
+}
+
+// cutClusterScheme turns a redis+cluster:// or rediss+cluster:// URL into
+// the redis:// or rediss:// one go-redis parses.
+func cutClusterScheme(url string) (string, bool) {
+	for _, s := range []string{"redis", "rediss"} {
+		if rest, ok := strings.CutPrefix(url, s+"+cluster://"); ok {
+			return s + "://" + rest, true
+		}
+	}
+	return url, false
+}
+
+// RedisAddr describes a client's Redis for logs: its address, or its
+// cluster's seed nodes.
+func RedisAddr(rdb redis.UniversalClient) string {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return "cluster " + strings.Join(c.Options().Addrs, ",")
+	}
+	return fmt.Sprintf("%T", rdb)
 }
 
 // newSharedLimits builds the Redis leasers for Options.Redis.

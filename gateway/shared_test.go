@@ -62,7 +62,7 @@ type cluster struct {
 	regs  []*prometheus.Registry
 }
 
-func newCluster(t *testing.T, n int, cfg *Config, rdb *redis.Client, prefix string, failClosed bool, log *slog.Logger) *cluster {
+func newCluster(t *testing.T, n int, cfg *Config, rdb redis.UniversalClient, prefix string, failClosed bool, log *slog.Logger) *cluster {
 	t.Helper()
 	snap, err := Compile(cfg)
 	if err != nil {
@@ -111,6 +111,51 @@ func (c *cluster) call(t *testing.T, i int) (int, string) {
 // quota is admitted, never one more.
 func TestSharedQuotaAcrossNodes(t *testing.T) {
 	rdb, prefix := sharedRedis(t, "")
+	sharedQuotaAcrossNodes(t, rdb, prefix)
+}
+
+// The same on Redis Cluster (three primaries), connected as portico
+// connects to a redis+cluster:// URL.
+func TestSharedQuotaAcrossNodesOnRedisCluster(t *testing.T) {
+	addrs := testenv.RedisCluster(t)
+	rdb, err := ConnectRedis(context.Background(), "redis+cluster://"+addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		t.Fatalf("redis+cluster:// gave a %T", rdb)
+	}
+	sharedQuotaAcrossNodes(t, rdb, "portico-test:")
+}
+
+// allKeys lists the keys matching pattern on every primary of rdb.
+func allKeys(t *testing.T, rdb redis.UniversalClient, pattern string) []string {
+	ctx := context.Background()
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		keys, err := rdb.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	var mu sync.Mutex
+	var keys []string
+	err := c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		k, err := n.Keys(ctx, pattern).Result()
+		mu.Lock()
+		keys = append(keys, k...)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func sharedQuotaAcrossNodes(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	now := time.Now()
 	c := newCluster(t, 3, demoConfig(Limits{DayQuota: 300}, SubActive, now), rdb, prefix, false, nil)
 	var ok, refused atomic.Int64
@@ -142,7 +187,7 @@ func TestSharedQuotaAcrossNodes(t *testing.T) {
 	for _, n := range c.nodes {
 		n.Shutdown(context.Background())
 	}
-	keys, _ := rdb.Keys(context.Background(), prefix+"quota:*").Result()
+	keys := allKeys(t, rdb, prefix+"quota:*")
 	if len(keys) != 1 {
 		t.Fatalf("quota keys %v", keys)
 	}
@@ -354,5 +399,28 @@ func TestSharedQuotaHeaders(t *testing.T) {
 	c.nodes[0].ServeHTTP(rec, req)
 	if rec.Code != 200 || !strings.Contains(rec.Header().Get("RateLimit"), `"day";r=299;`) {
 		t.Fatalf("%d RateLimit %q", rec.Code, rec.Header().Get("RateLimit"))
+	}
+}
+
+// ConnectRedis tells the two URL forms apart and says which Redis it could
+// not reach.
+func TestConnectRedisURLs(t *testing.T) {
+	if rest, ok := cutClusterScheme("rediss+cluster://u:p@h:1?addr=h2:2"); !ok || rest != "rediss://u:p@h:1?addr=h2:2" {
+		t.Fatalf("rediss+cluster: %q %v", rest, ok)
+	}
+	if _, ok := cutClusterScheme("redis://h:1/2"); ok {
+		t.Fatal("redis:// taken for a cluster")
+	}
+	ctx := context.Background()
+	for url, want := range map[string]string{
+		"redis://127.0.0.1:1/0":         "redis 127.0.0.1:1",
+		"redis+cluster://127.0.0.1:1":   "redis cluster 127.0.0.1:1",
+		"redis+cluster://127.0.0.1:1/3": "",
+		"http://127.0.0.1:1":            "",
+	} {
+		_, err := ConnectRedis(ctx, url)
+		if err == nil || want != "" && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %q", url, err, want)
+		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations"
@@ -408,7 +410,32 @@ func startDemo(t *testing.T, env map[string]string) (demoFile, context.CancelFun
 // TestServeSharesNoncesThroughRedis: with PORTICO_REDIS_URL a nonce is
 // claimed in Redis, so its replay is refused.
 func TestServeSharesNoncesThroughRedis(t *testing.T) {
-	url := testenv.Env(t, "PORTICO_TEST_REDIS_URL")
+	t.Run("redis", func(t *testing.T) { servesNoncesThroughRedis(t, testenv.Env(t, "PORTICO_TEST_REDIS_URL")) })
+	// The same on Redis Cluster, given any node of it: the nonces and the
+	// demo plan's quota counters are kept there.
+	t.Run("cluster", func(t *testing.T) {
+		addrs := testenv.RedisCluster(t)
+		servesNoncesThroughRedis(t, "redis+cluster://"+addrs[1])
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		defer rdb.Close()
+		var mu sync.Mutex
+		found := map[string]bool{}
+		err := rdb.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+			keys, err := n.Keys(ctx, "portico:*").Result()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range keys {
+				found[strings.SplitN(strings.TrimPrefix(k, "portico:"), ":", 2)[0]] = true
+			}
+			return err
+		})
+		if err != nil || !found["nonce"] || !found["quota"] {
+			t.Fatalf("key kinds in the cluster: %v (%v); want nonce and quota", found, err)
+		}
+	})
+}
+
+func servesNoncesThroughRedis(t *testing.T, url string) {
 	d, cancel, done := startDemo(t, map[string]string{"PORTICO_DATA_DIR": t.TempDir(), "PORTICO_REDIS_URL": url})
 	defer func() { cancel(); <-done }()
 	nonce := sigv4.NewNonce()

@@ -30,6 +30,6 @@ func connectShared(ctx context.Context, cfg *Config, log *slog.Logger) (shared, 
 	if err != nil {
 		return shared{}, nil, fmt.Errorf("PORTICO_REDIS_URL: %w", err)
 	}
-	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", rdb.Options().Addr, "fail_mode", cfg.RedisFailMode)
+	log.Info("nonces and rate limits/quotas: shared through Redis (budget leased in blocks)", "addr", gateway.RedisAddr(rdb), "fail_mode", cfg.RedisFailMode)
 	return shared{nonces: sigv4.NewRedisNonces(rdb, "portico:nonce:", sigv4.MaxNoncesPerKey(cfg.GatewayNoncesPerOrg)), redis: rdb}, func() { rdb.Close() }, nil
 }

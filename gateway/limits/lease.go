@@ -213,20 +213,26 @@ func (l *Leaser) RaiseAll(ctx context.Context, rs []Raise, now time.Time) error 
 	return nil
 }
 
+// contextTimeouts reports whether a client applies the context's deadline
+// to its calls (go-redis does only with ContextTimeoutEnabled), as far as
+// its type tells.
+func contextTimeouts(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return true
+}
+
 // NewLeaser validates cfg and returns a Leaser.
 func NewLeaser(cfg LeaseConfig) (*Leaser, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("limits: lease config needs a Redis client")
 	}
-	switch c := cfg.Client.(type) {
-	case *redis.Client:
-		if !c.Options().ContextTimeoutEnabled {
-			return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
-		}
-	case *redis.ClusterClient:
-		if !c.Options().ContextTimeoutEnabled {
-			return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
-		}
+	if !contextTimeouts(cfg.Client) {
+		return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
 	}
 	if cfg.Mode != FailOpen && cfg.Mode != FailClosed {
 		return nil, errors.New("limits: unknown fail mode")

@@ -123,7 +123,7 @@ func NewRateLeaser(cfg RateLeaseConfig) (*RateLeaser, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("limits: rate lease config needs a Redis client")
 	}
-	if c, ok := cfg.Client.(*redis.Client); ok && !c.Options().ContextTimeoutEnabled {
+	if !contextTimeouts(cfg.Client) {
 		return nil, errors.New("limits: Redis client needs ContextTimeoutEnabled so that lease timeouts apply")
 	}
 	if cfg.Mode != FailOpen && cfg.Mode != FailClosed {

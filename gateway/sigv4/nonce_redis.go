@@ -30,12 +30,18 @@ const DefaultRedisNoncePrefix = "portico:nonce:"
 // The script reads Redis's clock (TIME), not the node's: the pairs' keys
 // expire by Redis's clock, so the sets are pruned by the same one, and
 // nodes whose clocks disagree cannot prune one another's live nonces early
-// or keep expired ones counted. Both keys must be on one Redis: the store
-// does not support Redis Cluster, whose slots would separate them.
+// or keep expired ones counted.
+//
+// On Redis Cluster (a *redis.ClusterClient) a script's keys must share a
+// hash slot: both keys then carry the share as a hash tag, the pair's as
+// prefix + "{<share>}<len>:<access key>:<nonce>" and the set as
+// prefix + "k:{<share>}". (Portico did not support clusters before, so no
+// node claims nonces there under the untagged names.)
 type RedisNonces struct {
-	rdb    redis.UniversalClient
-	prefix string
-	perKey int
+	rdb     redis.UniversalClient
+	prefix  string
+	perKey  int
+	cluster bool
 }
 
 // NewRedisNonces returns a Redis-backed store whose keys start with prefix
@@ -49,7 +55,8 @@ func NewRedisNonces(rdb redis.UniversalClient, prefix string, opts ...NonceOptio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &RedisNonces{rdb: rdb, prefix: prefix, perKey: o.perKey}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &RedisNonces{rdb: rdb, prefix: prefix, perKey: o.perKey, cluster: cluster}
 }
 
 // claimNonceScript claims the pair ARGV[1] ("<len>:<access key>:<nonce>")
@@ -94,17 +101,24 @@ func (s *RedisNonces) ClaimShare(ctx context.Context, share, accessKey, nonce st
 	if nonce == "" {
 		return false, errors.New("sigv4: empty nonce")
 	}
+	if share == "" {
+		share = accessKey // a key in no share counts alone
+	}
 	secs := (ttl + time.Second - 1) / time.Second
 	if secs < 1 {
 		secs = 1
 	}
 	// The access key's length keeps the key unambiguous whatever the two
 	// parts contain.
-	key := s.prefix + strconv.Itoa(len(accessKey)) + ":" + accessKey + ":" + nonce
-	set := s.prefix + "k:" + share
+	pair := strconv.Itoa(len(accessKey)) + ":" + accessKey + ":" + nonce
+	key, set := s.prefix+pair, s.prefix+"k:"+share
+	if s.cluster {
+		tag := "{" + share + "}"
+		key, set = s.prefix+tag+pair, s.prefix+"k:"+tag
+	}
 	// The set's member is the pair, not the nonce alone: keys sharing a
 	// set may use the same nonce.
-	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, key[len(s.prefix):], int64(secs), s.perKey).Int64Slice()
+	r, err := claimNonceScript.Run(ctx, s.rdb, []string{key, set}, pair, int64(secs), s.perKey).Int64Slice()
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("sigv4: claim nonce: %w", err)
