@@ -66,12 +66,12 @@ func preflight(t *testing.T, url, origin, method, headers string) *http.Response
 	if headers != "" {
 		req.Header.Set("Access-Control-Request-Headers", headers)
 	}
-	res, _ := corsDo(t, req)
+	res, _ := sendAndRead(t, req)
 	return res
 }
 
-// corsDo sends req and returns the answer with its body read.
-func corsDo(t *testing.T, req *http.Request) (*http.Response, string) {
+// sendAndRead sends req and returns the answer with its body read.
+func sendAndRead(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -155,7 +155,7 @@ func TestCORSPreflightRefused(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodOptions, srv.URL+c.url, nil)
 			req.Header.Set("Origin", c.origin)
 			req.Header.Set("Access-Control-Request-Method", "GET")
-			res, body := corsDo(t, req)
+			res, body := sendAndRead(t, req)
 			if got := corsHeaders(res.Header); len(got) != 0 || res.StatusCode == 204 || res.StatusCode < 400 {
 				t.Fatalf("%d with %v: %s", res.StatusCode, got, body)
 			}
@@ -185,7 +185,7 @@ func TestCORSActualRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		res, _ := corsDo(t, req)
+		res, _ := sendAndRead(t, req)
 		return res
 	}
 	allowed := func(res *http.Response) bool {
@@ -243,7 +243,7 @@ func signedGetWithOrigin(t *testing.T, url, origin string) (*http.Response, stri
 	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	return corsDo(t, req)
+	return sendAndRead(t, req)
 }
 
 // Compile refuses CORS settings the catalog would not have saved.

@@ -95,6 +95,51 @@ func (g *fwdGW) send(t *testing.T, method, path, body string, hdr map[string]str
 	return http.DefaultClient.Do(req)
 }
 
+// doSigned signs req as the test app (payload: the body's hex SHA-256, or
+// "" to let the signer hash it), sends it and returns the answer with its
+// body read.
+func doSigned(t *testing.T, req *http.Request, payload string) (*http.Response, string) {
+	t.Helper()
+	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", payload, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return sendAndRead(t, req)
+}
+
+// sigSeen is what a signature-checking backend saw of one call.
+type sigSeen struct {
+	Err     string // the backend signature's verification error
+	Dups    string // backend-signature headers not present exactly once
+	ID      string // X-Portico-Request-Id
+	Path    string
+	BodyLen int
+}
+
+// sigCheckingUpstream is a backend that verifies every call's backend
+// signature under bk1 = secret, reports what it saw on the channel and
+// answers reply.
+func sigCheckingUpstream(t *testing.T, secret []byte, reply string) (*httptest.Server, <-chan sigSeen) {
+	t.Helper()
+	got := make(chan sigSeen, 64)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sum := sha256.Sum256(b)
+		s := sigSeen{ID: r.Header.Get(backendsig.HeaderRequestID), Path: r.URL.Path, BodyLen: len(b)}
+		if _, err := backendsig.Verify(r, map[string][]byte{"bk1": secret}, hex.EncodeToString(sum[:]), time.Now()); err != nil {
+			s.Err = err.Error()
+		}
+		for _, name := range backendsig.Names {
+			if n := len(r.Header.Values(name)); n != 1 {
+				s.Dups += fmt.Sprintf(" %s×%d", name, n)
+			}
+		}
+		got <- s
+		io.WriteString(w, reply)
+	}))
+	t.Cleanup(up.Close)
+	return up, got
+}
+
 func (g *fwdGW) metrics(t *testing.T) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -689,16 +734,8 @@ func TestForwardRelaysEarlyHints(t *testing.T) {
 			return nil
 		},
 	}))
-	if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated || string(body) != "done" {
+	res, body := doSigned(t, req, "")
+	if res.StatusCode != http.StatusCreated || body != "done" {
 		t.Fatalf("final answer %d %q", res.StatusCode, body)
 	}
 	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload; as=style" {
@@ -723,29 +760,7 @@ func TestForwardRelaysEarlyHints(t *testing.T) {
 // gets it in the map.
 func TestBackendSignatureEveryTransport(t *testing.T) {
 	secret := []byte("backend-secret-backend-secret-32")
-	type seen struct {
-		err  string
-		dups string
-		id   string
-	}
-	got := make(chan seen, 8)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		sum := sha256.Sum256(b)
-		var s seen
-		if _, err := backendsig.Verify(r, map[string][]byte{"bk1": secret}, hex.EncodeToString(sum[:]), time.Now()); err != nil {
-			s.err = err.Error()
-		}
-		for _, name := range backendsig.Names {
-			if n := len(r.Header.Values(name)); n != 1 {
-				s.dups += fmt.Sprintf(" %s×%d", name, n)
-			}
-		}
-		s.id = r.Header.Get(backendsig.HeaderRequestID)
-		got <- s
-		io.WriteString(w, "ok")
-	}))
-	defer up.Close()
+	up, got := sigCheckingUpstream(t, secret, "ok")
 	cfg := fwdConfig(Upstream{Targets: []Target{{URL: up.URL + "/base", Weight: 1}}})
 	cfg.APIs[0].BackendKeys = []BackendKey{{ID: "bk1", Secret: secret}}
 	for _, tc := range []struct {
@@ -759,35 +774,22 @@ func TestBackendSignatureEveryTransport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newFwdGateway(t, cfg, tc.opts)
-			// The client's own X-Portico-* headers never reach the backend.
-			hdr := map[string]string{backendsig.HeaderConsumer: "forged", backendsig.HeaderSignature: "keyId=bk1, v1=00"}
-			req, _ := http.NewRequest("POST", g.srv.URL+"/acme/echo/v1/things/1?b=2&a=1", nil)
 			body := "payload"
 			bodySum := sha256.Sum256([]byte(body))
+			req, _ := http.NewRequest("POST", g.srv.URL+"/acme/echo/v1/things/1?b=2&a=1", nil)
+			req.Body, req.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
 			if tc.chunked {
-				req.Body = io.NopCloser(strings.NewReader(body)) // no length: sent chunked
-				req.ContentLength = -1
-			} else {
-				req.Body = io.NopCloser(strings.NewReader(body))
-				req.ContentLength = int64(len(body))
+				req.ContentLength = -1 // no length: sent chunked
 			}
-			for k, v := range hdr {
-				req.Header.Set(k, v)
-			}
-			if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", hex.EncodeToString(bodySum[:]), time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			// The client's own X-Portico-* headers never reach the backend.
+			req.Header.Set(backendsig.HeaderConsumer, "forged")
+			req.Header.Set(backendsig.HeaderSignature, "keyId=bk1, v1=00")
+			res, b := doSigned(t, req, hex.EncodeToString(bodySum[:]))
 			if res.StatusCode != 200 {
 				t.Fatalf("%d %s", res.StatusCode, b)
 			}
 			s := <-got
-			if s.err != "" || s.dups != "" || s.id != res.Header.Get(RequestIDHeader) {
+			if s.Err != "" || s.Dups != "" || s.ID != res.Header.Get(RequestIDHeader) || s.BodyLen != len(body) {
 				t.Fatalf("backend saw: %+v (client's request id %s)", s, res.Header.Get(RequestIDHeader))
 			}
 		})

@@ -8,8 +8,6 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -26,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-dev/portico/gateway/backendsig"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
@@ -681,24 +678,7 @@ func halfReader(t *testing.T) (string, *atomic.Int32) {
 // the request id the client got.
 func TestUpstreamRetryResendsBodyAndSignature(t *testing.T) {
 	secret := []byte("backend-secret-backend-secret-32")
-	type seen struct {
-		ok  bool
-		err string
-		id  string
-	}
-	got := make(chan seen, 64)
-	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		sum := sha256.Sum256(b)
-		_, err := backendsig.Verify(r, map[string][]byte{"bk1": secret}, hex.EncodeToString(sum[:]), time.Now())
-		s := seen{ok: err == nil && len(b) == 256<<10 && strings.HasPrefix(r.URL.Path, "/live/"), id: r.Header.Get(backendsig.HeaderRequestID)}
-		if err != nil {
-			s.err = err.Error()
-		}
-		got <- s
-		io.WriteString(w, "stored")
-	}))
-	defer live.Close()
+	live, got := sigCheckingUpstream(t, secret, "stored")
 	dead, accepts := halfReader(t)
 	cfg := fwdConfig(Upstream{Retries: 1, Targets: []Target{{URL: dead + "/dead", Weight: 1000}, {URL: live.URL + "/live", Weight: 1}}})
 	cfg.APIs[0].BackendKeys = []BackendKey{{ID: "bk1", Secret: secret}}
@@ -710,7 +690,7 @@ func TestUpstreamRetryResendsBodyAndSignature(t *testing.T) {
 			t.Fatalf("PUT %d: %d %s", i, res.StatusCode, b)
 		}
 		s := <-got
-		if !s.ok || s.id != res.Header.Get(RequestIDHeader) {
+		if s.Err != "" || s.Dups != "" || s.BodyLen != len(body) || !strings.HasPrefix(s.Path, "/live/") || s.ID != res.Header.Get(RequestIDHeader) {
 			t.Fatalf("PUT %d reached the backend broken: %+v (client's id %s)", i, s, res.Header.Get(RequestIDHeader))
 		}
 	}
