@@ -40,7 +40,9 @@ func resealCommand(ctx context.Context, cfg *Config, db *migrations.DB, log *slo
 	if err != nil {
 		return err
 	}
-	counts, err := reseal(ctx, db.DB, kr, sealedColumns)
+	counts, err := reseal(ctx, db.DB, kr, sealedColumns, func(c resealCount) {
+		log.Info("resealing", "column", c.Col.Table+"."+c.Col.Sealed, "read", c.Values, "resealed", c.Resealed, "failed", len(c.Failed))
+	})
 	failed := 0
 	for _, c := range counts {
 		fmt.Fprintf(stdout, "%s.%s: %d values, %d resealed under the current master key\n", c.Col.Table, c.Col.Sealed, c.Values, c.Resealed)
@@ -63,9 +65,14 @@ func resealCommand(ctx context.Context, cfg *Config, db *migrations.DB, log *slo
 	return nil
 }
 
+// resealProgressEvery is how many rows reseal reads between progress
+// reports.
+const resealProgressEvery = 10 * resealBatch
+
 // reseal moves every value of cols that opens under a previous master key
-// of kr to its current key, in batches of one transaction each.
-func reseal(ctx context.Context, db *gorm.DB, kr *keyring.Keyring, cols []keyring.Column) ([]resealCount, error) {
+// of kr to its current key, in batches of one transaction each; progress,
+// when set, hears how far a column has got every resealProgressEvery rows.
+func reseal(ctx context.Context, db *gorm.DB, kr *keyring.Keyring, cols []keyring.Column, progress func(resealCount)) ([]resealCount, error) {
 	var out []resealCount
 	for _, col := range cols {
 		c := resealCount{Col: col}
@@ -105,6 +112,9 @@ func reseal(ctx context.Context, db *gorm.DB, kr *keyring.Keyring, cols []keyrin
 				return append(out, c), fmt.Errorf("reseal %s: %w", col.Table, err)
 			}
 			after = rows[len(rows)-1].K
+			if progress != nil && c.Values%resealProgressEvery < len(rows) {
+				progress(c)
+			}
 		}
 		out = append(out, c)
 	}

@@ -119,7 +119,7 @@ func TestResealBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const n = resealBatch + 37
+		const n = resealProgressEvery + 37
 		current := map[string]string{}
 		for i := range n {
 			id, name := fmt.Sprintf("r%04d", i), fmt.Sprintf("n%d", i)
@@ -135,13 +135,17 @@ func TestResealBatches(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		counts, err := reseal(ctx, db.DB, kr, append([]keyring.Column{col}, sealedColumns...))
+		var reports []int
+		counts, err := reseal(ctx, db.DB, kr, append([]keyring.Column{col}, sealedColumns...), func(c resealCount) { reports = append(reports, c.Values) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := counts[0]
 		if c.Values != n || c.Resealed != n-len(current)-1 || len(c.Failed) != 1 || c.Failed[0] != "r0007" {
 			t.Fatalf("counts %+v (want %d values, %d resealed, r0007 failed)", c, n, n-len(current)-1)
+		}
+		if n >= resealProgressEvery && (len(reports) == 0 || reports[0] != resealProgressEvery) {
+			t.Errorf("progress reports at %v rows, want one at %d", reports, resealProgressEvery)
 		}
 		for _, c := range counts[1:] {
 			if c.Values != 0 {
