@@ -3,6 +3,7 @@ package sigv4
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,18 +33,18 @@ func TestRedisNoncesOnCluster(t *testing.T) {
 			t.Fatalf("claim in a share %s: %v %v", ak, ok, err)
 		}
 	}
-	// The claims are spread over the primaries.
-	used := 0
+	// The claims are spread over the primaries (visited concurrently).
+	var used atomic.Int32
 	err := rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
 		if size, err := n.DBSize(ctx).Result(); err != nil {
 			return err
 		} else if size > 0 {
-			used++
+			used.Add(1)
 		}
 		return nil
 	})
-	if err != nil || used < 2 {
-		t.Fatalf("keys on %d primaries (%v): the test does not span the cluster", used, err)
+	if err != nil || used.Load() < 2 {
+		t.Fatalf("keys on %d primaries (%v): the test does not span the cluster", used.Load(), err)
 	}
 	testShareOfKeys(t, NewRedisNonces(rdb, "portico-test:share:", MaxNoncesPerKey(4)))
 	testKeyShareConcurrent(t, NewRedisNonces(rdb, "portico-test:conc:", MaxNoncesPerKey(20)), 20, 8, 60)
