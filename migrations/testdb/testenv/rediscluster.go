@@ -25,22 +25,7 @@ func RedisCluster(t testing.TB) []string {
 	const n = 3
 	addrs := make([]string, n)
 	for i := range n {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-			"--save", "", "--appendonly", "no", "--protected-mode", "no")
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("redis-server: %v", err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		addrs[i] = "127.0.0.1:" + strconv.Itoa(port)
-	}
-	for _, a := range addrs {
-		waitRESP(t, a, "PING")
+		addrs[i] = startClusterNode(t, bin)
 	}
 	// Slots split evenly, distinct epochs, then every node meets the first.
 	per := 16384 / n
@@ -49,8 +34,10 @@ func RedisCluster(t testing.TB) []string {
 		if i == n-1 {
 			hi = 16383
 		}
+		// Distinct epochs first, as redis-cli does (only a speed-up: the
+		// cluster settles equal ones itself).
+		resp(a, "CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1))
 		mustRESP(t, a, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(lo), strconv.Itoa(hi))
-		mustRESP(t, a, "CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1))
 	}
 	host, port, _ := net.SplitHostPort(addrs[0])
 	for _, a := range addrs[1:] {
@@ -72,27 +59,69 @@ func RedisCluster(t testing.TB) []string {
 	return addrs
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// startClusterNode starts one cluster-enabled redis-server and returns its
+// address once it answers with its own process id: tests in other
+// packages run at the same time and take ports too, so a port found free
+// may be gone by the time the server binds it (it then exits, and this
+// tries another), and whatever answers there must be this server.
+func startClusterNode(t testing.TB, bin string) string {
+	t.Helper()
+	for range 10 {
+		port, err := freePortPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+			"--save", "", "--appendonly", "no", "--protected-mode", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redis-server: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		me := "process_id:" + strconv.Itoa(cmd.Process.Pid) + "\r\n"
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			select {
+			case <-exited:
+			default:
+				if info, err := resp(addr, "INFO", "server"); err != nil || !strings.Contains(info, me) {
+					continue
+				}
+				t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+				return addr
+			}
+			break
+		}
+		cmd.Process.Kill()
+		<-exited
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	t.Fatal("could not start a redis-server cluster node")
+	return ""
 }
 
-func waitRESP(t testing.TB, addr string, args ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := resp(addr, args...); err == nil {
-			return
+// freePortPair returns a port that, with the cluster bus's port 10000
+// above it, was free a moment ago.
+func freePortPair() (int, error) {
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start", addr)
+		port := ln.Addr().(*net.TCPAddr).Port
+		if port+10000 > 65535 {
+			ln.Close()
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return port, nil
 	}
+	return 0, fmt.Errorf("no free port pair for a redis cluster node")
 }
 
 func mustRESP(t testing.TB, addr string, args ...string) {
