@@ -429,6 +429,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 		return
 	}
+	if r.TLS != nil && snap.misdirected(r) {
+		h.problem(w, http.StatusMisdirectedRequest, "misdirected-request",
+			"This connection was opened for another host name than the request's Host; open one for "+clip(r.Host)+".", id, nil)
+		return
+	}
 	// A CORS preflight carries no credentials: a version with CORS
 	// settings answers it here, before authentication.
 	if isPreflight(r) && h.servePreflight(w, r, snap, addr, id) {

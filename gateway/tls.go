@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -80,6 +82,35 @@ func compileCertificates(cfg *Config) tlsCerts {
 }
 
 func normHost(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
+
+// misdirected reports whether a request over TLS names a host its
+// connection's server name does not stand for (RFC 9110 §15.5.20, 421):
+// the custom-domain certificate the connection presented does not cover
+// the Host, or the Host is a custom domain reached under another name.
+// Routing follows Host, so without this a client could open a connection
+// for one provider's domain and send its calls to another's (domain
+// fronting), or reach a custom domain under a certificate that is not
+// its own. Names under the default certificate may share a connection,
+// as HTTP/2 clients do when it covers them all.
+func (s *Snapshot) misdirected(r *http.Request) bool {
+	sni := r.TLS.ServerName
+	if sni == "" || len(s.tls.byHost) == 0 {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host, sni = normHost(host), normHost(sni)
+	if host == sni {
+		return false
+	}
+	if c, ok := s.tls.byHost[sni]; ok {
+		return c.Leaf == nil || c.Leaf.VerifyHostname(host) != nil
+	}
+	_, custom := s.tls.byHost[host]
+	return custom
+}
 
 // Certificate returns the custom-domain certificate for a TLS server name.
 func (s *Snapshot) Certificate(serverName string) (*tls.Certificate, bool) {

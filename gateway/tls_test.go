@@ -350,3 +350,53 @@ func TestCertFilesReload(t *testing.T) {
 		t.Fatal("a missing file loaded")
 	}
 }
+
+// A request whose Host its connection's server name does not stand for is
+// answered 421 (no domain fronting): into a custom domain from a
+// connection opened under another name, or out of a custom domain's
+// connection to a host its certificate does not cover. Names under the
+// default certificate may share a connection; so may requests without a
+// server name.
+func TestTLSMisdirectedRequest(t *testing.T) {
+	f := startTLS(t, true)
+	_, port, _ := net.SplitHostPort(f.addr)
+	call := func(serverName, host, path string) (int, string) {
+		t.Helper()
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{ServerName: serverName, InsecureSkipVerify: true},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, f.addr)
+			},
+		}
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", "https://"+host+":"+port+path, nil)
+		if err := (&sigv4.Signer{Region: "local"}).Sign(req, "PKTESTTESTTESTTEST01", "secretsecretsecretsecretsecretsecret1234", "", f.now); err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		name, sni, host, path string
+		want                  int
+	}{
+		{"custom domain, its own name", "api.acme.test", "api.acme.test", "/echo/v1/things/1", 200},
+		{"custom domain, name in another case", "API.acme.test", "api.ACME.test", "/echo/v1/things/1", 200},
+		{"into a custom domain under the default certificate", "gateway.portico.test", "api.acme.test", "/echo/v1/things/1", 421},
+		{"out of a custom domain's connection", "api.acme.test", "gateway.portico.test", "/acme/echo/v1/things/1", 421},
+		{"default-certificate names share a connection", "other.portico.test", "gateway.portico.test", "/acme/echo/v1/things/1", 200},
+		{"no server name", "", "gateway.portico.test", "/acme/echo/v1/things/1", 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, body := call(c.sni, c.host, c.path)
+			if st != c.want || c.want == 421 && problemType(body) != "misdirected-request" {
+				t.Fatalf("SNI %q, Host %q: %d %s, want %d", c.sni, c.host, st, body, c.want)
+			}
+		})
+	}
+}
