@@ -62,11 +62,8 @@ func (f Input) inputType() string {
 	return f.Type
 }
 
-func (f Input) helpID() string  { return f.ID + "-help" }
-func (f Input) errorID() string { return f.ID + "-error" }
-
 func (f Input) describedBy() string {
-	return describedBy(f.Help != "", f.Error != "", f.helpID(), f.errorID())
+	return describedBy(f.ID, f.Help != "", f.Error != "")
 }
 
 // Area describes a <textarea> field for TextArea: Input's multi-line
@@ -93,11 +90,8 @@ type Area struct {
 	Attrs templ.Attributes
 }
 
-func (a Area) helpID() string  { return a.ID + "-help" }
-func (a Area) errorID() string { return a.ID + "-error" }
-
 func (a Area) describedBy() string {
-	d := describedBy(a.Help != "", a.Error != "", a.helpID(), a.errorID())
+	d := describedBy(a.ID, a.Help != "", a.Error != "")
 	switch {
 	case a.DescribedBy == "":
 		return d
@@ -138,20 +132,24 @@ type SelectInput struct {
 	AutoSubmit bool
 }
 
-func (s SelectInput) helpID() string  { return s.ID + "-help" }
-func (s SelectInput) errorID() string { return s.ID + "-error" }
-
 func (s SelectInput) describedBy() string {
-	return describedBy(s.Help != "", s.Error != "", s.helpID(), s.errorID())
+	return describedBy(s.ID, s.Help != "", s.Error != "")
 }
 
-func describedBy(help, err bool, helpID, errorID string) string {
+// helpID and errorID are the ids of a control's help text and error
+// message (fieldText renders them), from the control's id.
+func helpID(id string) string  { return id + "-help" }
+func errorID(id string) string { return id + "-error" }
+
+// describedBy is the aria-describedby of control id: its help text and
+// error message, those it has.
+func describedBy(id string, help, err bool) string {
 	var ids []string
 	if help {
-		ids = append(ids, helpID)
+		ids = append(ids, helpID(id))
 	}
 	if err {
-		ids = append(ids, errorID)
+		ids = append(ids, errorID(id))
 	}
 	return strings.Join(ids, " ")
 }
