@@ -104,19 +104,20 @@ func setCORS(h http.Header, api *APIVersion, req http.Header) {
 	if api == nil || api.cors == nil {
 		return
 	}
-	if !api.cors.any {
+	if allow := api.cors.vary(h, req["Origin"]); allow != nil {
+		h["Access-Control-Allow-Origin"] = allow
+		h["Access-Control-Expose-Headers"] = corsExposeValue
+	}
+}
+
+// vary marks an answer of the version as one that depends on Origin
+// (unless every origin gets the same) and returns the answer's
+// Access-Control-Allow-Origin for the request's Origin values, or nil.
+func (p *corsPolicy) vary(h http.Header, origin []string) []string {
+	if !p.any {
 		h["Vary"] = corsVaryOrigin
 	}
-	origin := req["Origin"]
-	if len(origin) == 0 {
-		return
-	}
-	allow := api.cors.allowOrigin(origin)
-	if allow == nil {
-		return
-	}
-	h["Access-Control-Allow-Origin"] = allow
-	h["Access-Control-Expose-Headers"] = corsExposeValue
+	return p.allowOrigin(origin)
 }
 
 // stripCORS removes the CORS fields a backend sent: on a version with
@@ -153,10 +154,7 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, snap *S
 		return true
 	}
 	hd := w.Header()
-	if !api.cors.any {
-		hd["Vary"] = corsVaryOrigin
-	}
-	origin := api.cors.allowOrigin(r.Header["Origin"])
+	origin := api.cors.vary(hd, r.Header["Origin"])
 	if origin == nil {
 		h.problem(w, http.StatusForbidden, TypeCORSOriginNotAllowed,
 			"This API version does not accept calls from web pages on this origin; its provider lists the origins it accepts.", id, nil)

@@ -78,10 +78,19 @@ type fwdCall struct {
 	heldVals *backendsig.Values
 }
 
-// heldSignature returns the backend-signature header values held for req,
-// outside its header map, or nil.
-func heldSignature(req *http.Request) *backendsig.Values {
+// heldFor returns the call whose backend-signature headers are held for
+// req, outside its header map, or nil.
+func heldFor(req *http.Request) *fwdCall {
 	if call, _ := req.Context().Value(fwdKey{}).(*fwdCall); call != nil && call.held == req {
+		return call
+	}
+	return nil
+}
+
+// heldSignature returns the backend-signature header values held for req,
+// or nil.
+func heldSignature(req *http.Request) *backendsig.Values {
+	if call := heldFor(req); call != nil {
 		return call.heldVals
 	}
 	return nil
@@ -90,9 +99,8 @@ func heldSignature(req *http.Request) *backendsig.Values {
 // setHeldSignature moves the backend-signature headers held for req into
 // its header map, for a transport that writes only the map.
 func setHeldSignature(req *http.Request) {
-	if vals := heldSignature(req); vals != nil {
-		vals.Set(req.Header)
-		call, _ := req.Context().Value(fwdKey{}).(*fwdCall)
+	if call := heldFor(req); call != nil {
+		call.heldVals.Set(req.Header)
 		call.held, call.heldVals = nil, nil
 	}
 }

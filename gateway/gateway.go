@@ -106,8 +106,12 @@ type Handler struct {
 	meter    Meter
 	metrics  *metrics
 	protect  *protector
-	tokens   *tokenIssuerKeys   // signs
-	verifyBy []*tokenIssuerKeys // verify and publish: tokens, then the previous keys
+	// tokens signs access tokens; prevTokens are a master-key rotation's
+	// previous keys, which still verify; jwks publishes them all (built
+	// once: it never changes while the handler lives).
+	tokens     *tokenIssuerKeys
+	prevTokens []*tokenIssuerKeys
+	jwks       []byte
 
 	// h1: the upstream transport is h1Transport, which ends a call at its
 	// fwdCall's deadline without a timer context.
@@ -195,14 +199,14 @@ func NewHandler(store *Store, opts Options) (*Handler, error) {
 	if h.tokens, err = newTokenKeys(seed); err != nil {
 		return nil, err
 	}
-	h.verifyBy = []*tokenIssuerKeys{h.tokens}
 	for _, s := range opts.PreviousTokenSeeds {
 		k, err := newTokenKeys(s)
 		if err != nil {
 			return nil, err
 		}
-		h.verifyBy = append(h.verifyBy, k)
+		h.prevTokens = append(h.prevTokens, k)
 	}
+	h.jwks = jwksDocument(append([]*tokenIssuerKeys{h.tokens}, h.prevTokens...))
 	prot := DefaultProtection
 	if opts.Protection != nil {
 		prot = *opts.Protection
@@ -290,6 +294,13 @@ func writeProblem(w http.ResponseWriter, status int, code, detail, id string, ex
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// noConfiguration answers 503 before the node has loaded a configuration,
+// which it does within seconds of starting.
+func (h *Handler) noConfiguration(w http.ResponseWriter, id string) {
+	w.Header().Set("Retry-After", "1")
+	h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
 }
 
 // authChallenges are the WWW-Authenticate challenges of a 401 that is not
@@ -425,8 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := h.store.Load()
 	if snap == nil {
-		w.Header().Set("Retry-After", "1") // a node loads its configuration within seconds of starting
-		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
+		h.noConfiguration(w, id)
 		return
 	}
 	if r.TLS != nil && snap.misdirected(r) {

@@ -68,8 +68,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, id string, 
 	snap := h.store.Load()
 	if snap == nil {
 		// No key is known yet: that says nothing about the caller's.
-		w.Header().Set("Retry-After", "1") // a node loads its configuration within seconds of starting
-		h.problem(w, http.StatusServiceUnavailable, "no-configuration", "The gateway has no configuration yet.", id, nil)
+		h.noConfiguration(w, id)
 		return
 	}
 	ak, sk, ok := r.BasicAuth()
@@ -184,14 +183,20 @@ func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	keys := make([]map[string]string, 0, len(h.verifyBy))
-	for _, k := range h.verifyBy {
-		keys = append(keys, map[string]string{
+	w.Write(h.jwks)
+}
+
+// jwksDocument is the JWK set (RFC 7517, OKP keys of RFC 8037) of keys.
+func jwksDocument(keys []*tokenIssuerKeys) []byte {
+	set := make([]map[string]string, 0, len(keys))
+	for _, k := range keys {
+		set = append(set, map[string]string{
 			"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
 			"x": base64.RawURLEncoding.EncodeToString(k.pub),
 		})
 	}
-	json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	b, _ := json.Marshal(map[string]any{"keys": set}) // strings only: cannot fail
+	return append(b, '\n')
 }
 
 // bearerKey verifies an access token locally (no database) and returns the
@@ -207,8 +212,12 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
 	raw = strings.TrimSpace(raw)
 	var cl tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &cl, func(t *jwt.Token) (any, error) {
-		for _, k := range h.verifyBy {
-			if t.Header["kid"] == k.kid {
+		kid := t.Header["kid"]
+		if kid == h.tokens.kid {
+			return h.tokens.pub, nil
+		}
+		for _, k := range h.prevTokens {
+			if kid == k.kid {
 				return k.pub, nil
 			}
 		}

@@ -89,7 +89,6 @@ func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		dialTimeout = time.Second
 	)
 	var rdb redis.UniversalClient
-	var addrs string
 	if rest, ok := cutClusterScheme(url); ok {
 		opt, err := redis.ParseClusterURL(rest)
 		if err != nil {
@@ -97,7 +96,7 @@ func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		}
 		opt.ContextTimeoutEnabled = true
 		opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = timeout, timeout, dialTimeout
-		rdb, addrs = redis.NewClusterClient(opt), "cluster "+strings.Join(opt.Addrs, ",")
+		rdb = redis.NewClusterClient(opt)
 	} else {
 		opt, err := redis.ParseURL(url)
 		if err != nil {
@@ -105,22 +104,22 @@ func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		}
 		opt.ContextTimeoutEnabled = true
 		opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = timeout, timeout, dialTimeout
-		rdb, addrs = redis.NewClient(opt), opt.Addr
+		rdb = redis.NewClient(opt)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", addrs, err)
-	}
+	ping := func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() }
+	var err error
 	if c, ok := rdb.(*redis.ClusterClient); ok {
 		// Every primary must answer: a node the client cannot reach
 		// would fail the calls whose keys it holds.
-		err := c.ForEachMaster(pctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
-		if err != nil {
-			rdb.Close()
-			return nil, fmt.Errorf("redis %s: %w", addrs, err)
-		}
+		err = c.ForEachMaster(pctx, ping)
+	} else {
+		err = ping(pctx, rdb.(*redis.Client))
+	}
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", RedisAddr(rdb), err)
 	}
 	return rdb, nil
 }

@@ -101,14 +101,13 @@ func (s *Snapshot) misdirected(r *http.Request) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host, sni = normHost(host), normHost(sni)
-	if host == sni {
+	if host = normHost(host); host == normHost(sni) {
 		return false
 	}
-	if c, ok := s.tls.byHost[sni]; ok {
-		return c.Leaf == nil || c.Leaf.VerifyHostname(host) != nil
+	if c, ok := s.Certificate(sni); ok {
+		return c.Leaf.VerifyHostname(host) != nil // Compile keeps only certificates with a leaf
 	}
-	_, custom := s.tls.byHost[host]
+	_, custom := s.Certificate(host)
 	return custom
 }
 

@@ -159,30 +159,27 @@ func masterKey(cfg *Config, dialect migrations.Dialect, log *slog.Logger) (*keyr
 	if err != nil {
 		return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
 	}
-	var kr *keyring.Keyring
+	var master []byte
 	switch {
 	case cfg.MasterKey != "":
-		k, err := keyring.Parse(cfg.MasterKey)
-		if err != nil {
+		if master, err = keyring.Parse(cfg.MasterKey); err != nil {
 			return nil, fmt.Errorf("PORTICO_MASTER_KEY: %w", err)
-		}
-		if kr, err = keyring.New(k, previous...); err != nil {
-			return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
 		}
 	case dialect == migrations.Postgres:
 		return nil, errors.New("PORTICO_MASTER_KEY is required with PostgreSQL: every node must share it (generate one with: openssl rand -hex 32)")
 	default:
 		path := filepath.Join(cfg.DataDir, "master.key")
-		k, created, err := keyring.LoadOrCreateFile(path)
-		if err != nil {
+		var created bool
+		if master, created, err = keyring.LoadOrCreateFile(path); err != nil {
 			return nil, err
 		}
 		if created {
 			log.Warn("no PORTICO_MASTER_KEY set: generated a master key; back it up, secrets at rest cannot be read without it", "path", path)
 		}
-		if kr, err = keyring.New(k, previous...); err != nil {
-			return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
-		}
+	}
+	kr, err := keyring.New(master, previous...)
+	if err != nil {
+		return nil, fmt.Errorf("PORTICO_PREVIOUS_MASTER_KEYS: %w", err)
 	}
 	if n := kr.Previous(); n > 0 {
 		log.Info("master key rotation: previous master keys accepted; run `portico reseal`, then drop them", "previous_keys", n)

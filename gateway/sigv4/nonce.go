@@ -25,8 +25,8 @@ type NonceStore interface {
 type NonceShareStore interface {
 	NonceStore
 	// ClaimShare is Claim, with the nonce counted against share's limit
-	// rather than accessKey's. The pair (accessKey, nonce) is what is
-	// remembered, as with Claim.
+	// rather than accessKey's ("": accessKey's, as Claim). The pair
+	// (accessKey, nonce) is what is remembered, as with Claim.
 	ClaimShare(ctx context.Context, share, accessKey, nonce string, ttl time.Duration) (bool, error)
 }
 
@@ -167,6 +167,9 @@ func (m *MemoryNonces) Claim(ctx context.Context, accessKey, nonce string, ttl t
 func (m *MemoryNonces) ClaimShare(_ context.Context, share, accessKey, nonce string, ttl time.Duration) (bool, error) {
 	if nonce == "" {
 		return false, errors.New("sigv4: empty nonce")
+	}
+	if share == "" {
+		share = accessKey
 	}
 	ttl = max(ttl, time.Second)
 	var buf [nonceKeyBuf]byte

@@ -436,3 +436,28 @@ func TestRedisNoncesShareOfKeys(t *testing.T) {
 	rdb, prefix := testRedis(t)
 	testShareOfKeys(t, NewRedisNonces(rdb, prefix, MaxNoncesPerKey(4)))
 }
+
+// An empty share is the access key's own: both stores count such a claim
+// against the key, not against one set every unshared key would fill.
+func TestClaimShareEmptyIsTheKey(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, s NonceShareStore) {
+		for i := range 2 {
+			if ok, err := s.ClaimShare(ctx, "", "PKA", "a"+strconv.Itoa(i), time.Minute); !ok || err != nil {
+				t.Fatalf("PKA claim %d: %v %v", i, ok, err)
+			}
+		}
+		if _, err := s.ClaimShare(ctx, "", "PKA", "a9", time.Minute); !errors.Is(err, ErrNonceKeyLimit) {
+			t.Fatalf("PKA beyond its limit: %v", err)
+		}
+		// Another key with no share has a limit of its own.
+		if ok, err := s.ClaimShare(ctx, "", "PKB", "b0", time.Minute); !ok || err != nil {
+			t.Fatalf("PKB: %v %v", ok, err)
+		}
+	}
+	t.Run("memory", func(t *testing.T) { check(t, NewMemoryNonces(1000, MaxNoncesPerKey(2))) })
+	t.Run("redis", func(t *testing.T) {
+		rdb, prefix := testRedis(t)
+		check(t, NewRedisNonces(rdb, prefix, MaxNoncesPerKey(2)))
+	})
+}

@@ -102,7 +102,7 @@ func (s *RedisNonces) ClaimShare(ctx context.Context, share, accessKey, nonce st
 		return false, errors.New("sigv4: empty nonce")
 	}
 	if share == "" {
-		share = accessKey // a key in no share counts alone
+		share = accessKey
 	}
 	secs := (ttl + time.Second - 1) / time.Second
 	if secs < 1 {

@@ -376,7 +376,7 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	}
 	var fresh bool
 	var err error
-	if v.shares != nil && share != "" {
+	if v.shares != nil {
 		fresh, err = v.shares.ClaimShare(ctx, share, a.accessKey, nonce, until.Sub(now)+time.Second)
 	} else {
 		fresh, err = v.nonces.Claim(ctx, a.accessKey, nonce, until.Sub(now)+time.Second)
