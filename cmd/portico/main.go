@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -46,15 +45,16 @@ var version = "dev"
 
 func main() {
 	// The gateway allocates a little per request: twice Go's default
-	// headroom halves how often the collector runs, for a modest amount of
-	// memory at rest (the configuration snapshot is mostly free of
-	// pointers, so each run is cheap). While the configuration rebuilds
-	// the heap holds two of them and the rebuild's garbage, and the
-	// headroom would triple that peak: the gateway's Reloader runs with
-	// less then (Config.RebuildGCPercent). GOGC and GOMEMLIMIT in the
-	// environment still win.
+	// headroom halves how often the collector runs, and a floor under the
+	// heap goal keeps a small heap from being collected many times a
+	// second (the configuration snapshot is mostly free of pointers, so
+	// each run is cheap). While the configuration rebuilds the heap holds
+	// two of them and the rebuild's garbage, and the headroom would triple
+	// that peak: the gateway's Reloader runs with less then
+	// (Config.RebuildGCPercent), without the floor. GOGC and GOMEMLIMIT in
+	// the environment still win.
 	if serving, _ := gwconfig.CollectorSettings(os.Getenv); serving > 0 {
-		debug.SetGCPercent(serving)
+		gwconfig.TuneCollector(serving, gwconfig.DefaultHeapFloor)
 	}
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "portico:", err)

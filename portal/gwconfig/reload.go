@@ -3,7 +3,6 @@ package gwconfig
 import (
 	"context"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,9 +223,7 @@ func (r *Reloader) reload(ctx context.Context, reason string) (err error) {
 
 // build runs Build under RebuildGCPercent.
 func (r *Reloader) build(ctx context.Context, version uint64) (*gateway.Snapshot, error) {
-	if r.RebuildGCPercent > 0 {
-		defer debug.SetGCPercent(debug.SetGCPercent(r.RebuildGCPercent))
-	}
+	defer Rebuilding(r.RebuildGCPercent)()
 	_, snap, err := Build(ctx, r.Sources, version)
 	return snap, err
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -123,11 +122,7 @@ func resetPeak() error {
 // what restores the setting.
 func rebuilding() (restore func()) {
 	_, rebuild := gwconfig.CollectorSettings(os.Getenv)
-	if rebuild == 0 {
-		return func() {}
-	}
-	prev := debug.SetGCPercent(rebuild)
-	return func() { debug.SetGCPercent(prev) }
+	return gwconfig.Rebuilding(rebuild)
 }
 
 // gcPercent is the GOGC in force.

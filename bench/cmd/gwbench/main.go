@@ -19,14 +19,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"github.com/portico-dev/portico/portal/gwconfig"
 )
 
 func main() {
 	if serving, _ := gwconfig.CollectorSettings(os.Getenv); serving > 0 {
-		debug.SetGCPercent(serving) // as cmd/portico does
+		gwconfig.TuneCollector(serving, gwconfig.DefaultHeapFloor) // as cmd/portico does
 	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: gwbench upstream|goproxy|gateway|wrkscript|bigconfig|report|pairs|freeport [flags]")
