@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -51,58 +52,24 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
 	}
 	methodEnd, targetStart, targetEnd := sp, sp+1, sp+1+sp2
 
-	// The fields, checked and located before anything is allocated.
-	var fields [maxSimpleFields]struct{ name, vStart, vEnd int }
-	n, hostAt := 0, -1
-	for i := eol + 1; ; {
-		end := bytes.IndexByte(hdr[i:], '\n')
-		if end < 1 || hdr[i+end-1] != '\r' {
-			return nil, false
-		}
-		end += i - 1 // the CR
-		if end == i {
-			if i+2 != len(hdr) {
-				return nil, false
-			}
-			break // the empty line
-		}
-		if n == maxSimpleFields {
-			return nil, false
-		}
-		colon := bytes.IndexByte(hdr[i:end], ':')
-		if colon <= 0 || !isToken(hdr[i:i+colon]) {
-			return nil, false // obs-fold starts with a space, which is no token byte
-		}
-		name := hdr[i : i+colon]
-		vs, ve := i+colon+1, end
-		for vs < ve && (hdr[vs] == ' ' || hdr[vs] == '\t') {
-			vs++
-		}
-		for ve > vs && (hdr[ve-1] == ' ' || hdr[ve-1] == '\t') {
-			ve--
-		}
-		if !isFieldValue(hdr[vs:ve]) {
-			return nil, false
-		}
+	var fields headerFields
+	hostAt := -1
+	ok := fields.scan(hdr, eol+1, func(name, value []byte) bool {
 		switch {
 		case asciiEqualFold(name, "Host"):
-			if hostAt >= 0 || !httpguts.ValidHostHeader(string(hdr[vs:ve])) {
-				return nil, false
+			if hostAt >= 0 || !httpguts.ValidHostHeader(string(value)) {
+				return false
 			}
-			hostAt = n
+			hostAt = fields.n
 		case asciiEqualFold(name, "Connection"):
-			if !asciiEqualFold(hdr[vs:ve], "keep-alive") {
-				return nil, false
-			}
+			return asciiEqualFold(value, "keep-alive")
 		case asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Transfer-Encoding"),
 			asciiEqualFold(name, "Trailer"), asciiEqualFold(name, "Pragma"), asciiEqualFold(name, "Upgrade"):
-			return nil, false
+			return false
 		}
-		fields[n] = struct{ name, vStart, vEnd int }{i, vs, ve}
-		n++
-		i = end + 2
-	}
-	if hostAt < 0 {
+		return true
+	})
+	if !ok || hostAt < 0 {
 		return nil, false
 	}
 	s := string(hdr) // the one copy: method, target and values are pieces of it
@@ -110,23 +77,7 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
 	if err != nil {
 		return nil, false
 	}
-	h := make(http.Header, n-1)
-	vals := make([]string, n)
-	for k := range n {
-		if k == hostAt {
-			continue // as ReadRequest: Host is the request's, not the map's
-		}
-		f := fields[k]
-		colon := bytes.IndexByte(hdr[f.name:f.vStart], ':')
-		key := c.headerKey(hdr[f.name : f.name+colon])
-		v := s[f.vStart:f.vEnd]
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, v)
-			continue
-		}
-		vals[k] = v
-		h[key] = vals[k : k+1 : k+1]
-	}
+	h := fields.header(hdr, s, &c.keys, hostAt) // as ReadRequest: Host is the request's, not the map's
 	req := &http.Request{
 		Method:     s[:methodEnd],
 		URL:        u,
@@ -135,30 +86,103 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
 		ProtoMinor: 1,
 		Header:     h,
 		Body:       http.NoBody,
-		Host:       s[fields[hostAt].vStart:fields[hostAt].vEnd],
+		Host:       s[fields.at[hostAt].vStart:fields.at[hostAt].vEnd],
 		RequestURI: s[targetStart:targetEnd],
 	}
 	return req, true
 }
 
-// headerKey is the canonical form of a header name as sent: from the
-// connection's cache when it sent the same bytes before.
-func (c *h1sConn) headerKey(raw []byte) string {
-	if k, ok := c.keys[string(raw)]; ok {
+// headerKeys caches the canonical forms of the header names one
+// connection sent, by the bytes it sent them as, so that a name seen
+// before costs no allocation.
+type headerKeys map[string]string
+
+// key is the canonical form of the header name raw.
+func (ks *headerKeys) key(raw []byte) string {
+	if k, ok := (*ks)[string(raw)]; ok {
 		return k
 	}
 	key := textproto.CanonicalMIMEHeaderKey(string(raw))
-	if c.keys == nil {
-		c.keys = make(map[string]string, 16)
+	if *ks == nil {
+		*ks = make(headerKeys, 16)
 	}
-	if len(c.keys) < maxKeyCache {
+	if len(*ks) < maxKeyCache {
 		if string(raw) == key {
-			c.keys[key] = key
+			(*ks)[key] = key
 		} else {
-			c.keys[string(raw)] = key
+			(*ks)[string(raw)] = key
 		}
 	}
 	return key
+}
+
+// headerFields locates the fields of a message head, checked, before
+// anything is allocated for them.
+type headerFields struct {
+	at [maxSimpleFields]struct{ name, colon, vStart, vEnd int }
+	n  int
+}
+
+// scan reads the field lines of hdr from i through the empty line that
+// must end hdr. It takes only plain fields — a token name right before
+// the colon, a value of visible ASCII, spaces and tabs, CRLF line ends, no
+// obs-fold — at most maxSimpleFields of them, and each one special (given
+// its name and value with the spaces around it trimmed, as textproto
+// trims them) accepts; false when anything else comes.
+func (f *headerFields) scan(hdr []byte, i int, special func(name, value []byte) bool) bool {
+	for {
+		end := bytes.IndexByte(hdr[i:], '\n')
+		if end < 1 || hdr[i+end-1] != '\r' {
+			return false
+		}
+		end += i - 1 // the CR
+		if end == i {
+			return i+2 == len(hdr) // the empty line
+		}
+		if f.n == maxSimpleFields {
+			return false
+		}
+		colon := bytes.IndexByte(hdr[i:end], ':')
+		if colon <= 0 || !isToken(hdr[i:i+colon]) {
+			return false // obs-fold starts with a space, which is no token byte
+		}
+		vs, ve := i+colon+1, end
+		for vs < ve && (hdr[vs] == ' ' || hdr[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (hdr[ve-1] == ' ' || hdr[ve-1] == '\t') {
+			ve--
+		}
+		if !isFieldValue(hdr[vs:ve]) || !special(hdr[i:i+colon], hdr[vs:ve]) {
+			return false
+		}
+		f.at[f.n] = struct{ name, colon, vStart, vEnd int }{i, i + colon, vs, ve}
+		f.n++
+		i = end + 2
+	}
+}
+
+// header builds the header map of the fields scanned, leaving out field
+// skip (-1 for none): s is hdr as a string, and the values are
+// pieces of it sharing one backing array, as textproto's are.
+func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) http.Header {
+	h := make(http.Header, f.n)
+	vals := make([]string, f.n)
+	for k := range f.n {
+		if k == skip {
+			continue
+		}
+		fl := f.at[k]
+		key := keys.key(hdr[fl.name:fl.colon])
+		v := s[fl.vStart:fl.vEnd]
+		if vv, ok := h[key]; ok {
+			h[key] = append(vv, v)
+			continue
+		}
+		vals[k] = v
+		h[key] = vals[k : k+1 : k+1]
+	}
+	return h
 }
 
 // isToken reports whether b is a non-empty RFC 9110 token.
@@ -214,3 +238,106 @@ func asciiEqualFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// parseSimpleResponse parses the most common answer — HTTP/1.1, a final
+// status whose body one Content-Length frames, plain fields — from head,
+// its complete head through the empty line, into the *http.Response that
+// http.ReadResponse returns for the same bytes (FuzzSimpleResponse holds
+// it to that); the body reads the next Content-Length bytes of the
+// connection's reader. ok is false for anything else: the answer to HEAD,
+// 1xx, 204, 304 and statuses past 599, no Content-Length or more than one,
+// Transfer-Encoding, Trailer, Pragma, a Connection field other than
+// keep-alive, HTTP/1.0, and fields that are not plain (as for requests).
+// The transport then reads it with ReadResponse, as before.
+func (c *h1Conn) parseSimpleResponse(head []byte, req *http.Request) (*http.Response, bool) {
+	if req.Method == http.MethodHead {
+		return nil, false
+	}
+	// The status line: HTTP/1.1 SP 3DIGIT [SP reason] CRLF.
+	eol := bytes.IndexByte(head, '\n')
+	if eol < 13 || head[eol-1] != '\r' || string(head[:9]) != "HTTP/1.1 " {
+		return nil, false
+	}
+	line := head[:eol-1]
+	code := 0
+	for _, d := range line[9:12] {
+		if d < '0' || d > '9' {
+			return nil, false
+		}
+		code = code*10 + int(d-'0')
+	}
+	if code < 200 || code > 599 || code == http.StatusNoContent || code == http.StatusNotModified ||
+		(len(line) > 12 && (line[12] != ' ' || !isFieldValue(line[13:]))) {
+		return nil, false
+	}
+	var fields headerFields
+	length := int64(-1)
+	ok := fields.scan(head, eol+1, func(name, value []byte) bool {
+		switch {
+		case asciiEqualFold(name, "Content-Length"):
+			if length >= 0 || len(value) == 0 || len(value) > 18 {
+				return false
+			}
+			length = 0
+			for _, d := range value {
+				if d < '0' || d > '9' {
+					return false
+				}
+				length = length*10 + int64(d-'0')
+			}
+		case asciiEqualFold(name, "Connection"):
+			return asciiEqualFold(value, "keep-alive")
+		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Trailer"), asciiEqualFold(name, "Pragma"):
+			return false
+		}
+		return true
+	})
+	if !ok || length < 0 {
+		return nil, false
+	}
+	s := string(head) // the one copy: the status and the values are pieces of it
+	res := &http.Response{
+		Status:        s[9 : eol-1],
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        fields.header(head, s, &c.keys, -1),
+		Body:          http.NoBody,
+		ContentLength: length,
+		Request:       req,
+	}
+	if length > 0 {
+		res.Body = &lengthBody{r: c.br, n: length}
+	}
+	return res, true
+}
+
+// lengthBody reads a body of n bytes, as net/http's body does for one that
+// Content-Length frames: io.EOF with the last bytes, io.ErrUnexpectedEOF if
+// the connection ends before them.
+type lengthBody struct {
+	r io.Reader
+	n int64
+}
+
+func (b *lengthBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	switch {
+	case err == io.EOF && b.n > 0:
+		err = io.ErrUnexpectedEOF
+	case err == nil && b.n == 0:
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Close does nothing: h1Body, which wraps it, owns the connection.
+func (b *lengthBody) Close() error { return nil }

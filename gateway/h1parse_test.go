@@ -3,8 +3,10 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -179,6 +181,163 @@ func BenchmarkParseRequest(b *testing.B) {
 				b.Fatal(err)
 			}
 			checkRequest(req, scanHosts(raw))
+		}
+	})
+}
+
+// simpleResponses are answers parseSimpleResponse must take, each followed
+// by its body.
+var simpleResponses = []string{
+	"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: Fri, 27 Nov 2026 08:00:00 GMT\r\n\r\nhello",
+	"HTTP/1.1 201\r\ncontent-length: 0\r\nlocation: /pets/1\r\n\r\n",
+	"HTTP/1.1 404 Not   Found \r\nContent-Length:  3 \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: keep-alive\r\n\r\nno!",
+	"HTTP/1.1 599 x\r\nContent-Length: 007\r\nX-Empty:\r\n\r\n1234567",
+}
+
+// notSimpleResponses are answers it must leave to http.ReadResponse.
+var notSimpleResponses = map[string]string{
+	"no length":          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello",
+	"two lengths":        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+	"signed length":      "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+	"empty length":       "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
+	"chunked":            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	"chunked and length": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"trailer":            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTrailer: X\r\n\r\nhello",
+	"pragma":             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nPragma: no-cache\r\n\r\nhello",
+	"connection close":   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+	"HTTP/1.0":           "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+	"100 Continue":       "HTTP/1.1 100 Continue\r\n\r\n",
+	"204":                "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+	"304":                "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+	"600":                "HTTP/1.1 600 x\r\nContent-Length: 0\r\n\r\n",
+	"two-digit status":   "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n",
+	"no space":           "HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n",
+	"obs-fold":           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: a\r\n b\r\n\r\n",
+	"bare LF":            "HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+	"obs-text reason":    "HTTP/1.1 200 \xc3\xa9\r\nContent-Length: 0\r\n\r\n",
+	"space before colon": "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
+}
+
+func TestSimpleResponseMatchesReadResponse(t *testing.T) {
+	c := &h1Conn{}
+	for round := range 2 {
+		for _, raw := range simpleResponses {
+			if msg := sameResponse(c, []byte(raw), http.MethodGet, true); msg != "" {
+				t.Fatalf("round %d: %q: %s", round, raw, msg)
+			}
+		}
+	}
+}
+
+func TestSimpleResponseDeclines(t *testing.T) {
+	for name, raw := range notSimpleResponses {
+		t.Run(name, func(t *testing.T) {
+			end := headerEnd([]byte(raw), 0)
+			if _, ok := (&h1Conn{}).parseSimpleResponse([]byte(raw)[:end], &http.Request{Method: http.MethodGet}); ok {
+				t.Fatalf("taken: %q", raw)
+			}
+		})
+	}
+	raw := []byte(simpleResponses[0])
+	if _, ok := (&h1Conn{}).parseSimpleResponse(raw[:headerEnd(raw, 0)], &http.Request{Method: http.MethodHead}); ok {
+		t.Fatal("the answer to HEAD taken")
+	}
+}
+
+// FuzzSimpleResponse: whatever parseSimpleResponse takes, http.ReadResponse
+// parses to the same response, and the bodies read the same bytes with
+// the same error (a short body included).
+func FuzzSimpleResponse(f *testing.F) {
+	for _, raw := range simpleResponses {
+		f.Add([]byte(raw))
+	}
+	for _, raw := range notSimpleResponses {
+		f.Add([]byte(raw))
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c := &h1Conn{}
+		for range 2 {
+			if msg := sameResponse(c, raw, http.MethodGet, false); msg != "" {
+				t.Fatalf("%q: %s", raw, msg)
+			}
+		}
+	})
+}
+
+// sameResponse parses raw with parseSimpleResponse on c and with
+// http.ReadResponse and returns what differs; must says the fast path
+// has to take it.
+func sameResponse(c *h1Conn, raw []byte, method string, must bool) string {
+	end := headerEnd(raw, 0)
+	if end == 0 {
+		return ""
+	}
+	req := &http.Request{Method: method}
+	c.br = bufio.NewReader(bytes.NewReader(raw[end:]))
+	res, ok := c.parseSimpleResponse(raw[:end], req)
+	if !ok {
+		if must {
+			return "not taken"
+		}
+		return ""
+	}
+	ref, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), req)
+	if err != nil {
+		return "ReadResponse fails: " + err.Error()
+	}
+	switch {
+	case res.Status != ref.Status, res.StatusCode != ref.StatusCode, res.Proto != ref.Proto,
+		res.ProtoMajor != ref.ProtoMajor, res.ProtoMinor != ref.ProtoMinor:
+		return "status line differs: " + res.Proto + " " + res.Status + " vs " + ref.Proto + " " + ref.Status
+	case !reflect.DeepEqual(res.Header, ref.Header):
+		var a, b bytes.Buffer
+		res.Header.Write(&a)
+		ref.Header.Write(&b)
+		return "header differs:\n" + a.String() + "vs\n" + b.String()
+	case res.ContentLength != ref.ContentLength, res.Close != ref.Close, res.Request != ref.Request,
+		res.TransferEncoding != nil || ref.TransferEncoding != nil, res.Trailer != nil || ref.Trailer != nil,
+		(res.Body == http.NoBody) != (ref.Body == http.NoBody):
+		return "framing differs"
+	}
+	got, gerr := io.ReadAll(res.Body)
+	want, werr := io.ReadAll(ref.Body)
+	if !bytes.Equal(got, want) || gerr != werr {
+		return "bodies differ: " + strconv.Quote(string(got)) + " vs " + strconv.Quote(string(want))
+	}
+	return ""
+}
+
+// BenchmarkParseResponse: the benchmark upstream's answer parsed by
+// parseSimpleResponse on a connection that had its names before, and by
+// http.ReadResponse; the body read in both.
+func BenchmarkParseResponse(b *testing.B) {
+	raw := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Fri, 27 Nov 2026 08:00:00 GMT\r\nContent-Length: 100\r\n\r\n" + strings.Repeat("x", 100))
+	end := headerEnd(raw, 0)
+	req := &http.Request{Method: http.MethodGet}
+	var buf [512]byte
+	b.Run("simple", func(b *testing.B) {
+		c := &h1Conn{br: bufio.NewReader(nil)}
+		b.ReportAllocs()
+		for b.Loop() {
+			c.br.Reset(bytes.NewReader(raw[end:]))
+			res, ok := c.parseSimpleResponse(raw[:end], req)
+			if !ok {
+				b.Fatal("not taken")
+			}
+			res.Body.Read(buf[:])
+		}
+	})
+	b.Run("ReadResponse", func(b *testing.B) {
+		br := bufio.NewReader(nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			br.Reset(bytes.NewReader(raw))
+			res, err := http.ReadResponse(br, req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res.Body.Read(buf[:])
 		}
 	})
 }

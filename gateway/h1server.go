@@ -347,7 +347,7 @@ type h1sConn struct {
 	lastPost bool
 	// keys caches the canonical header names this connection sent, by
 	// the bytes it sent them as (parseSimpleRequest).
-	keys map[string]string
+	keys headerKeys
 }
 
 func newH1sConn(s *H1Server, nc net.Conn) *h1sConn {

@@ -69,6 +69,9 @@ type h1Conn struct {
 	// reads counts Read calls: none during a ReadResponse means the head
 	// was parsed from what the buffer already held, still in place.
 	reads int
+	// keys caches the canonical header names the server sent
+	// (parseSimpleResponse).
+	keys headerKeys
 }
 
 // unblock ends pending I/O (a past deadline) when the request's context
@@ -449,12 +452,20 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		}
 		reads = c.reads
 		var err error
-		res, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			if c.headLeft <= 0 {
-				err = errHeadTooLarge
+		res = nil
+		if end := headerEnd(head, 0); end > 0 {
+			if r, ok := c.parseSimpleResponse(head[:end], req); ok {
+				c.br.Discard(end)
+				res = r
 			}
-			return fail(err, false)
+		}
+		if res == nil {
+			if res, err = http.ReadResponse(c.br, req); err != nil {
+				if c.headLeft <= 0 {
+					err = errHeadTooLarge
+				}
+				return fail(err, false)
+			}
 		}
 		if res.StatusCode < 100 {
 			return fail(errStatusBelow100, false)
