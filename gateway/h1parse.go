@@ -24,7 +24,7 @@ const maxKeyCache = 64
 // to that). ok is false for anything else: a body (Content-Length,
 // Transfer-Encoding), Trailer, Pragma, Upgrade, a Connection field other
 // than keep-alive, HTTP/1.0, other target forms, obs-fold, bare LF line
-// ends, bytes outside visible ASCII, space and tab in values, or not
+// ends, a value with bytes other than visible ASCII, space and tab, or not
 // exactly one valid Host. The server then parses it with ReadRequest and
 // checks it as before.
 //
