@@ -21,7 +21,8 @@ const maxKeyCache = 64
 // origin-form target, no body, every field plainly written — from hdr, its
 // complete header through the empty line, into the *http.Request that
 // http.ReadRequest returns for the same bytes (FuzzSimpleRequest holds it
-// to that). ok is false for anything else: a body (Content-Length,
+// to that), made with the request's context, which it returns too. It
+// returns nil for anything else: a body (Content-Length,
 // Transfer-Encoding), Trailer, Pragma, Upgrade, a Connection field other
 // than keep-alive, HTTP/1.0, other target forms, obs-fold, bare LF line
 // ends, a value with bytes other than visible ASCII, space and tab, or not
@@ -34,21 +35,21 @@ const maxKeyCache = 64
 // cache. A request it takes needs none of checkRequest's checks: its
 // version is 1.1, its one Host is valid, and its names and values use
 // only bytes those checks accept.
-func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
+func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, *reqCtx) {
 	// The request line: METHOD SP origin-form SP HTTP/1.1 CRLF.
 	eol := bytes.IndexByte(hdr, '\n')
 	if eol < 1 || hdr[eol-1] != '\r' {
-		return nil, false
+		return nil, nil
 	}
 	line := hdr[:eol-1]
 	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 || !isToken(line[:sp]) {
-		return nil, false
+		return nil, nil
 	}
 	rest := line[sp+1:]
 	sp2 := bytes.IndexByte(rest, ' ')
 	if sp2 <= 0 || rest[0] != '/' || string(rest[sp2+1:]) != "HTTP/1.1" || !isVisible(rest[:sp2]) {
-		return nil, false
+		return nil, nil
 	}
 	methodEnd, targetStart, targetEnd := sp, sp+1, sp+1+sp2
 
@@ -70,15 +71,15 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
 		return true
 	})
 	if !ok || hostAt < 0 {
-		return nil, false
+		return nil, nil
 	}
 	s := string(hdr) // the one copy: method, target and values are pieces of it
 	u, err := url.ParseRequestURI(s[targetStart:targetEnd])
 	if err != nil {
-		return nil, false
+		return nil, nil
 	}
 	h := fields.header(hdr, s, &c.keys, hostAt) // as ReadRequest: Host is the request's, not the map's
-	req := &http.Request{
+	r := http.Request{
 		Method:     s[:methodEnd],
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -89,7 +90,10 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, bool) {
 		Host:       s[fields.at[hostAt].vStart:fields.at[hostAt].vEnd],
 		RequestURI: s[targetStart:targetEnd],
 	}
-	return req, true
+	// r stays on the stack: the one Request allocated is WithContext's,
+	// made with the request's context.
+	ctx := newReqCtx(c.ctx)
+	return r.WithContext(ctx), ctx
 }
 
 // headerKeys caches the canonical forms of the header names one

@@ -53,9 +53,12 @@ func TestSimpleRequestMatchesReadRequest(t *testing.T) {
 	c := &h1sConn{}
 	for round := range 2 { // the second round with the names cached
 		for _, raw := range simpleRequests {
-			req, ok := c.parseSimpleRequest([]byte(raw))
-			if !ok {
+			req, ctx := c.parseSimpleRequest([]byte(raw))
+			if req == nil {
 				t.Fatalf("round %d: not taken: %q", round, raw)
+			}
+			if req.Context() != ctx {
+				t.Fatalf("round %d: the request does not carry the context returned with it", round)
 			}
 			if msg := sameRequest(raw, req); msg != "" {
 				t.Fatalf("round %d: %q: %s", round, raw, msg)
@@ -67,7 +70,7 @@ func TestSimpleRequestMatchesReadRequest(t *testing.T) {
 func TestSimpleRequestDeclines(t *testing.T) {
 	for name, raw := range notSimple {
 		t.Run(name, func(t *testing.T) {
-			if _, ok := (&h1sConn{}).parseSimpleRequest([]byte(raw)); ok {
+			if req, ctx := (&h1sConn{}).parseSimpleRequest([]byte(raw)); req != nil || ctx != nil {
 				t.Fatalf("taken: %q", raw)
 			}
 		})
@@ -118,8 +121,8 @@ func FuzzSimpleRequest(f *testing.F) {
 		hdr := raw[:end]
 		c := &h1sConn{}
 		for range 2 {
-			req, ok := c.parseSimpleRequest(hdr)
-			if !ok {
+			req, _ := c.parseSimpleRequest(hdr)
+			if req == nil {
 				return
 			}
 			if msg := sameRequest(string(hdr), req); msg != "" {
@@ -166,7 +169,7 @@ func BenchmarkParseRequest(b *testing.B) {
 		c := &h1sConn{}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := c.parseSimpleRequest(raw); !ok {
+			if req, _ := c.parseSimpleRequest(raw); req == nil {
 				b.Fatal("not taken")
 			}
 		}

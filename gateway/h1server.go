@@ -439,8 +439,8 @@ func (c *h1sConn) serve() {
 			return
 		}
 		first = false
-		req, simple := c.parseSimpleRequest(hdr)
-		if simple {
+		req, ctx := c.parseSimpleRequest(hdr)
+		if req != nil {
 			c.br.Discard(len(hdr))
 		} else {
 			hosts := scanHosts(hdr)
@@ -454,7 +454,7 @@ func (c *h1sConn) serve() {
 			}
 		}
 		c.lastPost = req.Method == http.MethodPost
-		if !c.serveRequest(req, lim) {
+		if !c.serveRequest(req, ctx, lim) {
 			return
 		}
 	}
@@ -640,11 +640,14 @@ func (c *h1sConn) closeWriteAndWait() {
 const rstAvoidanceDelay = 500 * time.Millisecond
 
 // serveRequest runs the handler for req; it reports whether the
-// connection may carry another request.
-func (c *h1sConn) serveRequest(req *http.Request, lim ServerLimits) (keep bool) {
-	ctx := newReqCtx(c.ctx)
+// connection may carry another request. ctx is req's context when the
+// request was made with it (parseSimpleRequest), else nil.
+func (c *h1sConn) serveRequest(req *http.Request, ctx *reqCtx, lim ServerLimits) (keep bool) {
+	if ctx == nil {
+		ctx = newReqCtx(c.ctx)
+		req = req.WithContext(ctx)
+	}
 	defer ctx.cancel()
-	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
 	w := &h1sResponse{c: c, req: req, header: make(http.Header, 8), cl: -1}
 	hasBody := req.Body != http.NoBody && req.Body != nil
