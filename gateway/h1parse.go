@@ -57,15 +57,15 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, *reqCtx) {
 	hostAt := -1
 	ok := fields.scan(hdr, eol+1, func(name, value []byte) bool {
 		switch {
-		case asciiEqualFold(name, "Host"):
+		case equalFold(name, "Host"):
 			if hostAt >= 0 || !httpguts.ValidHostHeader(string(value)) {
 				return false
 			}
 			hostAt = fields.n
-		case asciiEqualFold(name, "Connection"):
-			return asciiEqualFold(value, "keep-alive")
-		case asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Transfer-Encoding"),
-			asciiEqualFold(name, "Trailer"), asciiEqualFold(name, "Pragma"), asciiEqualFold(name, "Upgrade"):
+		case equalFold(name, "Connection"):
+			return equalFold(value, "keep-alive")
+		case equalFold(name, "Content-Length"), equalFold(name, "Transfer-Encoding"),
+			equalFold(name, "Trailer"), equalFold(name, "Pragma"), equalFold(name, "Upgrade"):
 			return false
 		}
 		return true
@@ -223,25 +223,10 @@ func isFieldValue(b []byte) bool {
 	return true
 }
 
-// asciiEqualFold reports whether b equals s ignoring ASCII case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
+// equalFold reports whether b equals s ignoring case. The parsers call
+// it only on names and values already checked to be ASCII, where
+// bytes.EqualFold's Unicode folding cannot match anything else.
+func equalFold(b []byte, s string) bool { return bytes.EqualFold(b, []byte(s)) }
 
 // parseSimpleResponse parses the most common answer — HTTP/1.1, a final
 // status whose body one Content-Length frames, plain fields — from head,
@@ -278,7 +263,7 @@ func (c *h1Conn) parseSimpleResponse(head []byte, req *http.Request) (*http.Resp
 	length := int64(-1)
 	ok := fields.scan(head, eol+1, func(name, value []byte) bool {
 		switch {
-		case asciiEqualFold(name, "Content-Length"):
+		case equalFold(name, "Content-Length"):
 			if length >= 0 || len(value) == 0 || len(value) > 18 {
 				return false
 			}
@@ -289,9 +274,9 @@ func (c *h1Conn) parseSimpleResponse(head []byte, req *http.Request) (*http.Resp
 				}
 				length = length*10 + int64(d-'0')
 			}
-		case asciiEqualFold(name, "Connection"):
-			return asciiEqualFold(value, "keep-alive")
-		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Trailer"), asciiEqualFold(name, "Pragma"):
+		case equalFold(name, "Connection"):
+			return equalFold(value, "keep-alive")
+		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Trailer"), equalFold(name, "Pragma"):
 			return false
 		}
 		return true

@@ -444,16 +444,19 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 		// in the bytes it was parsed from: wait here for the whole head
 		// (it nearly always came in one read, and ReadResponse would wait
 		// for the rest anyway), as far as the buffer holds.
-		for !headEnded(head) && len(head) < c.br.Size() {
+		end := headerEnd(head, 0)
+		for end == 0 && len(head) < c.br.Size() {
 			if _, err := c.br.Peek(len(head) + 1); err != nil {
 				break // ReadResponse meets it too
 			}
+			scanned := max(0, len(head)-3) // a line end may straddle the new bytes
 			head, _ = c.br.Peek(c.br.Buffered())
+			end = headerEnd(head, scanned)
 		}
 		reads = c.reads
 		var err error
 		res = nil
-		if end := headerEnd(head, 0); end > 0 {
+		if end > 0 {
 			if r, ok := c.parseSimpleResponse(head[:end], req); ok {
 				c.br.Discard(end)
 				res = r
@@ -510,12 +513,6 @@ func (t *h1Transport) roundTrip(ctx context.Context, c *h1Conn, req *http.Reques
 	}
 	res.Body = &h1Body{t: t, c: c, rc: res.Body, ctx: ctx, cw: cw, keep: keep}
 	return res, nil
-}
-
-// headEnded reports whether b holds the empty line that ends a response
-// head (CRLF, or the bare LF Go's parser also takes).
-func headEnded(b []byte) bool {
-	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
 }
 
 // hasContentLength reports whether a response head holds a Content-Length

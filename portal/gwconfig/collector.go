@@ -29,8 +29,7 @@ const maxTunedPercent = 10000
 // the tuner's changes and the rebuilds', so that neither undoes the other.
 var collector struct {
 	mu sync.Mutex
-	// serving and floor are what TuneCollector was given; serving is 0
-	// while nothing tunes.
+	// serving and floor are what TuneCollector was given.
 	serving int
 	floor   uint64
 	// tuned is the GOGC the tuner last set.
@@ -40,7 +39,8 @@ var collector struct {
 	// them replaced.
 	rebuilds int
 	saved    int
-	// gen ends a tuner: a per-cycle hook of an earlier generation stops.
+	// gen is the running tuner's generation: a per-cycle hook of another
+	// one (replaced, or stopped, which moves gen on) stops.
 	gen uint64
 }
 
@@ -62,7 +62,6 @@ func TuneCollector(serving int, floor uint64) (stop func()) {
 		collector.mu.Lock()
 		if collector.gen == gen {
 			collector.gen++
-			collector.serving = 0
 		}
 		collector.mu.Unlock()
 	}
@@ -91,7 +90,7 @@ func tune(gen uint64) bool {
 	}
 	collector.mu.Lock()
 	defer collector.mu.Unlock()
-	if collector.gen != gen || collector.serving == 0 {
+	if collector.gen != gen {
 		return false
 	}
 	if collector.rebuilds > 0 {
