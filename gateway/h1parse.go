@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -103,6 +104,12 @@ type headerKeys map[string]string
 
 // key is the canonical form of the header name raw.
 func (ks *headerKeys) key(raw []byte) string {
+	// Common names first, from one table every connection shares: it
+	// stays in the CPU's caches, where a connection's own map, touched
+	// once per request among a hundred others, often is not.
+	if k, ok := commonKeys[string(raw)]; ok {
+		return k
+	}
 	if k, ok := (*ks)[string(raw)]; ok {
 		return k
 	}
@@ -119,6 +126,29 @@ func (ks *headerKeys) key(raw []byte) string {
 	}
 	return key
 }
+
+// commonKeys maps the usual spellings of common request and response
+// header names (canonical and lower case) to their canonical forms.
+// Read-only after init.
+var commonKeys = func() map[string]string {
+	names := []string{
+		// Requests.
+		"Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cookie",
+		"Content-Type", "Content-Length", "Content-Encoding", "Connection", "Keep-Alive", "Expect", "Te", "Origin", "Referer",
+		"Cache-Control", "If-None-Match", "If-Modified-Since", "Range", "Traceparent", "Tracestate",
+		"X-Amz-Date", "X-Amz-Content-Sha256", "X-Amz-Security-Token", "X-Portico-Nonce", "X-Portico-Stage", "X-Portico-App-Code",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id",
+		// Responses.
+		"Date", "Server", "Etag", "Last-Modified", "Expires", "Vary", "Location", "Set-Cookie", "X-Content-Type-Options",
+		"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers",
+	}
+	m := make(map[string]string, 2*len(names))
+	for _, n := range names {
+		k := textproto.CanonicalMIMEHeaderKey(n)
+		m[k], m[strings.ToLower(k)] = k, k
+	}
+	return m
+}()
 
 // headerFields locates the fields of a message head, checked, before
 // anything is allocated for them.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/textproto"
 	"reflect"
 	"strconv"
 	"strings"
@@ -343,4 +344,21 @@ func BenchmarkParseResponse(b *testing.B) {
 			res.Body.Read(buf[:])
 		}
 	})
+}
+
+// TestCommonKeys: every spelling the shared table knows maps to the
+// canonical form textproto gives it.
+func TestCommonKeys(t *testing.T) {
+	for raw, key := range commonKeys {
+		if want := textproto.CanonicalMIMEHeaderKey(raw); key != want {
+			t.Errorf("%q -> %q, want %q", raw, key, want)
+		}
+	}
+	var ks headerKeys
+	if got := ks.key([]byte("x-amz-date")); got != "X-Amz-Date" || len(ks) != 0 {
+		t.Fatalf("common name: %q, connection cache %v", got, ks)
+	}
+	if got := ks.key([]byte("x-custom-thing")); got != "X-Custom-Thing" || ks["x-custom-thing"] != "X-Custom-Thing" {
+		t.Fatalf("other name: %q, connection cache %v", got, ks)
+	}
 }

@@ -72,6 +72,39 @@ type h1Conn struct {
 	// keys caches the canonical header names the server sent
 	// (parseSimpleResponse).
 	keys headerKeys
+	// probe peeks at the idle socket (alive): made once at dial, so a
+	// reuse allocates neither the raw connection nor the callback.
+	probe probe
+}
+
+// probe is a connection's non-blocking peek: rc is nil for a connection
+// that is no socket (it cannot be probed, and passes), bad says
+// SyscallConn failed.
+type probe struct {
+	rc   syscall.RawConn
+	bad  bool
+	fn   func(fd uintptr)
+	ok   bool
+	byte [1]byte
+}
+
+// init prepares the probe of nc.
+func (p *probe) init(nc net.Conn) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		p.bad = true
+		return
+	}
+	p.rc, p.fn = rc, p.peek
+}
+
+func (p *probe) peek(fd uintptr) {
+	_, _, err := syscall.Recvfrom(int(fd), p.byte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	p.ok = err == syscall.EAGAIN
 }
 
 // unblock ends pending I/O (a past deadline) when the request's context
@@ -263,6 +296,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		return nil, err
 	}
 	c := &h1Conn{nc: nc, addr: addr}
+	c.probe.init(nc)
 	br, _ := readerPool.Get().(*bufio.Reader)
 	if br == nil {
 		br = bufio.NewReaderSize(c, 4096)
@@ -293,7 +327,7 @@ func (t *h1Transport) pop(addr string) *h1Conn {
 		t.idle[addr] = st[:len(st)-1]
 		t.mu.Unlock()
 		idle := time.Since(c.idleAt)
-		if idle > t.idleTimeout || (idle >= t.probeAfter && !alive(c.nc)) {
+		if idle > t.idleTimeout || (idle >= t.probeAfter && !c.probe.alive()) {
 			c.close()
 			continue
 		}
@@ -376,26 +410,20 @@ func (t *h1Transport) CloseIdleConnections() {
 // alive reports whether an idle connection is still open: a non-blocking
 // peek must find nothing to read (EAGAIN). EOF, an error or unexpected
 // bytes mean it cannot be reused.
-func alive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+func (p *probe) alive() bool {
+	if p.bad {
 		return false
 	}
-	ok = false
-	var b [1]byte
+	if p.rc == nil {
+		return true
+	}
+	p.ok = false
 	// Control, not Read: Read fails once the deadline the connection's
 	// last call left on it has passed, which would throw away every
 	// connection idle longer than what remained of that call's timeout.
 	// The peek does not block, so it needs no poller.
-	err = rc.Control(func(fd uintptr) {
-		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = rerr == syscall.EAGAIN
-	})
-	return err == nil && ok
+	err := p.rc.Control(p.fn)
+	return err == nil && p.ok
 }
 
 // roundTrip sends req on c and reads the answer. On failure c is closed and

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-dev/portico/gateway/sigv4"
@@ -151,7 +152,25 @@ func SetHeaders(h http.Header, f Facts, sig string, vals *Values) {
 // Fill puts the values of the backend-signature headers in vals, for a
 // caller that writes them itself (Names gives their names).
 func (vals *Values) Fill(f Facts, sig string) {
-	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = f.RequestID, f.Consumer, f.App, f.Plan, strconv.FormatInt(f.Timestamp.Unix(), 10), sig
+	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = f.RequestID, f.Consumer, f.App, f.Plan, unixString(f.Timestamp.Unix()), sig
+}
+
+// lastSecond is the decimal form of the latest timestamp Fill wrote:
+// every call within a second shares it instead of formatting its own.
+var lastSecond atomic.Pointer[second]
+
+type second struct {
+	unix int64
+	s    string
+}
+
+func unixString(unix int64) string {
+	if p := lastSecond.Load(); p != nil && p.unix == unix {
+		return p.s
+	}
+	s := strconv.FormatInt(unix, 10)
+	lastSecond.Store(&second{unix, s})
+	return s
 }
 
 // Set sets vals' headers on h; the names are canonical: plain map writes.

@@ -97,3 +97,18 @@ func TestSignerMatchesApply(t *testing.T) {
 		}
 	}
 }
+
+// TestFillTimestamp: the timestamp Fill writes is the facts' own, whether
+// or not the call before it was in the same second (Fill shares the
+// formatted second between calls).
+func TestFillTimestamp(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0)
+	for _, d := range []time.Duration{0, 500 * time.Millisecond, time.Second, -time.Hour, 0, 36 * time.Hour, 36*time.Hour + 999*time.Millisecond} {
+		ts := base.Add(d)
+		var vals Values
+		vals.Fill(Facts{Timestamp: ts}, "sig")
+		if want := strconv.FormatInt(ts.Unix(), 10); vals[4] != want {
+			t.Fatalf("%v: timestamp %q, want %q", d, vals[4], want)
+		}
+	}
+}
