@@ -48,14 +48,15 @@ type usageKey struct {
 // Close — adding to the rows of the same subscription, operation and
 // minute, so the ledger counts every metered call exactly once.
 type Ledger struct {
-	db       *gorm.DB
-	log      *slog.Logger
-	touch    func(ctx context.Context, used map[string]time.Time) error
-	mu       sync.Mutex
-	pending  map[usageKey]*usageRow
-	keysUsed map[string]time.Time
-	stop     chan struct{}
-	done     chan struct{}
+	db    *gorm.DB
+	log   *slog.Logger
+	touch func(ctx context.Context, used map[string]time.Time) error
+	// shards hold what is recorded and not yet flushed, by subscription:
+	// the gateway's handlers, one per CPU, record at once, and one lock
+	// for all of them was contended on every call.
+	shards [ledgerShards]ledgerShard
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // NewLedger starts a ledger flushing every interval. touch, when set,
@@ -65,8 +66,10 @@ func NewLedger(db *gorm.DB, interval time.Duration, log *slog.Logger, touch func
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &Ledger{db: db, log: log, touch: touch, pending: map[usageKey]*usageRow{}, keysUsed: map[string]time.Time{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Ledger{db: db, log: log, touch: touch, stop: make(chan struct{}), done: make(chan struct{})}
+	for i := range l.shards {
+		l.shards[i].reset()
+	}
 	go l.run(interval)
 	return l
 }
@@ -75,12 +78,13 @@ func NewLedger(db *gorm.DB, interval time.Duration, log *slog.Logger, touch func
 func (l *Ledger) Record(e gateway.UsageEvent) {
 	m := e.Time.UTC().Truncate(time.Minute)
 	k := usageKey{e.SubscriptionID, e.OperationID, m.Unix()}
-	l.mu.Lock()
-	r := l.pending[k]
+	sh := l.shard(e.SubscriptionID)
+	sh.mu.Lock()
+	r := sh.pending[k]
 	if r == nil {
 		r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: m, ProviderOrgID: e.ProviderOrgID,
 			PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID}
-		l.pending[k] = r
+		sh.pending[k] = r
 	}
 	r.Calls++
 	if e.Billable {
@@ -96,10 +100,94 @@ func (l *Ledger) Record(e gateway.UsageEvent) {
 	}
 	r.BytesOut += e.BytesOut
 	r.LatencyMsSum += e.Latency.Milliseconds()
-	if t := l.keysUsed[e.AccessKey]; e.Time.After(t) {
-		l.keysUsed[e.AccessKey] = e.Time
+	if t := sh.keysUsed[e.AccessKey]; e.Time.After(t) {
+		sh.keysUsed[e.AccessKey] = e.Time
 	}
-	l.mu.Unlock()
+	sh.mu.Unlock()
+}
+
+// ledgerShards is how many ways the pending usage is split.
+const ledgerShards = 16
+
+// ledgerShard is the pending usage of the subscriptions hashed to it,
+// and the last use of the keys that called them; a cache line of its own.
+type ledgerShard struct {
+	mu       sync.Mutex
+	pending  map[usageKey]*usageRow
+	keysUsed map[string]time.Time
+	_        [40]byte
+}
+
+func (sh *ledgerShard) reset() {
+	sh.pending, sh.keysUsed = map[usageKey]*usageRow{}, map[string]time.Time{}
+}
+
+// shard is the shard a subscription's usage goes to (FNV-1a).
+func (l *Ledger) shard(subscriptionID string) *ledgerShard {
+	h := uint32(2166136261)
+	for i := 0; i < len(subscriptionID); i++ {
+		h = (h ^ uint32(subscriptionID[i])) * 16777619
+	}
+	return &l.shards[h%ledgerShards]
+}
+
+// take empties every shard and returns what they held (nil maps when
+// nothing was recorded).
+func (l *Ledger) take() (map[usageKey]*usageRow, map[string]time.Time) {
+	var batch map[usageKey]*usageRow
+	var keys map[string]time.Time
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		p, k := sh.pending, sh.keysUsed
+		if len(p) == 0 && len(k) == 0 {
+			sh.mu.Unlock()
+			continue // nothing to take: the shard keeps its maps
+		}
+		sh.reset()
+		sh.mu.Unlock()
+		if batch == nil {
+			batch, keys = p, k
+			continue
+		}
+		for kk, r := range p { // shards hold disjoint subscriptions
+			batch[kk] = r
+		}
+		for a, t := range k { // a key may call through several subscriptions
+			if t.After(keys[a]) {
+				keys[a] = t
+			}
+		}
+	}
+	return batch, keys
+}
+
+// putBack returns a batch that failed to flush to the shards, adding to
+// what was recorded since, so the next flush writes it.
+func (l *Ledger) putBack(batch map[usageKey]*usageRow, keys map[string]time.Time) {
+	for k, r := range batch {
+		sh := l.shard(k.sub)
+		sh.mu.Lock()
+		if cur := sh.pending[k]; cur != nil {
+			cur.Calls += r.Calls
+			cur.Billable += r.Billable
+			cur.Errors += r.Errors
+			cur.BytesIn += r.BytesIn
+			cur.BytesOut += r.BytesOut
+			cur.LatencyMsSum += r.LatencyMsSum
+		} else {
+			sh.pending[k] = r
+		}
+		sh.mu.Unlock()
+	}
+	sh := &l.shards[0] // last-used times may go to any shard: take merges them
+	sh.mu.Lock()
+	for k, t := range keys {
+		if t.After(sh.keysUsed[k]) {
+			sh.keysUsed[k] = t
+		}
+	}
+	sh.mu.Unlock()
 }
 
 func (l *Ledger) run(interval time.Duration) {
@@ -121,10 +209,7 @@ func (l *Ledger) run(interval time.Duration) {
 // Flush writes what has been recorded. On failure the batch is put back,
 // so nothing is lost or counted twice.
 func (l *Ledger) Flush(ctx context.Context) error {
-	l.mu.Lock()
-	batch, keys := l.pending, l.keysUsed
-	l.pending, l.keysUsed = map[usageKey]*usageRow{}, map[string]time.Time{}
-	l.mu.Unlock()
+	batch, keys := l.take()
 	if len(batch) == 0 {
 		return nil
 	}
@@ -154,25 +239,7 @@ func (l *Ledger) Flush(ctx context.Context) error {
 		}).CreateInBatches(rows, 200).Error
 	})
 	if err != nil {
-		l.mu.Lock()
-		for k, r := range batch { // put the batch back for the next flush
-			if cur := l.pending[k]; cur != nil {
-				cur.Calls += r.Calls
-				cur.Billable += r.Billable
-				cur.Errors += r.Errors
-				cur.BytesIn += r.BytesIn
-				cur.BytesOut += r.BytesOut
-				cur.LatencyMsSum += r.LatencyMsSum
-			} else {
-				l.pending[k] = r
-			}
-		}
-		for k, t := range keys {
-			if t.After(l.keysUsed[k]) {
-				l.keysUsed[k] = t
-			}
-		}
-		l.mu.Unlock()
+		l.putBack(batch, keys) // for the next flush
 		return fmt.Errorf("flush usage: %w", err)
 	}
 	if l.touch != nil {

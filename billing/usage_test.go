@@ -47,6 +47,66 @@ func TestLedgerCountsExactly(t *testing.T) {
 	})
 }
 
+// TestLedgerShardsPutBack: usage of many subscriptions (spread over the
+// ledger's shards) recorded concurrently, a flush that fails and puts its
+// batch back, more calls, then a flush that succeeds: every call is in the
+// ledger once, and each key's last use is its latest across subscriptions.
+func TestLedgerShardsPutBack(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		var touched map[string]time.Time
+		l := billing.NewLedger(db.DB, time.Hour, nil, func(_ context.Context, used map[string]time.Time) error {
+			touched = used
+			return nil
+		})
+		base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+		const subs, keys = 40, 7
+		record := func(n int) {
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range n {
+						j := w*n + i
+						l.Record(gateway.UsageEvent{Time: base.Add(time.Duration(j%90) * time.Second), SubscriptionID: "sub" + strconv.Itoa(j%subs),
+							OperationID: "get", ProviderOrgID: "prov", PartnerOrgID: "part", APIID: "api", Version: "v1", AppID: "app",
+							AccessKey: "PK" + strconv.Itoa(j%keys), Status: 200, Billable: true})
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		record(300)
+		if err := db.Exec("ALTER TABLE usage_ledger RENAME TO usage_ledger_away").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Flush(ctx); err == nil {
+			t.Fatal("flush into a missing table succeeded")
+		}
+		if err := db.Exec("ALTER TABLE usage_ledger_away RENAME TO usage_ledger").Error; err != nil {
+			t.Fatal(err)
+		}
+		record(200)
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var calls, rows int64
+		db.Raw("SELECT COALESCE(SUM(calls),0), COUNT(*) FROM usage_ledger").Row().Scan(&calls, &rows)
+		if calls != 4*300+4*200 || rows != subs*2 {
+			t.Fatalf("ledger: %d calls in %d rows, want %d in %d", calls, rows, 4*300+4*200, subs*2)
+		}
+		if len(touched) != keys {
+			t.Fatalf("last use of %d keys, want %d", len(touched), keys)
+		}
+		for k, at := range touched {
+			if want := base.Add(89 * time.Second); !at.Equal(want) {
+				t.Errorf("%s last used %v, want %v", k, at, want)
+			}
+		}
+	})
+}
+
 // TestLedgerQuotaUse: the billable calls in each subscription's day and
 // period windows, bounds included and excluded as the gateway counts them,
 // the minute a period began counted whole.
