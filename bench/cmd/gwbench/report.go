@@ -25,8 +25,12 @@ type result struct {
 	// steal are fractions of the machine's time. Zero when not recorded.
 	wrk, up, other float64
 	idle, steal    float64
-	bad            bool
-	round          string
+	// cs and upCS are the context switches per request of the proxy's
+	// threads and of the upstream's (for direct, cs is the upstream's),
+	// voluntary and not; -1 when not recorded.
+	cs, upCS float64
+	bad      bool
+	round    string
 }
 
 // report reads the run script's results file and prints, per target, the
@@ -67,6 +71,7 @@ func report(args []string) error {
 	fmt.Println("\nreq/s, p50 and p99 are medians over the rounds; ratios are of those medians. CPU/req is the median CPU time the")
 	fmt.Println("proxy process spent per request answered (for direct, the upstream's), all threads, user + system.")
 	printMachine(order, med)
+	printSwitches(order, med)
 	printPaired(order, runs)
 	if err := printFlagged(flagged, "FLAGGED runs (errors or non-2xx answers; their figures are suspect):"); err != nil {
 		return err
@@ -100,6 +105,29 @@ func printMachine(order []string, med map[string]result) {
 	fmt.Println("kernel's loopback network work outside process context); all is their sum. With idle near zero the machine is")
 	fmt.Println("CPU-bound: req/s ≈ CPUs ÷ all, so a proxy's req/s ratio to another is the inverse ratio of their `all`, not of")
 	fmt.Println("their proxy CPU alone — and the upstream and wrk cost more per request the fewer requests each wake-up carries.")
+}
+
+// printSwitches prints the context switches per request answered of the
+// proxy's and the upstream's threads: how many times a request made each
+// give up a CPU. A proxy that hands the upstream its requests one at a
+// time makes it wake up (and switch) for each, which is much of why the
+// upstream costs more behind a slower proxy.
+func printSwitches(order []string, med map[string]result) {
+	if med[order[0]].cs < 0 {
+		return // an older results file
+	}
+	fmt.Printf("\nContext switches per request answered (medians over the rounds; all threads, voluntary and not):\n")
+	fmt.Printf("%-14s %9s %9s\n", "target", "proxy", "upstream")
+	for _, t := range order {
+		m := med[t]
+		proxy, up := fmt.Sprintf("%.2f", m.cs), fmt.Sprintf("%.2f", m.upCS)
+		if t == "direct" {
+			proxy, up = "-", fmt.Sprintf("%.2f", m.cs)
+		} else if m.upCS < 0 {
+			up = "-"
+		}
+		fmt.Printf("%-14s %9s %9s\n", t, proxy, up)
+	}
 }
 
 // printPaired prints, per target, the median over the rounds of its ratio
@@ -197,7 +225,7 @@ func readResults(path string) (order []string, runs map[string][]result, flagged
 			k, v, _ := strings.Cut(p, "=")
 			kv[k], _ = strconv.ParseFloat(v, 64)
 		}
-		r := result{p50: kv["p50_us"], p99: kv["p99_us"], round: round}
+		r := result{p50: kv["p50_us"], p99: kv["p99_us"], round: round, cs: -1, upCS: -1}
 		if d := kv["duration_us"]; d > 0 {
 			r.rps = kv["requests"] / (d / 1e6)
 		}
@@ -209,6 +237,12 @@ func readResults(path string) (order []string, runs map[string][]result, flagged
 			}
 			if b := kv["busy_us"]; b > 0 {
 				r.other = max(0, b/n-r.cpu-r.up-r.wrk)
+			}
+			if v, ok := kv["cs"]; ok {
+				r.cs = v / n
+			}
+			if v, ok := kv["up_cs"]; ok && target != "direct" {
+				r.upCS = v / n
 			}
 		}
 		if all := kv["busy_us"] + kv["idle_us"] + kv["steal_us"]; all > 0 {
@@ -318,7 +352,8 @@ func median(rs []result) result {
 	return result{rps: pick(rpsOf), p50: pick(func(r result) float64 { return r.p50 }), p99: pick(p99Of), cpu: pick(cpuOf),
 		wrk: pick(func(r result) float64 { return r.wrk }), up: pick(func(r result) float64 { return r.up }),
 		other: pick(func(r result) float64 { return r.other }), idle: pick(func(r result) float64 { return r.idle }),
-		steal: pick(func(r result) float64 { return r.steal })}
+		steal: pick(func(r result) float64 { return r.steal }), cs: pick(func(r result) float64 { return r.cs }),
+		upCS: pick(func(r result) float64 { return r.upCS })}
 }
 
 func us(v float64) string {

@@ -144,3 +144,27 @@ func TestReportMachineCPU(t *testing.T) {
 		t.Errorf("machine table from a file without its figures:\n%s", out)
 	}
 }
+
+func TestReportContextSwitches(t *testing.T) {
+	// 1,000 requests each; direct's switches are the upstream's own.
+	p := resultsFile(t,
+		line("direct", "1", 1000, 20000, 100)+" cs=900 up_cs=900",
+		line("nginx", "1", 1000, 15000, 100)+" cs=700 up_cs=950",
+		line("full", "1", 1000, 40000, 100)+" cs=1000 up_cs=1550",
+	)
+	out, err := captured(t, func() error { return report([]string{p}) })
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	table := out[strings.Index(out, "Context switches per request"):]
+	for prefix, want := range map[string]string{"direct ": "- 0.90", "nginx ": "0.70 0.95", "full ": "1.00 1.55"} {
+		if f := strings.Fields(lineOf(t, table, prefix)); strings.Join(f[1:], " ") != want {
+			t.Errorf("%s: %q, want %q", prefix, f[1:], want)
+		}
+	}
+	// A results file without them prints no such table.
+	p = resultsFile(t, line("nginx", "1", 1000, 15000, 100))
+	if out, _ := captured(t, func() error { return report([]string{p}) }); strings.Contains(out, "Context switches") {
+		t.Errorf("switches table from a file without them:\n%s", out)
+	}
+}
