@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sort"
 	"strings"
@@ -55,6 +56,7 @@ type Ledger struct {
 	// the gateway's handlers, one per CPU, record at once, and one lock
 	// for all of them was contended on every call.
 	shards [ledgerShards]ledgerShard
+	seed   maphash.Seed // shard's
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -66,7 +68,7 @@ func NewLedger(db *gorm.DB, interval time.Duration, log *slog.Logger, touch func
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &Ledger{db: db, log: log, touch: touch, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Ledger{db: db, log: log, touch: touch, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
 	for i := range l.shards {
 		l.shards[i].reset()
 	}
@@ -122,13 +124,9 @@ func (sh *ledgerShard) reset() {
 	sh.pending, sh.keysUsed = map[usageKey]*usageRow{}, map[string]time.Time{}
 }
 
-// shard is the shard a subscription's usage goes to (FNV-1a).
+// shard is the shard a subscription's usage goes to.
 func (l *Ledger) shard(subscriptionID string) *ledgerShard {
-	h := uint32(2166136261)
-	for i := 0; i < len(subscriptionID); i++ {
-		h = (h ^ uint32(subscriptionID[i])) * 16777619
-	}
-	return &l.shards[h%ledgerShards]
+	return &l.shards[maphash.String(l.seed, subscriptionID)%ledgerShards]
 }
 
 // take empties every shard and returns what they held (nil maps when
