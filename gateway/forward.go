@@ -203,15 +203,62 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 // every attempt, the upstream transport picks targets, signs and retries.
 func (h *Handler) newProxy(inner http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:      h.rewrite,
-		Transport:    &upstreamTransport{h: h, inner: inner},
-		ErrorHandler: h.upstreamError,
-		BufferPool:   &bufferPool{},
+		Rewrite:        h.rewrite,
+		ModifyResponse: takeHeader,
+		Transport:      &upstreamTransport{h: h, inner: inner},
+		ErrorHandler:   h.upstreamError,
+		BufferPool:     &bufferPool{},
 		// The proxy's own lines (a body copy that broke off) go to the
 		// gateway's log, at debug: forward logs the same event as a
 		// warning with the request id and target.
 		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// takeHeader hands the upstream's answer fields to the client's answer
+// whole: the proxy would copy them one value at a time (a
+// canonicalisation and a new slice per field, though both sides key by
+// canonical names), then parse the answer's Content-Type to decide how
+// to flush. The proxy has already removed the hop-by-hop fields; what it
+// finds left it copies as before. A Content-Type naming an event stream
+// stays for the proxy to see (it flushes every event at once).
+func takeHeader(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols || res.Request == nil {
+		return nil
+	}
+	call, _ := res.Request.Context().Value(fwdKey{}).(*fwdCall)
+	if call == nil || call.mw == nil {
+		return nil
+	}
+	moveHeader(call.mw.Header(), res.Header)
+	return nil
+}
+
+// moveHeader moves src's fields into dst, after any values dst already
+// has for them (the proxy's order: the gateway's own first), leaving src
+// with only an event stream's Content-Type. The value slices move too, so
+// nothing may write to src's afterwards: an answer's header is parsed
+// afresh for each call.
+func moveHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if k == "Content-Type" && len(vv) > 0 && eventStream(vv[0]) {
+			continue
+		}
+		if cur, ok := dst[k]; ok {
+			dst[k] = append(cur[:len(cur):len(cur)], vv...) // cur may be shared: never append into it
+		} else {
+			dst[k] = vv
+		}
+		delete(src, k)
+	}
+}
+
+// eventStream reports whether a Content-Type value's media type is
+// text/event-stream, as the proxy's mime.ParseMediaType check would find
+// (or more loosely: it only decides what the proxy gets to check).
+func eventStream(ct string) bool {
+	base, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(base), "text/event-stream")
 }
 
 // expired reports whether the call ran out of time.

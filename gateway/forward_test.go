@@ -15,6 +15,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -793,5 +794,138 @@ func TestBackendSignatureEveryTransport(t *testing.T) {
 				t.Fatalf("backend saw: %+v (client's request id %s)", s, res.Header.Get(RequestIDHeader))
 			}
 		})
+	}
+}
+
+// The upstream's answer fields reach the client as the proxy would copy
+// them — every value, in order, after the gateway's own, and without the
+// hop-by-hop ones — whichever transport carried the call, though they
+// are handed over whole rather than copied.
+func TestForwardAnswerHeaders(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Set-Cookie"] = []string{"a=1", "b=2"}
+		h.Set("Connection", "X-Hop")
+		h.Set("X-Hop", "secret")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("Content-Type", "application/json")
+		h.Set(RequestIDHeader, "upstream's own")
+		h.Set("Ratelimit", `"upstream";r=1;t=1`)
+		h.Set("X-Custom", "kept")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(up.Close)
+	cfg := fwdConfig(Upstream{Targets: []Target{{URL: up.URL, Weight: 1}}})
+	cfg.Subscriptions[0].Limits = Limits{RequestsPerSecond: 100, DayQuota: 1000}
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"h1", Options{AllowPrivateUpstreams: true}},
+		{"own-transport", Options{AllowPrivateUpstreams: true, Transport: &http.Transport{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newFwdGateway(t, cfg, tc.opts)
+			for i := range 3 { // a reused connection, and a fresh answer each time
+				res, body := g.call(t, "GET", "/acme/echo/v1/page", "", nil)
+				if res.StatusCode != 200 || body != `{"ok":true}` {
+					t.Fatalf("call %d: %d %q", i, res.StatusCode, body)
+				}
+				h := res.Header
+				if got := h.Values("Set-Cookie"); len(got) != 2 || got[0] != "a=1" || got[1] != "b=2" {
+					t.Errorf("Set-Cookie = %q", got)
+				}
+				for _, k := range []string{"X-Hop", "Keep-Alive"} {
+					if v := h.Get(k); v != "" {
+						t.Errorf("hop-by-hop %s reached the client: %q", k, v)
+					}
+				}
+				if got := h.Values(RequestIDHeader); len(got) != 2 || got[0] == "upstream's own" || got[1] != "upstream's own" {
+					t.Errorf("%s = %q: want the gateway's, then the upstream's", RequestIDHeader, got)
+				}
+				if got := h.Values("Ratelimit"); len(got) != 2 || !strings.HasPrefix(got[0], `"burst"`) || got[1] != `"upstream";r=1;t=1` {
+					t.Errorf("RateLimit = %q: want the gateway's, then the upstream's", got)
+				}
+				if h.Get("Content-Type") != "application/json" || h.Get("X-Custom") != "kept" || h.Get("Ratelimit-Policy") == "" {
+					t.Errorf("answer header %v", h)
+				}
+			}
+		})
+	}
+}
+
+// An event stream is relayed event by event even when its length is
+// declared: the proxy flushes text/event-stream at once, and so the
+// gateway leaves that Content-Type where the proxy looks for it.
+func TestForwardFlushesEventStream(t *testing.T) {
+	const first, second = "data: one\n\n", "data: two\n\n"
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "Text/Event-Stream; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(first)+len(second)))
+		io.WriteString(w, first)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		io.WriteString(w, second)
+	}))
+	t.Cleanup(up.Close)
+	g := newFwdGateway(t, fwdConfig(Upstream{Targets: []Target{{URL: up.URL, Weight: 1}}}), Options{AllowPrivateUpstreams: true})
+	type answer struct {
+		res   *http.Response
+		first string
+		err   error
+	}
+	got := make(chan answer, 1)
+	go func() { // the head and the first event must come while the upstream waits
+		res, err := g.send(t, "GET", "/acme/echo/v1/events", "", nil)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b := make([]byte, len(first))
+		_, err = io.ReadFull(res.Body, b)
+		got <- answer{res, string(b), err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+		if a.err != nil || a.first != first {
+			t.Fatalf("first event: %q %v", a.first, a.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event was held back until the stream ended")
+	}
+	res := a.res
+	defer res.Body.Close()
+	close(release)
+	rest, _ := io.ReadAll(res.Body)
+	if string(rest) != second || res.Header.Get("Content-Type") != "Text/Event-Stream; charset=utf-8" {
+		t.Fatalf("rest %q, Content-Type %q", rest, res.Header.Get("Content-Type"))
+	}
+}
+
+func TestMoveHeader(t *testing.T) {
+	shared := make([]string, 1, 4) // room to append into, as a slice the gateway shares might have
+	shared[0] = "gw"
+	dst := http.Header{"Vary": shared, "X-Own": {"1"}}
+	src := http.Header{"Vary": {"Accept"}, "Content-Type": {"text/event-stream"}, "X-New": {"a", "b"}}
+	moveHeader(dst, src)
+	if got := dst["Vary"]; len(got) != 2 || got[0] != "gw" || got[1] != "Accept" || shared[:2][1] != "" {
+		t.Errorf("Vary = %q (shared %q)", got, shared)
+	}
+	if got := dst["X-New"]; len(got) != 2 || got[1] != "b" {
+		t.Errorf("X-New = %q", got)
+	}
+	if len(src) != 1 || src.Get("Content-Type") != "text/event-stream" || dst.Get("Content-Type") != "" {
+		t.Errorf("left %v, moved %v: an event stream's Content-Type stays for the proxy", src, dst)
+	}
+	for ct, want := range map[string]bool{"text/event-stream": true, " TEXT/event-stream ; charset=x": true,
+		"text/event-streams": false, "application/json": false, "": false} {
+		if eventStream(ct) != want {
+			t.Errorf("eventStream(%q) = %v", ct, !want)
+		}
 	}
 }
