@@ -73,6 +73,13 @@ type sendTimeoutConn struct {
 	// explicit is a write deadline set through the conn (unix ns, 0 for
 	// none); it wins when it is sooner.
 	explicit atomic.Int64
+	// armed is the deadline Write last set itself (unix ns; 0 for none,
+	// or when one was set through the conn since). Write renews it only
+	// once an eighth of d has passed, not before every write: updating a
+	// socket's deadline moves a runtime timer, and an answer usually
+	// goes out in one or two writes a few microseconds apart. A write
+	// that makes no progress therefore fails after between 7/8 d and d.
+	armed atomic.Int64
 }
 
 // Write writes p with a deadline d ahead, renewed whenever the client
@@ -81,12 +88,20 @@ type sendTimeoutConn struct {
 func (c *sendTimeoutConn) Write(p []byte) (int, error) {
 	written := 0
 	for {
-		dl := time.Now().Add(c.d)
+		now := time.Now()
+		dl := now.Add(c.d)
 		own := true
 		if e := c.explicit.Load(); e != 0 && e < dl.UnixNano() {
 			dl, own = time.Unix(0, e), false
 		}
-		c.Conn.SetWriteDeadline(dl)
+		switch a := c.armed.Load(); {
+		case !own:
+			c.armed.Store(0)
+			c.Conn.SetWriteDeadline(dl)
+		case a == 0 || a-now.UnixNano() < int64(c.d-c.d/8):
+			c.armed.Store(dl.UnixNano())
+			c.Conn.SetWriteDeadline(dl)
+		}
 		n, err := c.Conn.Write(p[written:])
 		written += n
 		if err == nil || n == 0 || !own || !isTimeout(err) {
@@ -108,6 +123,7 @@ func (c *sendTimeoutConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *sendTimeoutConn) remember(t time.Time) {
+	c.armed.Store(0) // the next Write sets its own again
 	var e int64
 	if !t.IsZero() {
 		e = max(t.UnixNano(), 1)

@@ -516,3 +516,45 @@ type fakeAddrConn struct {
 }
 
 func (c *fakeAddrConn) RemoteAddr() net.Addr { return c.remote }
+
+// deadlineConn counts the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	sets []time.Time
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.sets = append(c.sets, t); return nil }
+
+// The send timeout's deadline is renewed once an eighth of it has passed,
+// not before every write, and again at once after a deadline was set
+// through the connection.
+func TestSendTimeoutRenewsLazily(t *testing.T) {
+	const d = 400 * time.Millisecond
+	inner := &deadlineConn{}
+	c := &sendTimeoutConn{Conn: inner, d: d}
+	start := time.Now()
+	for range 10 {
+		c.Write([]byte("x"))
+	}
+	if len(inner.sets) != 1 || inner.sets[0].Before(start.Add(d)) {
+		t.Fatalf("deadlines set by 10 quick writes: %v", inner.sets)
+	}
+	time.Sleep(d/8 + 20*time.Millisecond)
+	c.Write([]byte("x"))
+	if len(inner.sets) != 2 {
+		t.Fatalf("no renewal after an eighth of the timeout: %d deadlines", len(inner.sets))
+	}
+	c.SetWriteDeadline(time.Time{}) // someone else's: cleared
+	c.Write([]byte("x"))
+	if len(inner.sets) != 4 || inner.sets[3].IsZero() {
+		t.Fatalf("no renewal after a deadline set through the conn: %v", inner.sets)
+	}
+	soon := time.Now().Add(50 * time.Millisecond)
+	c.SetWriteDeadline(soon) // sooner than d: it applies to every write
+	c.Write([]byte("x"))
+	c.Write([]byte("x"))
+	if n := len(inner.sets); n != 7 || !inner.sets[5].Equal(soon) || !inner.sets[6].Equal(soon) {
+		t.Fatalf("a sooner explicit deadline: %v", inner.sets[4:])
+	}
+}
