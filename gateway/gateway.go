@@ -314,9 +314,9 @@ var authChallenges = []string{`AWS4-HMAC-SHA256 realm="portico"`, `Bearer realm=
 // caller's key; on failure it has written the problem (and counted it
 // against ck, the client's per-IP key, when it was a bad credential).
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
-	appCode := r.Header.Get(AppCodeHeader) != ""
+	appCode := field(r.Header, AppCodeHeader) != ""
 	bearer := false
-	if a := r.Header.Get("Authorization"); len(a) >= len("Bearer ") && strings.EqualFold(a[:len("Bearer ")], "Bearer ") {
+	if a := field(r.Header, "Authorization"); len(a) >= len("Bearer ") && strings.EqualFold(a[:len("Bearer ")], "Bearer ") {
 		bearer = true // the scheme is case-insensitive (RFC 9110 §11.1)
 	}
 	if api.Settings.RequireNonce && (appCode || bearer) {
@@ -349,7 +349,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 	if !ok {
 		return Key{}, "", false
 	}
-	cred, err := h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce, Keys: (*snapshotKeys)(snap)})
+	// The servers in front of the handler key every field by its
+	// canonical name (the tests' requests are built as a client's).
+	cred, err := h.verifier.Verify(r.Context(), r, bodyHash, sigv4.VerifyOptions{RequireNonce: api.Settings.RequireNonce,
+		Keys: (*snapshotKeys)(snap), CanonicalHeaders: true})
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
@@ -374,6 +377,16 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 		return Key{}, "", false
 	}
 	return snap.key(cred.Owner.(*keyRec)), bodyHash, true
+}
+
+// field is h.Get(name) for a canonical name, without canonicalising it
+// again on every call (the gateway's own header names are constants in
+// canonical form, and servers key fields by that form).
+func field(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ServeHTTP implements http.Handler.

@@ -654,7 +654,7 @@ func (c *h1sConn) serveRequest(req *http.Request, ctx *reqCtx, lim ServerLimits)
 	// As net/http: 100 Continue is owed to an HTTP/1.1 request with a
 	// body that expects it; any other expectation fails.
 	expectContinue := false
-	if ex := req.Header.Get("Expect"); ex != "" {
+	if ex := field(req.Header, "Expect"); ex != "" { // the parser keys fields canonically
 		if !httpguts.HeaderValuesContainsToken([]string{ex}, "100-continue") {
 			w.header["Connection"] = []string{"close"}
 			w.WriteHeader(http.StatusExpectationFailed)

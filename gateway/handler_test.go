@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -414,5 +415,17 @@ func TestSnapshotPrefersTheActiveSubscription(t *testing.T) {
 	}
 	if _, ok := snap.Subscription("app1", "nope"); ok {
 		t.Fatal("a subscription to an API the app never subscribed to")
+	}
+}
+
+// field looks names up as they are written: they must be canonical.
+func TestHeaderNamesCanonical(t *testing.T) {
+	for _, name := range []string{AppCodeHeader, StageHeader, RequestIDHeader, "Authorization"} {
+		if c := textproto.CanonicalMIMEHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q)", name, c)
+		}
+	}
+	if got := field(http.Header{"X-A": {"1", "2"}}, "X-A"); got != "1" {
+		t.Errorf("field = %q", got)
 	}
 }

@@ -146,7 +146,7 @@ func (r *Router) Routes() int { return r.nRoutes }
 // path, does not, and the operation the gateway checked, limited and
 // metered would not be the one the backend serves.
 func (r *Router) LookupRequest(req *http.Request) (Match, error) {
-	return r.lookup(req.Host, req.URL.Path, escapedPath(req), req.Method, req.Header.Get(StageHeader))
+	return r.lookup(req.Host, req.URL.Path, escapedPath(req), req.Method, field(req.Header, StageHeader))
 }
 
 // escapedPath is the request's escaped path for lookup when it differs

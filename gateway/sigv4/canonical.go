@@ -347,10 +347,12 @@ func canonicalHeaderKey(buf []byte, name string) []byte {
 }
 
 // headerValues returns the values of the lower-case header name on r, and
-// whether the header is present. Host and (on a server) Content-Length and
+// whether the header is present; with scan, under any spelling of its name
+// (a request built by hand may key it so), else only under its canonical
+// one (VerifyOptions.CanonicalHeaders). Host and (on a server) Content-Length and
 // Transfer-Encoding live outside r.Header and are reported from r's fields;
 // special is set for those, with the value in one.
-func headerValues(r *http.Request, name string) (vals []string, one string, special, ok bool) {
+func headerValues(r *http.Request, name string, scan bool) (vals []string, one string, special, ok bool) {
 	switch name {
 	case "host":
 		h := r.Host
@@ -365,9 +367,11 @@ func headerValues(r *http.Request, name string) (vals []string, one string, spec
 			return v, "", false, true
 		}
 	}
-	for k, v := range r.Header { // non-canonical keys (set by hand, or very long names)
-		if strings.EqualFold(k, name) {
-			return v, "", false, true
+	if scan || len(name) > len(kb) {
+		for k, v := range r.Header { // non-canonical keys (set by hand, or very long names)
+			if strings.EqualFold(k, name) {
+				return v, "", false, true
+			}
 		}
 	}
 	switch name {
@@ -392,15 +396,15 @@ type signedValues struct {
 // appendCanonicalHeaders appends "name:value\n" for each name in the
 // semicolon-separated signedHeaders, in the order given. It reports the first
 // missing header by name. With seen non-nil, it records the values of
-// X-Amz-Content-Sha256 and X-Portico-Nonce there.
-func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string, seen *signedValues) ([]byte, string) {
+// X-Amz-Content-Sha256 and X-Portico-Nonce there. scan is headerValues'.
+func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string, seen *signedValues, scan bool) ([]byte, string) {
 	for rest := signedHeaders; ; {
 		name := rest
 		i := strings.IndexByte(rest, ';')
 		if i >= 0 {
 			name, rest = rest[:i], rest[i+1:]
 		}
-		vals, one, special, ok := headerValues(r, name)
+		vals, one, special, ok := headerValues(r, name, scan)
 		if !ok {
 			return dst, name
 		}
@@ -437,6 +441,10 @@ func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string, s
 // value). The backend signature uses the same rules, so a provider can
 // canonicalise the query its backend receives exactly as the gateway did.
 func AppendCanonicalQuery(dst []byte, rawQuery string) []byte {
-	var sc scratch
-	return appendCanonicalQuery(dst, rawQuery, false, &sc)
+	if rawQuery == "" {
+		return dst
+	}
+	sc := getScratch() // its buffers sort the pairs without allocating
+	defer putScratch(sc)
+	return appendCanonicalQuery(dst, rawQuery, false, sc)
 }

@@ -270,6 +270,20 @@ func TestRejections(t *testing.T) {
 				r.Header["x-portico-nonce"] = []string{"n1"} // set by hand in-process, not canonicalised
 				return r
 			}},
+		{name: "nonce-not-signed-canonical-headers", status: 400, typ: TypeMalformedAuthorization, detailHas: "x-portico-nonce",
+			opts: VerifyOptions{CanonicalHeaders: true}, // as the gateway verifies what its server parsed
+			req: func(t *testing.T) *http.Request {
+				r := signedServerRequest(t, "GET", base+"/f", "", Signer{})
+				r.Header.Set(NonceHeader, "n1")
+				return r
+			}},
+		{name: "nonce-required-canonical-headers-hand-keyed", status: 403, typ: TypeNonceRequired,
+			opts: VerifyOptions{CanonicalHeaders: true, RequireNonce: true},
+			req: func(t *testing.T) *http.Request {
+				r := signedServerRequest(t, "GET", base+"/f", "", Signer{})
+				r.Header["x-portico-nonce"] = []string{"n1"} // not where a caller that promised canonical keys looks
+				return r
+			}},
 		{name: "nonce-signed-twice", status: 400, typ: TypeMalformedAuthorization, detailHas: "exactly once",
 			req: func(t *testing.T) *http.Request {
 				r, _ := http.NewRequest("GET", base+"/f", nil)

@@ -73,6 +73,11 @@ type VerifyOptions struct {
 	// caller serving from configuration snapshots passes the one the
 	// request is served with, so a reload between its steps cannot mix two.
 	Keys KeyStore
+	// CanonicalHeaders says r.Header keys every field by its canonical
+	// name, as an HTTP server's parser does: a header absent under that
+	// name is absent, and is not searched for under other spellings (as
+	// it must be in a request built by hand).
+	CanonicalHeaders bool
 }
 
 // Verifier checks AWS Signature Version 4 signatures as signing.md defines
@@ -234,7 +239,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 	defer putScratch(sc)
 	var seen signedValues
 	var missing string
-	sc.hdr, missing = appendCanonicalHeaders(sc.hdr[:0], r, a.signedHeaders, &seen)
+	sc.hdr, missing = appendCanonicalHeaders(sc.hdr[:0], r, a.signedHeaders, &seen, !opts.CanonicalHeaders)
 	if missing != "" {
 		return Credential{}, malformed("SignedHeaders", "lists "+missing+", which the request does not carry")
 	}
@@ -352,7 +357,7 @@ func (v *Verifier) checkNonce(ctx context.Context, r *http.Request, a *authReque
 	signed := a.signs&signsNonce != 0
 	vals, present := signedVals, signed
 	if !signed {
-		vals, _, _, present = headerValues(r, "x-portico-nonce")
+		vals, _, _, present = headerValues(r, "x-portico-nonce", !opts.CanonicalHeaders)
 	}
 	if !present {
 		if v.requireNonce || opts.RequireNonce {
@@ -446,7 +451,7 @@ func appendCanonicalRequest(dst []byte, r *http.Request, in *canonInput, sc *scr
 	if in.headers != nil {
 		dst = append(dst, in.headers...)
 	} else {
-		dst, _ = appendCanonicalHeaders(dst, r, in.signedHeaders, nil)
+		dst, _ = appendCanonicalHeaders(dst, r, in.signedHeaders, nil, true)
 	}
 	dst = append(dst, '\n')
 	dst = append(dst, in.signedHeaders...)
