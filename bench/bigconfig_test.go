@@ -55,6 +55,12 @@ func bigConfig() *gateway.Config { return BigConfig("http://upstream.invalid", D
 // newHandler builds a gateway handler as cmd/portico does, with the
 // forwarding transport replaced by instantUpstream.
 func newHandler(tb testing.TB, cfg *gateway.Config) *gateway.Handler {
+	return newHandlerWith(tb, cfg, 5*time.Second, func(o *gateway.Options) { o.Transport = instantUpstream{} })
+}
+
+// newHandlerWith is newHandler with the usage ledger flushed every
+// flushEvery and the options adjusted by opt.
+func newHandlerWith(tb testing.TB, cfg *gateway.Config, flushEvery time.Duration, opt func(*gateway.Options)) *gateway.Handler {
 	tb.Helper()
 	snap, err := gateway.Compile(cfg)
 	if err != nil {
@@ -69,11 +75,12 @@ func newHandler(tb testing.TB, cfg *gateway.Config) *gateway.Handler {
 	if err := migrations.Up(context.Background(), db, log); err != nil {
 		tb.Fatal(err)
 	}
-	ledger := billing.NewLedger(db.DB, 5*time.Second, log, nil)
+	ledger := billing.NewLedger(db.DB, flushEvery, log, nil)
 	tb.Cleanup(func() { ledger.Close(context.Background()) })
-	h, err := gateway.NewHandler(gateway.NewStore(snap), gateway.Options{Region: Region, Logger: log, Meter: ledger,
-		Registry: prometheus.NewRegistry(), Transport: instantUpstream{},
-		Protection: &gateway.Protection{RequestsPerSecond: 1e9, Burst: 1e9, MaxConcurrent: 1 << 20}})
+	opts := gateway.Options{Region: Region, Logger: log, Meter: ledger, Registry: prometheus.NewRegistry(),
+		Protection: &gateway.Protection{RequestsPerSecond: 1e9, Burst: 1e9, MaxConcurrent: 1 << 20}}
+	opt(&opts)
+	h, err := gateway.NewHandler(gateway.NewStore(snap), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

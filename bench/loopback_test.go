@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/gateway"
+	"github.com/portico-dev/portico/gateway/sigv4"
+)
+
+// BenchmarkLoopback is the whole request path on loopback sockets, as
+// bench/run drives it but in one process: clients on keep-alive
+// connections send prepared signed requests (SmallKeys keys in rotation)
+// to the gateway on its production server and listener settings, which
+// forwards them to an upstream answering 100 bytes. Its time per request
+// moves with the machine; what it is for is a repeatable count of work:
+// under valgrind's callgrind with GOMAXPROCS=1 and
+// GODEBUG=asyncpreemptoff=1 the instructions per request of two builds
+// compare to a fraction of a percent, where two wrk runs on a shared
+// machine differ by tens (bench/README.md, "Counting instructions").
+func BenchmarkLoopback(b *testing.B) {
+	up := startLoopbackUpstream(b)
+	for _, mode := range []struct{ name, api string }{{"full", SignedAPI}, {"public", PublicAPI}} {
+		b.Run(mode.name, func(b *testing.B) {
+			// The ledger is flushed when the benchmark ends, not every few
+			// seconds: a flush is work per interval, not per request, and
+			// under callgrind the runs being compared take different times.
+			h := newHandlerWith(b, SmallConfig(up, SmallKeys, time.Now()), time.Hour, func(o *gateway.Options) { o.AllowPrivateUpstreams = true })
+			addr := startLoopbackGateway(b, h)
+			reqs := loopbackRequests(b, addr, mode.api, SmallKeys)
+			var next atomic.Uint64
+			b.SetParallelism(8) // connections per GOMAXPROCS
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for pb.Next() {
+					if _, err := c.Write(reqs[next.Add(1)%uint64(len(reqs))]); err != nil {
+						b.Error(err)
+						return
+					}
+					res, err := http.ReadResponse(br, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					n, _ := io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 || n != int64(len(upstreamBody)) {
+						b.Errorf("status %d, %d bytes", res.StatusCode, n)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// startLoopbackUpstream serves 100-byte answers as bench/run's upstream
+// does and returns its base URL.
+func startLoopbackUpstream(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(upstreamBody)
+	}), IdleTimeout: 120 * time.Second}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// startLoopbackGateway serves h as cmd/portico serves a plain gateway
+// listener and returns its address.
+func startLoopbackGateway(tb testing.TB, h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := gateway.NewPlainServer(gateway.LeanServer, h, gateway.DefaultServerLimits)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Serve(gateway.SendTimeoutListener(ln, gateway.DefaultServerLimits.SendTimeout))
+	tb.Cleanup(func() { s.Close() })
+	return ln.Addr().String()
+}
+
+// loopbackRequests are n raw GETs to api through host, each signed with
+// its own key, as bench/run's wrk script sends them.
+func loopbackRequests(tb testing.TB, host, api string, n int) [][]byte {
+	out := make([][]byte, n)
+	now := time.Now()
+	for i := range out {
+		r, _ := http.NewRequest("GET", "http://"+host+"/"+Org+"/"+api+"/"+Version+"/items/"+strconv.Itoa(i), nil)
+		if err := (&sigv4.Signer{Region: Region}).Sign(r, AccessKey(i), SecretKey(i), "", now); err != nil {
+			tb.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.WriteString("GET " + r.URL.RequestURI() + " HTTP/1.1\r\nHost: " + host + "\r\n")
+		r.Header.Write(&b)
+		b.WriteString("\r\n")
+		out[i] = b.Bytes()
+	}
+	return out
+}
