@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-dev/portico/bench/loadgen"
 	"github.com/portico-dev/portico/gateway"
 	"github.com/portico-dev/portico/gateway/sigv4"
 )
@@ -40,27 +39,16 @@ func BenchmarkLoopback(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				c, err := net.Dial("tcp", addr)
+				c, err := loadgen.Dial(addr)
 				if err != nil {
 					b.Error(err)
 					return
 				}
 				defer c.Close()
-				br := bufio.NewReader(c)
 				for pb.Next() {
-					if _, err := c.Write(reqs[next.Add(1)%uint64(len(reqs))]); err != nil {
-						b.Error(err)
-						return
-					}
-					res, err := http.ReadResponse(br, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					n, _ := io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != 200 || n != int64(len(upstreamBody)) {
-						b.Errorf("status %d, %d bytes", res.StatusCode, n)
+					status, n, err := c.Do(reqs[next.Add(1)%uint64(len(reqs))])
+					if err != nil || status != 200 || n != int64(len(upstreamBody)) {
+						b.Errorf("status %d, %d bytes, %v", status, n, err)
 						return
 					}
 				}

@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/portico-dev/portico/bench/loadgen"
 )
 
 // BenchmarkServer: what each server a plain gateway listener may run costs
@@ -36,25 +36,17 @@ func BenchmarkServer(b *testing.B) {
 			defer srv.Close()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				c, err := net.Dial("tcp", ln.Addr().String())
+				c, err := loadgen.Dial(ln.Addr().String())
 				if err != nil {
 					b.Error(err)
 					return
 				}
 				defer c.Close()
-				br := bufio.NewReader(c)
 				for pb.Next() {
-					if _, err := c.Write(req); err != nil {
+					if _, _, err := c.Do(req); err != nil {
 						b.Error(err)
 						return
 					}
-					res, err := http.ReadResponse(br, nil)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
 				}
 			})
 		})
