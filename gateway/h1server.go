@@ -1333,13 +1333,24 @@ func (w *h1sResponse) omitted(k string) bool {
 	return false
 }
 
+// writeHeaderLine writes one field as net/http's Header.Write does: CR
+// and LF in the value become spaces, and the spaces and tabs around it go.
+// Both the server's answers and the upstream transport's requests use it.
 func writeHeaderLine(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	if strings.ContainsAny(v, "\r\n") {
+	// Two vectorised scans: strings.ContainsAny and Trim with a set of
+	// two build a byte set and then test byte by byte, on every field.
+	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 		v = newlineToSpace.Replace(v)
 	}
-	bw.WriteString(strings.Trim(v, " \t"))
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }
 

@@ -1532,3 +1532,18 @@ func TestH1ServerConnSet(t *testing.T) {
 	}
 	check(0)
 }
+
+// A field is written as net/http's Header.Write writes it.
+func TestWriteHeaderLineAsNetHTTP(t *testing.T) {
+	for _, v := range []string{"plain", "  padded\t ", "a\r\nInjected: yes", "\r\n", "", "x\ny\rz", "only\rreturn", "\t \t", `"burst";q=10;w=1, "day";q=1000;w=86400`} {
+		var got bytes.Buffer
+		bw := bufio.NewWriter(&got)
+		writeHeaderLine(bw, "X-Field", v)
+		bw.Flush()
+		var want bytes.Buffer
+		http.Header{"X-Field": {v}}.Write(&want)
+		if got.String() != want.String() {
+			t.Errorf("%q: wrote %q, net/http %q", v, got.String(), want.String())
+		}
+	}
+}

@@ -611,7 +611,7 @@ func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser, sig *backend
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
 	if ua := req.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
-		writeHeader(bw, "User-Agent", ua[0])
+		writeHeaderLine(bw, "User-Agent", ua[0])
 	}
 	for k, vv := range req.Header {
 		switch k {
@@ -624,19 +624,19 @@ func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser, sig *backend
 			return errors.New("gateway: invalid header name " + strconv.Quote(k))
 		}
 		for _, v := range vv {
-			writeHeader(bw, k, v)
+			writeHeaderLine(bw, k, v)
 		}
 	}
 	if sig != nil {
 		for i, v := range sig {
-			writeHeader(bw, backendsig.Names[i], v)
+			writeHeaderLine(bw, backendsig.Names[i], v)
 		}
 	}
 	if req.Close {
 		bw.WriteString("Connection: close\r\n")
 	} else if cv := req.Header["Connection"]; len(cv) > 0 {
 		for _, v := range cv {
-			writeHeader(bw, "Connection", v)
+			writeHeaderLine(bw, "Connection", v)
 		}
 	}
 	hasBody := body != nil && body != http.NoBody
@@ -659,24 +659,6 @@ func writeRequest(c *h1Conn, req *http.Request, body io.ReadCloser, sig *backend
 		}
 	}
 	return bw.Flush()
-}
-
-// writeHeader writes one field, newlines in the value turned into spaces
-// as net/http's Header.Write does.
-func writeHeader(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	// CR and LF become spaces; the runs between them go in one write.
-	start := 0
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '\r' || c == '\n' {
-			bw.WriteString(v[start:i])
-			bw.WriteByte(' ')
-			start = i + 1
-		}
-	}
-	bw.WriteString(v[start:])
-	bw.WriteString("\r\n")
 }
 
 func validHeaderName(k string) bool {
