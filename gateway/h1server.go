@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -1339,18 +1340,13 @@ func (w *h1sResponse) omitted(k string) bool {
 func writeHeaderLine(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	// Two vectorised scans: strings.ContainsAny and Trim with a set of
-	// two build a byte set and then test byte by byte, on every field.
+	// Two vectorised scans, and net/http's own trimming: strings.ContainsAny
+	// and Trim with a set of two build a byte set and then test byte by
+	// byte, on every field.
 	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 		v = newlineToSpace.Replace(v)
 	}
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	bw.WriteString(v)
+	bw.WriteString(textproto.TrimString(v))
 	bw.WriteString("\r\n")
 }
 

@@ -93,19 +93,10 @@ func newCluster(t *testing.T, n int, cfg *Config, rdb redis.UniversalClient, pre
 }
 
 // redisErrors is each node's portico_gateway_redis_errors_total.
-func (c *cluster) redisErrors() []float64 {
+func (c *cluster) redisErrors(t *testing.T) []float64 {
 	var out []float64
 	for _, reg := range c.regs {
-		mfs, _ := reg.Gather()
-		v := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() == "portico_gateway_redis_errors_total" {
-				for _, m := range mf.GetMetric() {
-					v += m.GetCounter().GetValue()
-				}
-			}
-		}
-		out = append(out, v)
+		out = append(out, gatherValue(t, reg, "portico_gateway_redis_errors_total"))
 	}
 	return out
 }
@@ -205,7 +196,7 @@ func sharedQuotaAcrossNodes(t *testing.T, rdb redis.UniversalClient, prefix stri
 	}
 	wg.Wait()
 	if ok.Load() > 300 {
-		t.Fatalf("admitted %d calls against a hard quota of 300 (Redis errors on the nodes: %v)", ok.Load(), c.redisErrors())
+		t.Fatalf("admitted %d calls against a hard quota of 300 (Redis errors on the nodes: %v)", ok.Load(), c.redisErrors(t))
 	}
 	if ok.Load() < 290 {
 		t.Fatalf("admitted only %d of a quota of 300 (units stranded on nodes)", ok.Load())
