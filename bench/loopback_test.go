@@ -24,15 +24,18 @@ import (
 // GODEBUG=asyncpreemptoff=1 the instructions per request of two builds
 // compare to a fraction of a percent, where two wrk runs on a shared
 // machine differ by tens (bench/README.md, "Counting instructions").
+//
+// Besides full and public, two modes take the full chain apart: auth is the
+// signed API with neither plan limits nor metering (SigV4, the subscription
+// check, the backend signature with the consumer's facts), limits adds the
+// rate limit and day quota back. full − limits is what metering costs,
+// limits − auth the limits, auth − public authentication
+// (bench/README.md, "Where the full chain's cost goes").
 func BenchmarkLoopback(b *testing.B) {
 	up := startLoopbackUpstream(b)
-	for _, mode := range []struct{ name, api string }{{"full", SignedAPI}, {"public", PublicAPI}} {
+	for _, mode := range loopbackModes {
 		b.Run(mode.name, func(b *testing.B) {
-			// The ledger is flushed when the benchmark ends, not every few
-			// seconds: a flush is work per interval, not per request, and
-			// under callgrind the runs being compared take different times.
-			h := newHandlerWith(b, SmallConfig(up, SmallKeys, time.Now()), time.Hour, func(o *gateway.Options) { o.AllowPrivateUpstreams = true })
-			addr := startLoopbackGateway(b, h)
+			addr := startLoopbackGateway(b, loopbackHandler(b, up, mode.limits, mode.meter))
 			reqs := loopbackRequests(b, addr, mode.api, SmallKeys)
 			var next atomic.Uint64
 			b.SetParallelism(8) // connections per GOMAXPROCS
@@ -55,6 +58,41 @@ func BenchmarkLoopback(b *testing.B) {
 			})
 		})
 	}
+}
+
+// loopbackMode is one of BenchmarkLoopback's sub-benchmarks: the API it
+// calls and whether plan limits and metering are on.
+type loopbackMode struct {
+	name, api     string
+	limits, meter bool
+}
+
+// loopbackModes are BenchmarkLoopback's sub-benchmarks.
+var loopbackModes = []loopbackMode{
+	{"full", SignedAPI, true, true},
+	{"public", PublicAPI, true, true},
+	{"limits", SignedAPI, true, false},
+	{"auth", SignedAPI, false, false},
+}
+
+// loopbackHandler is the benchmark gateway for the small configuration on
+// upstream, its plans' limits and the usage ledger on or off. The ledger
+// is flushed when the benchmark ends, not every few seconds: a flush is
+// work per interval, not per request, and under callgrind the runs being
+// compared take different times.
+func loopbackHandler(tb testing.TB, upstream string, limits, meter bool) *gateway.Handler {
+	cfg := SmallConfig(upstream, SmallKeys, time.Now())
+	if !limits {
+		for i := range cfg.Subscriptions {
+			cfg.Subscriptions[i].Limits = gateway.Limits{}
+		}
+	}
+	return newHandlerWith(tb, cfg, time.Hour, func(o *gateway.Options) {
+		o.AllowPrivateUpstreams = true
+		if !meter {
+			o.Meter = nil
+		}
+	})
 }
 
 // startLoopbackUpstream serves 100-byte answers as bench/run's upstream
