@@ -62,15 +62,43 @@ func operations() []gateway.Operation {
 	}
 }
 
+// Kinds of ID, for ID.
+const (
+	kindOrg = iota + 1
+	kindAPI
+	kindVersion
+	kindApp
+	kindPartner
+	kindSubscription
+	kindPlan
+	kindBackendKey
+)
+
+// ID is the i-th benchmark ID of a kind, shaped as the UUIDs the control
+// plane gives every organisation, API, version, app, plan, subscription and
+// backend key (36 characters, uuid.NewV7's form): the gateway hashes,
+// compares and forwards IDs on every call, and short ones would flatter
+// it. Deterministic, so that runs compare.
+func ID(kind, i int) string {
+	return fmt.Sprintf("%08x-0000-7000-8000-%012x", 0x019b0000+kind, i)
+}
+
 func apiVersion(org, orgID, slug, apiID, upstream string, public bool) gateway.APIVersion {
 	return gateway.APIVersion{
-		OrgID: orgID, OrgSlug: org, APIID: apiID, APISlug: slug, APIName: slug, VersionID: apiID + "-v1", Version: Version,
+		OrgID: orgID, OrgSlug: org, APIID: apiID, APISlug: slug, APIName: slug, VersionID: versionID(apiID), Version: Version,
 		Stage: gateway.StageProduction, State: gateway.StatePublished,
 		Upstream:    gateway.Upstream{Targets: []gateway.Target{{URL: upstream, Weight: 1}}},
 		Settings:    gateway.Settings{Public: public},
 		Operations:  operations(),
-		BackendKeys: []gateway.BackendKey{{ID: "bk-" + apiID, Secret: []byte("backend secret of " + apiID + " for benchmarks")}},
+		BackendKeys: []gateway.BackendKey{{ID: backendKeyID(apiID), Secret: []byte("backend secret of " + apiID + " for benchmarks")}},
 	}
+}
+
+// versionID and backendKeyID are an API's version and backend key IDs: the
+// API's with another kind.
+func versionID(apiID string) string { return fmt.Sprintf("%08x", 0x019b0000+kindVersion) + apiID[8:] }
+func backendKeyID(apiID string) string {
+	return fmt.Sprintf("%08x", 0x019b0000+kindBackendKey) + apiID[8:]
 }
 
 func key(i int, app, org string) gateway.Key {
@@ -88,16 +116,16 @@ func period(now time.Time) (time.Time, time.Time) {
 func SmallConfig(upstream string, keys int, now time.Time) *gateway.Config {
 	cfg := &gateway.Config{Version: 1, GeneratedAt: now, Keys: make(map[string]gateway.Key, keys)}
 	cfg.APIs = []gateway.APIVersion{
-		apiVersion(Org, "org-bench", SignedAPI, "api-echo", upstream, false),
-		apiVersion(Org, "org-bench", PublicAPI, "api-open", upstream, true),
+		apiVersion(Org, ID(kindOrg, 0), SignedAPI, ID(kindAPI, 0), upstream, false),
+		apiVersion(Org, ID(kindOrg, 0), PublicAPI, ID(kindAPI, 1), upstream, true),
 	}
 	ps, pe := period(now)
 	for i := 0; i < keys; i++ {
-		app := "app-" + strconv.Itoa(i)
-		cfg.Keys[AccessKey(i)] = key(i, app, "partner-"+strconv.Itoa(i))
+		app, partner := ID(kindApp, i), ID(kindPartner, i)
+		cfg.Keys[AccessKey(i)] = key(i, app, partner)
 		cfg.Subscriptions = append(cfg.Subscriptions, gateway.Subscription{
-			ID: "sub-" + strconv.Itoa(i), AppID: app, OrgID: "partner-" + strconv.Itoa(i), ProviderOrgID: "org-bench",
-			APIID: "api-echo", PlanID: "plan-unlimited", Status: gateway.SubActive, Versions: []string{Version},
+			ID: ID(kindSubscription, i), AppID: app, OrgID: partner, ProviderOrgID: ID(kindOrg, 0),
+			APIID: ID(kindAPI, 0), PlanID: ID(kindPlan, 0), Status: gateway.SubActive, Versions: []string{Version},
 			Limits: Unlimited, PeriodStart: ps, PeriodEnd: pe,
 		})
 	}
@@ -127,33 +155,33 @@ func BigConfig(upstream string, sz BigSizes, now time.Time) *gateway.Config {
 	small := min(SmallKeys, sz.Keys, sz.Subscriptions)
 	cfg := SmallConfig(upstream, small, now)
 	nVersions := max(sz.Routes/len(operations()), 2)
-	var apiIDs []string
+	var apiIDs, apiOrgs []string // the other versions' API and provider organisation IDs
 	for i := 2; i < nVersions; i++ {
 		orgN := i / 10
-		id := "api-" + strconv.Itoa(i)
-		cfg.APIs = append(cfg.APIs, apiVersion("org"+strconv.Itoa(orgN), "org-"+strconv.Itoa(orgN), "api"+strconv.Itoa(i), id, upstream, false))
-		apiIDs = append(apiIDs, id)
+		id := ID(kindAPI, i)
+		cfg.APIs = append(cfg.APIs, apiVersion("org"+strconv.Itoa(orgN), ID(kindOrg, orgN+1), "api"+strconv.Itoa(i), id, upstream, false))
+		apiIDs, apiOrgs = append(apiIDs, id), append(apiOrgs, ID(kindOrg, orgN+1))
 	}
 	if len(apiIDs) == 0 {
-		apiIDs = []string{"api-echo"}
+		apiIDs, apiOrgs = []string{ID(kindAPI, 0)}, []string{ID(kindOrg, 0)}
 	}
 	apps := max((sz.Keys-small)/2, 1)
 	for i := small; i < sz.Keys; i++ {
 		a := (i - small) / 2
-		cfg.Keys[AccessKey(i)] = key(i, "app-x"+strconv.Itoa(a), "partner-x"+strconv.Itoa(a/5))
+		cfg.Keys[AccessKey(i)] = key(i, ID(kindApp, small+a), ID(kindPartner, small+a/5))
 	}
 	ps, pe := period(now)
 	for i := small; i < sz.Subscriptions; i++ {
 		a := (i - small) % apps
-		api := apiIDs[((i-small)/apps+a*7)%len(apiIDs)]
+		v := ((i-small)/apps + a*7) % len(apiIDs)
 		plan := i % 10
 		st := gateway.SubActive
 		if i%50 == 0 {
 			st = gateway.SubSuspended
 		}
 		cfg.Subscriptions = append(cfg.Subscriptions, gateway.Subscription{
-			ID: "sub-" + strconv.Itoa(i), AppID: "app-x" + strconv.Itoa(a), OrgID: "partner-x" + strconv.Itoa(a/5),
-			ProviderOrgID: "provider", APIID: api, PlanID: "plan-" + strconv.Itoa(plan), Status: st, Versions: []string{Version},
+			ID: ID(kindSubscription, i), AppID: ID(kindApp, small+a), OrgID: ID(kindPartner, small+a/5),
+			ProviderOrgID: apiOrgs[v], APIID: apiIDs[v], PlanID: ID(kindPlan, 1+plan), Status: st, Versions: []string{Version},
 			Limits:      gateway.Limits{RequestsPerSecond: 10 * (plan + 1), Burst: 20 * (plan + 1), DayQuota: int64(10_000 * (plan + 1))},
 			PeriodStart: ps, PeriodEnd: pe,
 		})
