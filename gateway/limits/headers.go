@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,9 +50,79 @@ func WriteHeadersTo(h http.Header, vals *[2]string, policies ...Policy) {
 	if len(policies) == 0 {
 		return
 	}
-	// Both fields are built in one buffer and share one string and one
-	// backing array for their values: this runs on every admitted call.
-	var buf [512]byte
+	// This runs on every admitted call. RateLimit-Policy says only what the
+	// plan's terms are, so it comes from a cache of the values recently
+	// formatted; RateLimit, the call's own state, is formatted each time.
+	vals[0] = policyValue(policies)
+	var buf [256]byte
+	b := buf[:0]
+	for i, p := range policies {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendSFString(b, p.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, max(0, p.Remaining), 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
+	}
+	vals[1] = string(b)
+	h[canonicalPolicy] = vals[0:1:1]
+	h[canonicalRateLimit] = vals[1:2:2]
+}
+
+// policyTerms are what one item of RateLimit-Policy says.
+type policyTerms struct {
+	name          string
+	quota, window int64 // as sent: the window in whole seconds
+}
+
+// policySet is a RateLimit-Policy value and the terms it was formatted
+// from; published in policyCache, it is never modified.
+type policySet struct {
+	n     int
+	terms [maxCachedPolicies]policyTerms
+	value string
+}
+
+const (
+	maxCachedPolicies = 4  // burst, day, month and included calls: all admit sends
+	policyCacheSize   = 64 // distinct sets of terms a deployment's plans make, and to spare
+)
+
+// policyCache holds recently formatted RateLimit-Policy values, each in a
+// slot picked by a hash of its terms; a new set replaces the slot's
+// occupant. Reads take no lock.
+var policyCache [policyCacheSize]atomic.Pointer[policySet]
+
+// policyValue returns the RateLimit-Policy value for policies.
+func policyValue(policies []Policy) string {
+	if len(policies) > maxCachedPolicies {
+		return formatPolicy(policies)
+	}
+	key := policySet{n: len(policies)}
+	hash := uint64(len(policies))
+	for i, p := range policies {
+		t := policyTerms{name: p.Name, quota: max(0, p.Quota), window: ceilSeconds(p.Window)}
+		key.terms[i] = t
+		hash = (hash ^ uint64(t.quota)) * 0x100000001b3
+		hash = (hash ^ uint64(t.window)) * 0x100000001b3
+		hash = (hash ^ uint64(len(t.name))) * 0x100000001b3
+	}
+	slot := &policyCache[(hash^hash>>32)%policyCacheSize]
+	if e := slot.Load(); e != nil && e.n == key.n && e.terms == key.terms {
+		return e.value
+	}
+	e := new(policySet) // not &key: key would then live on the heap on every call
+	*e = key
+	e.value = formatPolicy(policies)
+	slot.Store(e)
+	return e.value
+}
+
+// formatPolicy formats a RateLimit-Policy value.
+func formatPolicy(policies []Policy) string {
+	var buf [256]byte
 	b := buf[:0]
 	for i, p := range policies {
 		if i > 0 {
@@ -63,21 +134,7 @@ func WriteHeadersTo(h http.Header, vals *[2]string, policies ...Policy) {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, ceilSeconds(p.Window), 10)
 	}
-	split := len(b)
-	for i, p := range policies {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendSFString(b, p.Name)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, max(0, p.Remaining), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
-	}
-	both := string(b)
-	vals[0], vals[1] = both[:split], both[split:]
-	h[canonicalPolicy] = vals[0:1:1]
-	h[canonicalRateLimit] = vals[1:2:2]
+	return string(b)
 }
 
 // Canonical forms of the header names (as http.Header keys them), so that

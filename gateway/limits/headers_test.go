@@ -2,8 +2,12 @@ package limits
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -136,4 +140,87 @@ func TestCanonicalHeaderNames(t *testing.T) {
 			t.Errorf("CanonicalHeaderKey(%q) = %q, constant says %q", name, got, canon)
 		}
 	}
+}
+
+// TestPolicyCache: RateLimit-Policy values come from a cache of formatted
+// ones; whatever the sets of terms, and however they collide in its
+// slots, the value is the one formatting them gives, and a hit costs the
+// call only RateLimit's value.
+func TestPolicyCache(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"burst", "day", "month", "included", "dax", "b\"x"}
+	var sets [][]Policy
+	for range 4 * policyCacheSize { // more sets than slots: slots are shared and replaced
+		ps := make([]Policy, 1+rng.IntN(5)) // up to 5: one more than the cache keeps
+		for i := range ps {
+			ps[i] = Policy{Name: names[rng.IntN(len(names))], Quota: rng.Int64N(3) * rng.Int64N(1_000_000_000),
+				Window: time.Duration(rng.Int64N(3*24*3600)) * time.Second / time.Duration(1+rng.IntN(3)),
+				Remaining: rng.Int64N(1000), Reset: time.Duration(rng.Int64N(1e12))}
+		}
+		sets = append(sets, ps)
+	}
+	for round := range 3 {
+		for i, ps := range sets {
+			h := http.Header{}
+			var vals [2]string
+			WriteHeadersTo(h, &vals, ps...)
+			if got, want := h.Get(HeaderPolicy), formatPolicy(ps); got != want {
+				t.Fatalf("round %d, set %d: RateLimit-Policy %q, want %q", round, i, got, want)
+			}
+			if got, want := h.Get(HeaderRateLimit), formatState(ps); got != want {
+				t.Fatalf("round %d, set %d: RateLimit %q, want %q", round, i, got, want)
+			}
+		}
+	}
+	// Terms that differ only where a weak cache would not look.
+	base := Policy{Name: "day", Quota: 1000, Window: 24 * time.Hour}
+	for _, other := range []Policy{
+		{Name: "dax", Quota: 1000, Window: 24 * time.Hour},
+		{Name: "day", Quota: 1001, Window: 24 * time.Hour},
+		{Name: "day", Quota: 1000, Window: 24*time.Hour + time.Second},
+	} {
+		for _, p := range []Policy{base, other, base} {
+			h := http.Header{}
+			WriteHeaders(h, p)
+			if got, want := h.Get(HeaderPolicy), formatPolicy([]Policy{p}); got != want {
+				t.Fatalf("%+v: %q, want %q", p, got, want)
+			}
+		}
+	}
+	ps := []Policy{{Name: "burst", Quota: 10, Window: time.Second, Remaining: 7, Reset: time.Second}}
+	h := http.Header{}
+	var vals [2]string
+	WriteHeadersTo(h, &vals, ps...)
+	if n := testing.AllocsPerRun(100, func() { WriteHeadersTo(h, &vals, ps...) }); n != 1 {
+		t.Fatalf("%v allocations per call with the policy cached, want 1 (RateLimit's value)", n)
+	}
+}
+
+// TestPolicyCacheConcurrent: calls with different terms share slots from
+// several goroutines (run with -race).
+func TestPolicyCacheConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				p := Policy{Name: "burst", Quota: int64(g*10_000 + i%300), Window: time.Second}
+				h := http.Header{}
+				WriteHeaders(h, p)
+				if got, want := h.Get(HeaderPolicy), formatPolicy([]Policy{p}); got != want {
+					t.Errorf("%q, want %q", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// formatState is RateLimit's value as the draft spells it.
+func formatState(ps []Policy) string {
+	var items []string
+	for _, p := range ps {
+		items = append(items, string(appendSFString(nil, p.Name))+";r="+strconv.FormatInt(max(0, p.Remaining), 10)+";t="+strconv.FormatInt(ceilSeconds(p.Reset), 10))
+	}
+	return strings.Join(items, ", ")
 }
