@@ -154,7 +154,7 @@ func TestPolicyCache(t *testing.T) {
 		ps := make([]Policy, 1+rng.IntN(5)) // up to 5: one more than the cache keeps
 		for i := range ps {
 			ps[i] = Policy{Name: names[rng.IntN(len(names))], Quota: rng.Int64N(3) * rng.Int64N(1_000_000_000),
-				Window: time.Duration(rng.Int64N(3*24*3600)) * time.Second / time.Duration(1+rng.IntN(3)),
+				Window:    time.Duration(rng.Int64N(3*24*3600)) * time.Second / time.Duration(1+rng.IntN(3)),
 				Remaining: rng.Int64N(1000), Reset: time.Duration(rng.Int64N(1e12))}
 		}
 		sets = append(sets, ps)

@@ -384,7 +384,7 @@ func assertNoSecret(t *testing.T, e *Error) {
 	sk := newSigningKey("", []byte(testSecret), "20260314", "local", "apigw")
 	derived := hex.EncodeToString(deriveSigningKey([]byte(testSecret), "20260314", "local", "apigw"))
 	for _, s := range []string{e.Error(), string(js)} {
-		for _, secret := range []string{testSecret, "AWS4" + testSecret, derived, hex.EncodeToString(sk.ipad[:8])} {
+		for _, secret := range []string{testSecret, "AWS4" + testSecret, derived, hex.EncodeToString(sk.inner[4:12]), hex.EncodeToString(sk.outer[4:12])} {
 			if strings.Contains(s, secret) {
 				t.Fatalf("error exposes secret material %q: %s", secret, s)
 			}

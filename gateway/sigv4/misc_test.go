@@ -16,13 +16,21 @@ import (
 )
 
 func TestSigningKeyMACMatchesCryptoHMAC(t *testing.T) {
-	for _, msg := range []string{"", "a", strings.Repeat("x", 63), strings.Repeat("y", 64), strings.Repeat("z", 1000)} {
-		sk := newSigningKey("", []byte(testSecret), "20260314", "local", "apigw")
-		got, _ := sk.mac([]byte(msg), nil)
-		h := hmac.New(sha256.New, deriveSigningKey([]byte(testSecret), "20260314", "local", "apigw"))
-		h.Write([]byte(msg))
-		if !hmac.Equal(got[:], h.Sum(nil)) {
-			t.Fatalf("mac(%d bytes) differs from crypto/hmac", len(msg))
+	// One scratch serves every key and message in turn, as the pooled
+	// scratch of successive verifications does: each MAC must start from
+	// its own key's states, whatever the last one left.
+	shared := newMACScratch()
+	for _, secret := range []string{testSecret, "another secret key of forty characters!!"} {
+		for _, msg := range []string{"", "a", strings.Repeat("x", 55), strings.Repeat("x", 63), strings.Repeat("y", 64), strings.Repeat("z", 1000)} {
+			sk := newSigningKey("", []byte(secret), "20260314", "local", "apigw")
+			h := hmac.New(sha256.New, deriveSigningKey([]byte(secret), "20260314", "local", "apigw"))
+			h.Write([]byte(msg))
+			want := h.Sum(nil)
+			for _, ms := range []*macScratch{nil, shared, shared} {
+				if got := sk.mac([]byte(msg), ms); !hmac.Equal(got[:], want) {
+					t.Fatalf("mac(%d bytes) differs from crypto/hmac", len(msg))
+				}
+			}
 		}
 	}
 }
@@ -86,7 +94,7 @@ func TestKeyCache(t *testing.T) {
 		} {
 			cred := &Credential{AccessKey: tc.ak, Secret: []byte(tc.secret)}
 			got := c.get(cred, "20260314")
-			mac, _ := got.mac([]byte("msg"), nil)
+			mac := got.mac([]byte("msg"), nil)
 			h := hmac.New(sha256.New, deriveSigningKey(cred.Secret, "20260314", "local", "apigw"))
 			h.Write([]byte("msg"))
 			if !hmac.Equal(mac[:], h.Sum(nil)) {

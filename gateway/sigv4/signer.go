@@ -140,7 +140,7 @@ func signRequest(r *http.Request, in *canonInput, amzDate, scope string, sk *sig
 	sc := getScratch()
 	defer putScratch(sc)
 	var mac [sha256.Size]byte
-	sc.cr, sc.sts, mac, sc.tmp = signParts(sc.cr[:0], sc.sts[:0], sc.tmp, r, in, amzDate, scope, sk, sc)
+	sc.cr, sc.sts, mac = signParts(sc.cr[:0], sc.sts[:0], r, in, amzDate, scope, sk, sc)
 	return hex.EncodeToString(mac[:])
 }
 

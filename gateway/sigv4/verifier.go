@@ -255,7 +255,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 		signedHeaders: a.signedHeaders, headers: sc.hdr, payload: payload,
 	}
 	var mac [sha256.Size]byte
-	sc.cr, sc.sts, mac, sc.tmp = signParts(sc.cr[:0], sc.sts[:0], sc.tmp, r, &in, a.amzDate, a.scope, sk, sc)
+	sc.cr, sc.sts, mac = signParts(sc.cr[:0], sc.sts[:0], r, &in, a.amzDate, a.scope, sk, sc)
 	if !hmac.Equal(mac[:], a.signature[:]) {
 		// Once more with the path and query exactly as sent (curl before
 		// 8.3 signs the raw query, before 8.14 the once-encoded path). It is
@@ -267,7 +267,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 		if !strings.Contains(a.path, "%25") {
 			in.raw = true
 			var alt, altSTS []byte
-			alt, altSTS, mac, sc.tmp = signParts(sc.alt[:0], sc.altSTS[:0], sc.tmp, r, &in, a.amzDate, a.scope, sk, sc)
+			alt, altSTS, mac = signParts(sc.alt[:0], sc.altSTS[:0], r, &in, a.amzDate, a.scope, sk, sc)
 			sc.alt, sc.altSTS = alt, altSTS
 			matched = !bytes.Equal(alt, sc.cr) && hmac.Equal(mac[:], a.signature[:])
 		}
@@ -471,12 +471,11 @@ func appendStringToSign(dst []byte, amzDate, scope string, cr []byte) []byte {
 }
 
 // signParts builds the canonical request into cr, the string to sign into
-// sts, and returns both with the signature (tmp is HMAC scratch space).
-func signParts(cr, sts, tmp []byte, r *http.Request, in *canonInput, amzDate, scope string, sk *signingKey, sc *scratch) ([]byte, []byte, [sha256.Size]byte, []byte) {
+// sts, and returns both with the signature.
+func signParts(cr, sts []byte, r *http.Request, in *canonInput, amzDate, scope string, sk *signingKey, sc *scratch) ([]byte, []byte, [sha256.Size]byte) {
 	cr = appendCanonicalRequest(cr, r, in, sc)
 	sts = appendStringToSign(sts, amzDate, scope, cr)
-	mac, tmp := sk.mac(sts, tmp)
-	return cr, sts, mac, tmp
+	return cr, sts, sk.mac(sts, sc.mac)
 }
 
 // scratch holds the buffers of one verification, reused through a pool so
@@ -485,14 +484,15 @@ type scratch struct {
 	cr, sts     []byte
 	hdr         []byte // canonical header lines
 	alt, altSTS []byte
-	q, tmp      []byte
+	q           []byte
 	pairs       []qpair
+	mac         *macScratch
 }
 
 var scratchPool = sync.Pool{New: func() any {
 	return &scratch{
 		cr: make([]byte, 0, 1024), sts: make([]byte, 0, 256), hdr: make([]byte, 0, 512),
-		q: make([]byte, 0, 256), tmp: make([]byte, 0, 512), pairs: make([]qpair, 0, 16),
+		q: make([]byte, 0, 256), pairs: make([]qpair, 0, 16), mac: newMACScratch(),
 	}
 }}
 
@@ -501,7 +501,7 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 // putScratch returns sc to the pool unless a huge request grew its buffers.
 func putScratch(sc *scratch) {
 	const keep = 64 << 10
-	if cap(sc.cr) > keep || cap(sc.hdr) > keep || cap(sc.alt) > keep || cap(sc.q) > keep || cap(sc.tmp) > keep || cap(sc.pairs) > 4096 {
+	if cap(sc.cr) > keep || cap(sc.hdr) > keep || cap(sc.alt) > keep || cap(sc.q) > keep || cap(sc.pairs) > 4096 {
 		return
 	}
 	scratchPool.Put(sc)
