@@ -54,19 +54,7 @@ func WriteHeadersTo(h http.Header, vals *[2]string, policies ...Policy) {
 	// plan's terms are, so it comes from a cache of the values recently
 	// formatted; RateLimit, the call's own state, is formatted each time.
 	vals[0] = policyValue(policies)
-	var buf [256]byte
-	b := buf[:0]
-	for i, p := range policies {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendSFString(b, p.Name)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, max(0, p.Remaining), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, ceilSeconds(p.Reset), 10)
-	}
-	vals[1] = string(b)
+	vals[1] = formatItems(policies, stateParams)
 	h[canonicalPolicy] = vals[0:1:1]
 	h[canonicalRateLimit] = vals[1:2:2]
 }
@@ -121,7 +109,18 @@ func policyValue(policies []Policy) string {
 }
 
 // formatPolicy formats a RateLimit-Policy value.
-func formatPolicy(policies []Policy) string {
+func formatPolicy(policies []Policy) string { return formatItems(policies, policyParams) }
+
+// Which parameters formatItems writes: a policy's q and w, or its current
+// r and t.
+const (
+	policyParams = iota
+	stateParams
+)
+
+// formatItems formats the field's list: each policy's name with two
+// integer parameters.
+func formatItems(policies []Policy, params int) string {
 	var buf [256]byte
 	b := buf[:0]
 	for i, p := range policies {
@@ -129,10 +128,13 @@ func formatPolicy(policies []Policy) string {
 			b = append(b, ", "...)
 		}
 		b = appendSFString(b, p.Name)
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, max(0, p.Quota), 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, ceilSeconds(p.Window), 10)
+		if params == policyParams {
+			b = strconv.AppendInt(append(b, ";q="...), max(0, p.Quota), 10)
+			b = strconv.AppendInt(append(b, ";w="...), ceilSeconds(p.Window), 10)
+		} else {
+			b = strconv.AppendInt(append(b, ";r="...), max(0, p.Remaining), 10)
+			b = strconv.AppendInt(append(b, ";t="...), ceilSeconds(p.Reset), 10)
+		}
 	}
 	return string(b)
 }
