@@ -18,10 +18,13 @@ type FailMode int
 
 const (
 	// FailOpen keeps serving: leased units first, then a per-node in-process
-	// quota with the same limit. Admissions on that fallback are not charged
-	// to Redis afterwards, so during an outage N nodes may admit up to N
-	// times the limit on top of what Redis counted; choose FailClosed where
-	// a quota must never be exceeded.
+	// quota with the same limit that goes on from the cluster's use as the
+	// node last saw it in Redis plus what the node admitted on earlier
+	// fallbacks in the window. Admissions on that fallback are not charged to
+	// Redis afterwards: one node never exceeds the limit, and N nodes exceed
+	// it by at most N−1 times what was left when Redis went away (each
+	// spends the rest on its own); choose FailClosed where a quota must
+	// never be exceeded.
 	FailOpen FailMode = iota
 	// FailClosed admits only units already leased and refuses the rest until
 	// Redis answers again; the hard quota holds even through an outage.
@@ -331,6 +334,8 @@ type Lease struct {
 	exhaustedUntil  int64 // Redis said the quota is spent; ask again then
 	exhaustedWindow int64
 	redisUsed       int64 // the counter in Redis after the last grant
+	fallbackSpent   int64 // admitted on the fallback in this window, not charged to Redis
+	raiseTo         int64 // raise the fallback counter to this before its next use (0: done)
 }
 
 // Grant says where an admission came from, so that it can be returned.
@@ -371,6 +376,7 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) (g Gran
 		// key expires on its own.
 		ls.winStart, ls.winEnd = s, end.UnixNano()
 		ls.local, ls.consumed, ls.grantAt, ls.redisUsed = 0, 0, n, 0
+		ls.fallbackSpent, ls.raiseTo = 0, 0
 	}
 	ls.lastUse = n
 	for {
@@ -386,11 +392,24 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) (g Gran
 			return Leased, remaining, end
 		}
 		if n < ls.degradedUntil {
-			ls.mu.Unlock()
 			if ls.l.cfg.Mode == FailClosed {
+				ls.mu.Unlock()
 				return Refused, 0, end
 			}
-			if allowed, used, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now); allowed {
+			// The fallback counts on from what the cluster had spent.
+			// Raise, take and the count of fallback admissions stay under
+			// the lease's lock, so a raise never lands after a take it
+			// should have preceded.
+			if ls.raiseTo > 0 {
+				ls.l.fallback.Raise(ls.key, ls.raiseTo, w, now)
+				ls.raiseTo = 0
+			}
+			allowed, used, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now)
+			if allowed {
+				ls.fallbackSpent++
+			}
+			ls.mu.Unlock()
+			if allowed {
 				return Fallback, ls.limit - used, end
 			}
 			return Refused, 0, end
@@ -489,6 +508,9 @@ func (ls *Lease) fetch(ctx context.Context, done chan struct{}, s, n int64) {
 	if err != nil {
 		ls.degradedUntil = n + int64(c.Backoff)
 		ls.degraded = true
+		if ls.winStart == s {
+			ls.raiseTo = ls.redisUsed + ls.fallbackSpent
+		}
 	} else {
 		recovered = ls.degraded
 		ls.degraded = false
@@ -568,7 +590,13 @@ func (ls *Lease) Return(g Grant, w Window, now time.Time) {
 		}
 		ls.mu.Unlock()
 	case Fallback:
+		start, _, _ := w.Bounds(now)
+		ls.mu.Lock()
+		if ls.winStart == start.UnixNano() {
+			ls.fallbackSpent = max(ls.fallbackSpent-1, 0)
+		}
 		ls.l.fallback.Release(ls.key, 1, w, now)
+		ls.mu.Unlock()
 	}
 }
 
