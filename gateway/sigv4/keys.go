@@ -61,10 +61,11 @@ const (
 )
 
 // signingKey is a derived key prepared for HMAC without allocation: the
-// hash states after the inner and outer pads of RFC 2104 are precomputed. It also records what it
-// was derived from, for the cache, inline and first: a cache hit compares
-// these fields on every request, and on a busy server each separate heap
-// object it had to follow was another miss to main memory.
+// hash states after the inner and outer pads of RFC 2104 are precomputed.
+// It also records what it was derived from, for the cache, inline and
+// first: a cache hit compares these fields on every request, and on a busy
+// server each separate heap object it had to follow was another miss to
+// main memory.
 type signingKey struct {
 	date         [8]byte // yyyymmdd
 	accessKeyLen uint8
@@ -74,11 +75,16 @@ type signingKey struct {
 	// inner and outer are SHA-256 states (as the digest marshals them)
 	// that have absorbed the key's inner and outer pads of RFC 2104: an
 	// HMAC restores them instead of compressing a pad block twice per
-	// call, a quarter of a verification's hashing.
+	// call, a quarter of a verification's hashing. states is false if the
+	// digest's encoding ever stops fitting them (another Go release):
+	// mac then computes the HMAC from key the plain way.
 	inner, outer [macStateLen]byte
+	states       bool
+	key          [sha256.Size]byte
 }
 
-// macStateLen is the length of a marshaled SHA-256 state.
+// macStateLen is the length of a marshaled SHA-256 state (Go 1.26: magic,
+// eight state words, the block buffer and the length).
 const macStateLen = 4 + 8*4 + sha256.BlockSize + 8
 
 // cacheable reports whether a key derived from these inputs fits a signingKey's
@@ -103,7 +109,9 @@ func newSigningKey(accessKey string, secret []byte, date, region, service string
 		ipad[i] ^= 0x36
 		opad[i] ^= 0x5c
 	}
+	copy(sk.key[:], k)
 	h := sha256.New()
+	sk.states = true
 	for _, x := range []struct {
 		pad   []byte
 		state *[macStateLen]byte
@@ -111,8 +119,8 @@ func newSigningKey(accessKey string, secret []byte, date, region, service string
 		h.Reset()
 		h.Write(x.pad)
 		st, err := h.(encoding.BinaryAppender).AppendBinary(x.state[:0])
-		if err != nil || len(st) != macStateLen {
-			panic("sigv4: unexpected SHA-256 state encoding")
+		if err != nil || len(st) != macStateLen || &st[0] != &x.state[0] {
+			sk.states = false
 		}
 	}
 	return sk
@@ -142,14 +150,15 @@ func (k *signingKey) mac(msg []byte, ms *macScratch) (sum [sha256.Size]byte) {
 		ms = newMACScratch()
 	}
 	d, u := ms.d, ms.d.(encoding.BinaryUnmarshaler)
-	if u.UnmarshalBinary(k.inner[:]) != nil {
-		panic("sigv4: SHA-256 state refused")
+	if !k.states || u.UnmarshalBinary(k.inner[:]) != nil {
+		h := hmac.New(sha256.New, k.key[:])
+		h.Write(msg)
+		copy(sum[:], h.Sum(ms.sum[:0]))
+		return sum
 	}
 	d.Write(msg)
 	inner := d.Sum(ms.sum[:0])
-	if u.UnmarshalBinary(k.outer[:]) != nil {
-		panic("sigv4: SHA-256 state refused")
-	}
+	u.UnmarshalBinary(k.outer[:]) // the same encoding as inner's, which it took
 	d.Write(inner)
 	copy(sum[:], d.Sum(ms.sum[:sha256.Size])[sha256.Size:]) // after inner, which it has read
 	return sum

@@ -23,12 +23,20 @@ func TestSigningKeyMACMatchesCryptoHMAC(t *testing.T) {
 	for _, secret := range []string{testSecret, "another secret key of forty characters!!"} {
 		for _, msg := range []string{"", "a", strings.Repeat("x", 55), strings.Repeat("x", 63), strings.Repeat("y", 64), strings.Repeat("z", 1000)} {
 			sk := newSigningKey("", []byte(secret), "20260314", "local", "apigw")
+			if !sk.states {
+				t.Fatal("this Go's SHA-256 state encoding does not fit signingKey: every MAC takes the slow path")
+			}
+			plain := *sk // as on a Go whose encoding does not fit
+			plain.states = false
 			h := hmac.New(sha256.New, deriveSigningKey([]byte(secret), "20260314", "local", "apigw"))
 			h.Write([]byte(msg))
 			want := h.Sum(nil)
 			for _, ms := range []*macScratch{nil, shared, shared} {
 				if got := sk.mac([]byte(msg), ms); !hmac.Equal(got[:], want) {
 					t.Fatalf("mac(%d bytes) differs from crypto/hmac", len(msg))
+				}
+				if got := plain.mac([]byte(msg), ms); !hmac.Equal(got[:], want) {
+					t.Fatalf("mac(%d bytes) without the states differs from crypto/hmac", len(msg))
 				}
 			}
 		}
