@@ -22,9 +22,10 @@ const (
 	// node last saw it in Redis plus what the node admitted on earlier
 	// fallbacks in the window. Admissions on that fallback are not charged to
 	// Redis afterwards: one node never exceeds the limit, and N nodes exceed
-	// it by at most N−1 times what was left when Redis went away (each
-	// spends the rest on its own); choose FailClosed where a quota must
-	// never be exceeded.
+	// it by N−1 times what was left when Redis went away (each spends the
+	// rest on its own) plus what each had not yet seen the others reserve
+	// (at most their blocks since its last fetch); choose FailClosed where a
+	// quota must never be exceeded.
 	FailOpen FailMode = iota
 	// FailClosed admits only units already leased and refuses the rest until
 	// Redis answers again; the hard quota holds even through an outage.
