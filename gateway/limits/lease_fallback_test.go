@@ -110,7 +110,8 @@ func TestLeaseFallbackTwoNodesBound(t *testing.T) {
 	prefix := testPrefix(t, rdb)
 	const limit = 1000
 	cfg := LeaseConfig{Client: rdb, Prefix: prefix, Mode: FailOpen, Timeout: 5 * time.Second, Backoff: time.Minute, MinBlock: 20, MaxBlock: 20}
-	a, b := mustLeaser(t, cfg).Lease("tenant", limit, Day()), mustLeaser(t, cfg).Lease("tenant", limit, Day())
+	la := mustLeaser(t, cfg)
+	a, b := la.Lease("tenant", limit, Day()), mustLeaser(t, cfg).Lease("tenant", limit, Day())
 	now := t0
 	admitted := 0
 	for i := range 700 {
@@ -126,9 +127,9 @@ func TestLeaseFallbackTwoNodesBound(t *testing.T) {
 	}
 	// Let the background fetches land: then the counter in Redis and what
 	// each node last saw of it are final.
-	settle(a)
-	settle(b)
-	reserved, err := rdb.Get(ctx, l0Key(a, now)).Int64()
+	a.wait()
+	b.wait()
+	reserved, err := rdb.Get(ctx, la.RedisKey("tenant", Day(), now)).Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +137,8 @@ func TestLeaseFallbackTwoNodesBound(t *testing.T) {
 	hook.down.Store(true)
 	na, _ := takeUntilRefused(t, a, now, 2*limit)
 	nb, _ := takeUntilRefused(t, b, now, 2*limit)
-	settle(a) // fetches the outage started fail before Redis is back
-	settle(b)
+	a.wait() // fetches the outage started fail before Redis is back
+	b.wait()
 	hook.down.Store(false)
 	admitted += na + nb
 	if na == 0 || nb == 0 {
@@ -153,27 +154,9 @@ func TestLeaseFallbackTwoNodesBound(t *testing.T) {
 		admitted, limit, limit-reserved, seenA, seenB, reserved, reserved+2*limit)
 }
 
-// settle waits for ls's fetch in flight, if any.
-func settle(ls *Lease) {
-	ls.mu.Lock()
-	for ls.fetching != nil {
-		ch := ls.fetching
-		ls.mu.Unlock()
-		<-ch
-		ls.mu.Lock()
-	}
-	ls.mu.Unlock()
-}
-
 // seen is the Redis counter as ls last saw it.
 func (ls *Lease) seen() int64 {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return ls.redisUsed
-}
-
-// l0Key is the Redis counter key of ls's quota for the day of now.
-func l0Key(ls *Lease, now time.Time) string {
-	s, _, _ := Day().Bounds(now)
-	return ls.redisKey(s.UnixNano())
 }
