@@ -259,6 +259,10 @@ type Subscription struct {
 	// month quota count in.
 	PeriodStart time.Time `json:"period_start"`
 	PeriodEnd   time.Time `json:"period_end"`
+
+	// cells, on a snapshot's subscriptions, is where the enforcer keeps
+	// the subscription's limiter state at hand (enforce.go).
+	cells *subCells
 }
 
 // Grants reports whether the subscription covers the API version.
@@ -318,6 +322,8 @@ type Snapshot struct {
 	// group; subIndex finds a group's first.
 	subs     []subRec
 	subIndex index
+	// cells has one entry per subs entry: see Subscription.cells.
+	cells []subCells
 }
 
 // Version is the configuration's version.
@@ -361,11 +367,11 @@ func (s *Snapshot) Subscription(appID, apiID string) (Subscription, bool) {
 		// The rest of the group follows.
 		for i := int(p); i < len(s.subs) && s.subs[i].app == first.app && s.subs[i].api == first.api; i++ {
 			if s.subs[i].status == subActive {
-				return s.subscription(&s.subs[i]), true
+				return s.subscription(i), true
 			}
 		}
 	}
-	return s.subscription(first), true
+	return s.subscription(int(p - 1)), true
 }
 
 // Store holds the current snapshot behind an atomic pointer: requests Load
@@ -512,6 +518,7 @@ func (c *compiler) subscriptions(cfg *Config, s *Snapshot, b *tableBuilder) {
 		start[g+1] += start[g]
 	}
 	s.subs = make([]subRec, n)
+	s.cells = make([]subCells, n)
 	next := append([]uint32(nil), start[:len(firsts)]...)
 	for i := range cfg.Subscriptions {
 		sub := &cfg.Subscriptions[i]

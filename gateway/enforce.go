@@ -67,8 +67,61 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 	return g
 }
 
+// subCells keeps a subscription's in-process limiter state at hand: the
+// cells of its rate limit and quota counters, found by key on the
+// subscription's first call after a reload and then reached through its
+// compiled record, without hashing or comparing its 36-character ID on
+// every call (under load each lookup was a few cache misses). The limiters
+// own the state: a cell they drop is dead, and the next call finds the
+// key's current one. Redis mode does not use them.
+type subCells struct {
+	rate  atomic.Pointer[limits.Cell]
+	quota [3]atomic.Pointer[limits.Counter] // by quotaCheck.slot
+}
+
+// allow is g.Allow for sub, through its cell when it has one.
+func (e *enforcer) allow(g *limits.GCRA, sub *Subscription, now time.Time) limits.Decision {
+	if sub.cells == nil {
+		return g.Allow(sub.ID, now)
+	}
+	if c := sub.cells.rate.Load(); c != nil {
+		if d, ok := g.AllowCell(c, now); ok {
+			return d
+		}
+	}
+	c := g.Cell(sub.ID, now)
+	sub.cells.rate.Store(c)
+	if d, ok := g.AllowCell(c, now); ok {
+		return d
+	}
+	return g.Allow(sub.ID, now) // dropped again at once: a limiter at its key bound
+}
+
+// take is e.quotas.Take of one unit of sub's quota x, through its counter
+// when it has one.
+func (e *enforcer) take(sub *Subscription, x *quotaCheck, now time.Time) (bool, int64, time.Time) {
+	if sub.cells != nil {
+		slot := &sub.cells.quota[x.slot]
+		if c := slot.Load(); c != nil {
+			if ok, used, resetAt, live := e.quotas.TakeCounter(c, 1, x.limit, x.window, now); live {
+				return ok, used, resetAt
+			}
+		}
+		c := e.quotas.Counter(quotaKey(sub, x), x.window, now)
+		slot.Store(c)
+		if ok, used, resetAt, live := e.quotas.TakeCounter(c, 1, x.limit, x.window, now); live {
+			return ok, used, resetAt
+		}
+	}
+	return e.quotas.Take(quotaKey(sub, x), 1, x.limit, x.window, now)
+}
+
+// quotaKey is the key sub's quota x counts under, in process and in Redis.
+func quotaKey(sub *Subscription, x *quotaCheck) string { return sub.ID + ":" + x.name }
+
 // quotaCheck is one quota a call spends.
 type quotaCheck struct {
+	slot   int // its subCells.quota entry
 	name   string
 	limit  int64
 	window limits.Window
@@ -84,16 +137,16 @@ type quotaCheck struct {
 func quotaChecks(sub *Subscription) (qs [3]quotaCheck, n int) {
 	l := &sub.Limits
 	if l.DayQuota > 0 {
-		qs[n] = quotaCheck{name: "day", limit: l.DayQuota, window: limits.Day(), span: 24 * time.Hour}
+		qs[n] = quotaCheck{slot: 0, name: "day", limit: l.DayQuota, window: limits.Day(), span: 24 * time.Hour}
 		n++
 	}
 	period := limits.Period(sub.PeriodStart, sub.PeriodEnd)
 	if l.MonthQuota > 0 {
-		qs[n] = quotaCheck{name: "month", limit: l.MonthQuota, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+		qs[n] = quotaCheck{slot: 1, name: "month", limit: l.MonthQuota, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
 		n++
 	}
 	if l.HardLimit && l.IncludedCalls > 0 {
-		qs[n] = quotaCheck{name: "included", limit: l.IncludedCalls, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
+		qs[n] = quotaCheck{slot: 2, name: "included", limit: l.IncludedCalls, window: period, span: sub.PeriodEnd.Sub(sub.PeriodStart)}
 		n++
 	}
 	return qs, n
@@ -113,7 +166,7 @@ func (e *enforcer) admit(ctx context.Context, w *meteredWriter, sub *Subscriptio
 		if e.rates != nil {
 			d = e.rates.Take(ctx, sub.ID, l.RequestsPerSecond, burst, now)
 		} else if g := e.gcra(l.RequestsPerSecond, burst); g != nil {
-			d = g.Allow(sub.ID, now)
+			d = e.allow(g, sub, now)
 		} else {
 			d.Allowed = true
 		}
@@ -129,28 +182,27 @@ func (e *enforcer) admit(ctx context.Context, w *meteredWriter, sub *Subscriptio
 		qs, nq := quotaChecks(sub)
 		for i := range nq {
 			x := &qs[i]
-			key := sub.ID + ":" + x.name
 			var ok bool
 			var remaining int64
 			var reset time.Duration
 			if e.leaser != nil {
-				x.lease = e.leaser.Lease(key, x.limit, x.window)
+				x.lease = e.leaser.Lease(quotaKey(sub, x), x.limit, x.window)
 				var resetAt time.Time
 				x.grant, remaining, resetAt = x.lease.TakeGrant(ctx, x.window, now)
 				ok, reset = x.grant != limits.Refused, resetAt.Sub(now)
 			} else {
 				var used int64
 				var resetAt time.Time
-				ok, used, resetAt = e.quotas.Take(key, 1, x.limit, x.window, now)
+				ok, used, resetAt = e.take(sub, x, now)
 				remaining, reset = x.limit-used, resetAt.Sub(now)
 			}
 			p := limits.Policy{Name: x.name, Quota: x.limit, Window: x.span, Remaining: remaining, Reset: reset}
 			if !ok {
-				for _, y := range qs[:i] { // give back what this call took
-					if y.lease != nil {
+				for j := range qs[:i] { // give back what this call took
+					if y := &qs[j]; y.lease != nil {
 						y.lease.Return(y.grant, y.window, now)
 					} else {
-						e.quotas.Release(sub.ID+":"+y.name, 1, y.window, now)
+						e.quotas.Release(quotaKey(sub, y), 1, y.window, now)
 					}
 				}
 				policies[np] = p

@@ -94,7 +94,7 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 				used = u.Day
 			}
 			if used > 0 {
-				raises = append(raises, limits.Raise{Key: sub.ID + ":" + x.name, Used: used, W: x.window})
+				raises = append(raises, limits.Raise{Key: quotaKey(&sub, &x), Used: used, W: x.window})
 			}
 		}
 	}
@@ -114,7 +114,7 @@ func (h *Handler) RestoreQuotas(ctx context.Context, now time.Time, ledger Quota
 func (s *Snapshot) allSubscriptions() iter.Seq[Subscription] {
 	return func(yield func(Subscription) bool) {
 		for i := range s.subs {
-			if !yield(s.subscription(&s.subs[i])) {
+			if !yield(s.subscription(i)) {
 				return
 			}
 		}

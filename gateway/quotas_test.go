@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -171,5 +172,70 @@ func TestRestoreQuotasAfterRedisLosesThem(t *testing.T) {
 	}
 	if admitted > 5 {
 		t.Fatalf("node 1 admitted %d calls after Redis lost its counters, want at most the 5 the ledger leaves", admitted)
+	}
+}
+
+// The enforcer reaches a subscription's counters through its compiled
+// record, and they stay the subscription's across reloads (a new snapshot
+// finds them by key) and after the limiters drop them (the next call finds
+// the key's new state): the cells are a shortcut, never a second count.
+func TestEnforcerCells(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	cfg := demoConfig(Limits{RequestsPerSecond: 1, Burst: 2, DayQuota: 3}, SubActive, now)
+	e, err := newEnforcer(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admit := func(snap *Snapshot, at time.Time) string {
+		t.Helper()
+		sub, ok := snap.Subscription("app1", "a1")
+		if !ok || sub.cells == nil {
+			t.Fatalf("subscription %+v %v", sub, ok)
+		}
+		mw := &meteredWriter{ResponseWriter: httptest.NewRecorder()}
+		if ok, reason := e.admit(context.Background(), mw, &sub, true, at, "req"); !ok {
+			return reason
+		}
+		return "ok"
+	}
+	compile := func() *Snapshot {
+		s, err := Compile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := compile(), compile()
+	for i, want := range []string{"ok", "ok", "rate-limited"} {
+		if got := admit(a, now); got != want {
+			t.Fatalf("call %d on the first snapshot: %s, want %s", i+1, got, want)
+		}
+	}
+	if a.cells[0].rate.Load() == nil || a.cells[0].quota[0].Load() == nil {
+		t.Fatal("the first snapshot's record holds no cells")
+	}
+	// The reloaded configuration goes on from the same counts.
+	if got := admit(b, now); got != "rate-limited" {
+		t.Fatalf("after the reload the burst is fresh: %s", got)
+	}
+	if got := admit(b, now.Add(time.Second)); got != "ok" {
+		t.Fatalf("third call of the day: %s", got)
+	}
+	if got := admit(a, now.Add(3*time.Second)); got != "quota-exceeded" {
+		t.Fatalf("fourth call of the day through the old snapshot: %s", got)
+	}
+	// Tomorrow, after a sweep dropped every counter the cells point to.
+	tomorrow := now.Add(24 * time.Hour)
+	for _, g := range *e.gcras.Load() {
+		g.Sweep(tomorrow)
+	}
+	e.quotas.Sweep(tomorrow)
+	for i := range 3 {
+		if got := admit(b, tomorrow.Add(time.Duration(i)*time.Second)); got != "ok" {
+			t.Fatalf("call %d tomorrow: %s", i+1, got)
+		}
+	}
+	if got := admit(a, tomorrow.Add(4*time.Second)); got != "quota-exceeded" {
+		t.Fatalf("fourth call tomorrow: %s", got)
 	}
 }

@@ -324,11 +324,12 @@ func (s *Snapshot) key(r *keyRec) Key {
 		Stage: stages[r.stage], ExpiresAt: s.time(r.expires)}
 }
 
-// subscription rebuilds the Subscription a record holds. Its Versions are
+// subscription rebuilds the Subscription the i-th record holds. Its Versions are
 // shared: read-only.
-func (s *Snapshot) subscription(r *subRec) Subscription {
+func (s *Snapshot) subscription(i int) Subscription {
+	r := &s.subs[i]
 	p := &s.periods[r.period]
 	return Subscription{ID: s.str(r.id), AppID: s.name(r.app), OrgID: s.name(r.org), ProviderOrgID: s.name(r.provider),
 		APIID: s.name(r.api), PlanID: s.name(r.plan), Status: statuses[r.status], Versions: s.lists[r.versions],
-		Limits: s.limits[r.limits], PeriodStart: s.time(p[0]), PeriodEnd: s.time(p[1])}
+		Limits: s.limits[r.limits], PeriodStart: s.time(p[0]), PeriodEnd: s.time(p[1]), cells: &s.cells[i]}
 }

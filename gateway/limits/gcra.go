@@ -64,8 +64,22 @@ type GCRA struct {
 
 type gcraShard struct {
 	mu  sync.Mutex
-	tat map[string]*int64 // unix nanoseconds
-	_   [40]byte          // keep neighbouring shard locks off one cache line
+	tat map[string]*Cell
+	_   [40]byte // keep neighbouring shard locks off one cache line
+}
+
+// Cell is one key's state in a GCRA limiter: its theoretical arrival time.
+// A caller that checks the same key on every call (the gateway: a
+// subscription's compiled record) can keep the key's cell (Cell) and pass it
+// to AllowCell, which skips hashing the key and finding it in its shard's
+// map — on a busy server each of those is a few cache misses. A cell the
+// limiter has dropped since (idle, or evicted to bound memory) is dead:
+// AllowCell says so and the caller asks Cell for the key's current one.
+type Cell struct {
+	tat   int64 // unix nanoseconds; guarded by the shard's lock
+	g     *GCRA
+	shard uint8
+	dead  bool // guarded by the shard's lock
 }
 
 // NewGCRA returns a limiter admitting rate requests per second on average,
@@ -89,7 +103,7 @@ func NewGCRA(rate float64, burst int, opts ...Option) (*GCRA, error) {
 	g.tau = g.interval * int64(burst)
 	g.perShard = max(1, o.maxKeys/shardCount)
 	for i := range g.shards {
-		g.shards[i].tat = make(map[string]*int64)
+		g.shards[i].tat = make(map[string]*Cell)
 	}
 	return g, nil
 }
@@ -97,56 +111,115 @@ func NewGCRA(rate float64, burst int, opts ...Option) (*GCRA, error) {
 // Burst returns the configured burst.
 func (g *GCRA) Burst() int { return g.burst }
 
-// Allow admits or refuses one request for key at now. It does not allocate
-// for a key already known.
-func (g *GCRA) Allow(key string, now time.Time) Decision {
-	n := now.UnixNano()
-	s := &g.shards[hash(key)&(shardCount-1)]
-	s.mu.Lock()
-	p, ok := s.tat[key]
-	tat := n
-	if ok && *p > n {
-		tat = *p
-	}
+// decide is the algorithm: the decision for a call at n on a key whose TAT
+// is tat (0 for a key never seen), and the TAT to store if it is admitted.
+func (g *GCRA) decide(tat, n int64) (Decision, int64) {
+	tat = max(tat, n)
 	newTat := tat + g.interval
 	allowAt := newTat - g.tau
 	if n < allowAt {
-		s.mu.Unlock()
 		return Decision{
 			Remaining:  0,
 			ResetAfter: time.Duration(tat - n),
 			RetryAfter: time.Duration(allowAt - n),
-		}
+		}, 0
 	}
-	if !ok {
-		if len(s.tat) >= g.perShard {
-			s.evict(n, g.perShard)
-		}
-		p = new(int64)
-		s.tat[strings.Clone(key)] = p // its own copy (package doc)
-	}
-	*p = newTat
-	s.mu.Unlock()
 	return Decision{
 		Allowed:    true,
 		Remaining:  int((n - allowAt) / g.interval),
 		ResetAfter: time.Duration(newTat - n),
+	}, newTat
+}
+
+// Allow admits or refuses one request for key at now. It does not allocate
+// for a key already known.
+func (g *GCRA) Allow(key string, now time.Time) Decision {
+	n := now.UnixNano()
+	i := uint8(hash(key) & (shardCount - 1))
+	s := &g.shards[i]
+	s.mu.Lock()
+	c := s.tat[key]
+	var tat int64
+	if c != nil {
+		tat = c.tat
 	}
+	d, newTat := g.decide(tat, n)
+	if d.Allowed {
+		if c == nil {
+			c = s.add(g, i, key, n)
+		}
+		c.tat = newTat
+	}
+	s.mu.Unlock()
+	return d
+}
+
+// Cell returns key's cell, adding an idle one if the limiter has none.
+func (g *GCRA) Cell(key string, now time.Time) *Cell {
+	i := uint8(hash(key) & (shardCount - 1))
+	s := &g.shards[i]
+	s.mu.Lock()
+	c := s.tat[key]
+	if c == nil {
+		c = s.add(g, i, key, now.UnixNano())
+	}
+	s.mu.Unlock()
+	return c
+}
+
+// AllowCell is Allow for the key whose cell c is (from Cell). When the
+// limiter has dropped c since, or c is another limiter's, it decides
+// nothing and returns ok false: the caller asks Cell for the key's current
+// cell (or calls Allow). It does not allocate.
+func (g *GCRA) AllowCell(c *Cell, now time.Time) (d Decision, ok bool) {
+	if c.g != g {
+		return Decision{}, false
+	}
+	n := now.UnixNano()
+	s := &g.shards[c.shard]
+	s.mu.Lock()
+	if c.dead {
+		s.mu.Unlock()
+		return Decision{}, false
+	}
+	d, newTat := g.decide(c.tat, n)
+	if d.Allowed {
+		c.tat = newTat
+	}
+	s.mu.Unlock()
+	return d, true
+}
+
+// add stores a new, idle cell for key in shard i, making room first; the
+// map keeps its own copy of the key (package doc). The shard is locked.
+func (s *gcraShard) add(g *GCRA, i uint8, key string, now int64) *Cell {
+	if len(s.tat) >= g.perShard {
+		s.evict(now, g.perShard)
+	}
+	c := &Cell{g: g, shard: i}
+	s.tat[strings.Clone(key)] = c
+	return c
+}
+
+// drop forgets key, whose cell is c; the shard is locked.
+func (s *gcraShard) drop(key string, c *Cell) {
+	c.dead = true
+	delete(s.tat, key)
 }
 
 // evict makes room for one more key: first every idle key (TAT in the past,
 // indistinguishable from an unknown key), then arbitrary ones.
 func (s *gcraShard) evict(now int64, limit int) {
-	for k, tat := range s.tat {
-		if *tat <= now {
-			delete(s.tat, k)
+	for k, c := range s.tat {
+		if c.tat <= now {
+			s.drop(k, c)
 		}
 	}
-	for k := range s.tat {
+	for k, c := range s.tat {
 		if len(s.tat) < limit {
 			break
 		}
-		delete(s.tat, k)
+		s.drop(k, c)
 	}
 }
 
@@ -157,9 +230,9 @@ func (g *GCRA) Sweep(now time.Time) {
 	for i := range g.shards {
 		s := &g.shards[i]
 		s.mu.Lock()
-		for k, tat := range s.tat {
-			if *tat <= n {
-				delete(s.tat, k)
+		for k, c := range s.tat {
+			if c.tat <= n {
+				s.drop(k, c)
 			}
 		}
 		s.mu.Unlock()

@@ -69,14 +69,23 @@ type quotaKey struct {
 	kind windowKind
 }
 
-type quotaEntry struct {
+// Counter is one key's count in one kind of window. Like a GCRA Cell, a
+// caller that counts the same key on every call can keep its Counter
+// (Quotas.Counter) and pass it to TakeCounter, skipping the key's hash and
+// lookup; a counter the Quotas has dropped since (its window ended, or
+// evicted) is dead and TakeCounter says so.
+type Counter struct {
 	start, end int64 // unix nanoseconds of the window this count belongs to
 	used       int64
+	q          *Quotas
+	shard      uint8
+	kind       windowKind
+	dead       bool // guarded by the shard's lock, as the fields above
 }
 
 type quotaShard struct {
 	mu sync.Mutex
-	m  map[quotaKey]*quotaEntry
+	m  map[quotaKey]*Counter
 	_  [40]byte
 }
 
@@ -88,7 +97,7 @@ func NewQuotas(opts ...Option) (*Quotas, error) {
 	}
 	q := &Quotas{perShard: max(1, o.maxKeys/shardCount)}
 	for i := range q.shards {
-		q.shards[i].m = make(map[quotaKey]*quotaEntry)
+		q.shards[i].m = make(map[quotaKey]*Counter)
 	}
 	return q, nil
 }
@@ -102,47 +111,94 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 	if !ok || n < 0 {
 		return false, 0, end
 	}
-	s0, e0 := start.UnixNano(), end.UnixNano()
 	k := quotaKey{key: key, kind: w.kind}
-	s := &q.shards[hash(key)&(shardCount-1)]
+	i := uint8(hash(key) & (shardCount - 1))
+	s := &q.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, found := s.m[k]
-	var e quotaEntry
-	if found {
-		e = *p
-	}
-	switch {
-	case !found || e.start < s0:
-		e = quotaEntry{start: s0, end: e0}
-	case e.start > s0:
-		return false, e.used, time.Unix(0, e.end).UTC()
-	}
-	if e.used+n > limit || e.used+n < e.used {
-		if found {
-			*p = e // keep a window roll-over even when refusing
+	c := s.m[k]
+	if c == nil {
+		// A new counter only for a call that counts: a refusal leaves
+		// nothing behind.
+		var probe Counter
+		if allowed, used, resetAt = probe.take(start, end, n, limit); !allowed {
+			return allowed, used, resetAt
 		}
-		return false, e.used, end
+		c = s.add(q, i, k, now)
 	}
-	e.used += n
-	if !found {
-		s.add(k, e, now, q.perShard)
-		return true, e.used, end
-	}
-	*p = e
-	return true, e.used, end
+	return c.take(start, end, n, limit)
 }
 
-// add stores a new counter, making room first; the map keeps its own copy
-// of the key (package doc).
-func (s *quotaShard) add(k quotaKey, e quotaEntry, now time.Time, limit int) {
-	if len(s.m) >= limit {
-		s.evict(now.UnixNano(), limit)
+// Counter returns key's counter for windows of w's kind, adding an empty one
+// if there is none.
+func (q *Quotas) Counter(key string, w Window, now time.Time) *Counter {
+	k := quotaKey{key: key, kind: w.kind}
+	i := uint8(hash(key) & (shardCount - 1))
+	s := &q.shards[i]
+	s.mu.Lock()
+	c := s.m[k]
+	if c == nil {
+		c = s.add(q, i, k, now)
 	}
-	p := new(quotaEntry)
-	*p = e
+	s.mu.Unlock()
+	return c
+}
+
+// TakeCounter is Take for the key and window kind whose counter c is (from
+// Counter). When the Quotas has dropped c since, or c belongs to another
+// Quotas or kind of window, it takes nothing and returns live false: the
+// caller asks Counter for the key's current one (or calls Take).
+func (q *Quotas) TakeCounter(c *Counter, n, limit int64, w Window, now time.Time) (allowed bool, used int64, resetAt time.Time, live bool) {
+	if c.q != q || c.kind != w.kind {
+		return false, 0, time.Time{}, false
+	}
+	start, end, ok := w.Bounds(now)
+	if !ok || n < 0 {
+		return false, 0, end, true
+	}
+	s := &q.shards[c.shard]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.dead {
+		return false, 0, time.Time{}, false
+	}
+	allowed, used, resetAt = c.take(start, end, n, limit)
+	return allowed, used, resetAt, true
+}
+
+// take is the count itself: n units in the window [start, end) if they fit
+// within limit. The shard is locked.
+func (c *Counter) take(start, end time.Time, n, limit int64) (allowed bool, used int64, resetAt time.Time) {
+	s0, e0 := start.UnixNano(), end.UnixNano()
+	switch {
+	case c.start < s0: // a counter of an ended window (or a new one) starts this one
+		c.start, c.end, c.used = s0, e0, 0
+	case c.start > s0:
+		return false, c.used, time.Unix(0, c.end).UTC()
+	}
+	if c.used+n > limit || c.used+n < c.used {
+		return false, c.used, end
+	}
+	c.used += n
+	return true, c.used, end
+}
+
+// add stores a new, empty counter, making room first; the map keeps its own
+// copy of the key (package doc). The shard is locked.
+func (s *quotaShard) add(q *Quotas, i uint8, k quotaKey, now time.Time) *Counter {
+	if len(s.m) >= q.perShard {
+		s.evict(now.UnixNano(), q.perShard)
+	}
+	c := &Counter{q: q, shard: i, kind: k.kind}
 	k.key = strings.Clone(k.key)
-	s.m[k] = p
+	s.m[k] = c
+	return c
+}
+
+// drop forgets the counter c of k; the shard is locked.
+func (s *quotaShard) drop(k quotaKey, c *Counter) {
+	c.dead = true
+	delete(s.m, k)
 }
 
 // Release gives back n units taken from key's quota in the window current at
@@ -172,15 +228,17 @@ func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
 	}
 	s0, e0 := start.UnixNano(), end.UnixNano()
 	k := quotaKey{key: key, kind: w.kind}
-	s := &q.shards[hash(key)&(shardCount-1)]
+	i := uint8(hash(key) & (shardCount - 1))
+	s := &q.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, found := s.m[k]
+	p := s.m[k]
+	if p == nil {
+		p = s.add(q, i, k, now)
+	}
 	switch {
-	case !found:
-		s.add(k, quotaEntry{start: s0, end: e0, used: used}, now, q.perShard)
 	case p.start < s0:
-		*p = quotaEntry{start: s0, end: e0, used: used}
+		p.start, p.end, p.used = s0, e0, used
 	case p.start == s0:
 		p.used = max(p.used, used)
 	}
@@ -190,16 +248,16 @@ func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
 // entry forgets usage, so MaxKeys must exceed the number of active
 // key/window pairs when quotas are hard; it only guards memory.
 func (s *quotaShard) evict(now int64, limit int) {
-	for k, e := range s.m {
-		if e.end <= now {
-			delete(s.m, k)
+	for k, c := range s.m {
+		if c.end <= now {
+			s.drop(k, c)
 		}
 	}
-	for k := range s.m {
+	for k, c := range s.m {
 		if len(s.m) < limit {
 			break
 		}
-		delete(s.m, k)
+		s.drop(k, c)
 	}
 }
 
@@ -209,9 +267,9 @@ func (q *Quotas) Sweep(now time.Time) {
 	for i := range q.shards {
 		s := &q.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
-			if e.end <= n {
-				delete(s.m, k)
+		for k, c := range s.m {
+			if c.end <= n {
+				s.drop(k, c)
 			}
 		}
 		s.mu.Unlock()
