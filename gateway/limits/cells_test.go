@@ -153,3 +153,41 @@ func TestQuotaCounterConcurrentHard(t *testing.T) {
 		t.Fatalf("admitted %d, want exactly %d", total, limit)
 	}
 }
+
+// Decisions through one cell from many goroutines at once, while sweeps and
+// key lookups run, admit exactly the burst: the compare-and-swap loses no
+// call and a sweep never drops a busy cell.
+func TestGCRACellConcurrent(t *testing.T) {
+	g := mustGCRA(t, 1, 500)
+	c := g.Cell("k", t0)
+	admitted := make(chan int, 8)
+	for w := range 8 {
+		go func() {
+			n := 0
+			for range 200 {
+				var ok bool
+				if w == 0 {
+					ok = g.Allow("k", t0).Allowed
+					g.Sweep(t0)
+				} else {
+					d, live := g.AllowCell(c, t0)
+					if !live {
+						panic("busy cell dropped")
+					}
+					ok = d.Allowed
+				}
+				if ok {
+					n++
+				}
+			}
+			admitted <- n
+		}()
+	}
+	total := 0
+	for range 8 {
+		total += <-admitted
+	}
+	if total != 500 {
+		t.Fatalf("admitted %d, want exactly the burst of 500", total)
+	}
+}

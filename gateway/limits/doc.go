@@ -13,11 +13,18 @@
 //
 //   - GCRA limits requests per second with a burst: per key one theoretical
 //     arrival time in a lock-striped, size-bounded map (idle keys are
-//     dropped first).
+//     dropped first), updated by compare-and-swap.
 //
 //   - Quotas counts usage per key per UTC day (Day) or per billing period
 //     whose bounds the caller supplies (Period); check and increment happen
-//     under one lock, so a hard quota is never exceeded in one process.
+//     under the counter's lock, so a hard quota is never exceeded in one
+//     process.
+//
+//   - A caller that checks the same key on every call can keep the key's
+//     state (GCRA.Cell, Quotas.Counter) and decide through it (AllowCell,
+//     TakeCounter) without hashing the key or looking it up; state the
+//     limiter has dropped since reports itself dead, and the caller fetches
+//     the key's current one.
 //
 //   - WriteHeaders, WriteRetryAfter and WriteRefusal describe limits to
 //     clients with the RateLimit-Policy and RateLimit fields of

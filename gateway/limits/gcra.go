@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,18 +69,37 @@ type gcraShard struct {
 	_   [40]byte // keep neighbouring shard locks off one cache line
 }
 
-// Cell is one key's state in a GCRA limiter: its theoretical arrival time.
-// A caller that checks the same key on every call (the gateway: a
-// subscription's compiled record) can keep the key's cell (Cell) and pass it
-// to AllowCell, which skips hashing the key and finding it in its shard's
-// map — on a busy server each of those is a few cache misses. A cell the
+// Cell is one key's state in a GCRA limiter: its theoretical arrival time,
+// updated by compare-and-swap, so deciding needs no lock. A caller that
+// checks the same key on every call (the gateway: a subscription's compiled
+// record) can keep the key's cell (Cell) and pass it to AllowCell, which
+// skips hashing the key, locking its shard and finding it in the shard's
+// map — on a busy server each of those is a cache miss or more. A cell the
 // limiter has dropped since (idle, or evicted to bound memory) is dead:
 // AllowCell says so and the caller asks Cell for the key's current one.
 type Cell struct {
-	tat   int64 // unix nanoseconds; guarded by the shard's lock
-	g     *GCRA
-	shard uint8
-	dead  bool // guarded by the shard's lock
+	tat atomic.Int64 // unix nanoseconds; deadTAT once dropped
+	g   *GCRA
+}
+
+// deadTAT marks a dropped cell. Dropping swaps it in, so a decision racing
+// with the drop either lands before it (and an idle key's drop then fails)
+// or sees the cell dead: no admitted call is ever lost.
+const deadTAT = math.MinInt64
+
+// allow decides a call at n on c and records it if admitted; ok is false
+// if c is dead.
+func (c *Cell) allow(n int64) (d Decision, ok bool) {
+	for {
+		tat := c.tat.Load()
+		if tat == deadTAT {
+			return Decision{}, false
+		}
+		d, newTat := c.g.decide(tat, n)
+		if !d.Allowed || c.tat.CompareAndSwap(tat, newTat) {
+			return d, true
+		}
+	}
 }
 
 // NewGCRA returns a limiter admitting rate requests per second on average,
@@ -135,91 +155,80 @@ func (g *GCRA) decide(tat, n int64) (Decision, int64) {
 // for a key already known.
 func (g *GCRA) Allow(key string, now time.Time) Decision {
 	n := now.UnixNano()
-	i := uint8(hash(key) & (shardCount - 1))
-	s := &g.shards[i]
+	s := &g.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	c := s.tat[key]
-	var tat int64
-	if c != nil {
-		tat = c.tat
-	}
-	d, newTat := g.decide(tat, n)
-	if d.Allowed {
-		if c == nil {
-			c = s.add(g, i, key, n)
+	if c == nil {
+		d, newTat := g.decide(0, n)
+		if d.Allowed { // a refused call leaves no state behind
+			s.add(g, key, n).tat.Store(newTat)
 		}
-		c.tat = newTat
+		s.mu.Unlock()
+		return d
 	}
 	s.mu.Unlock()
-	return d
+	// A cell dropped after the lock was released has no decision: the
+	// key's state is gone, as if it had been dropped just before.
+	if d, ok := c.allow(n); ok {
+		return d
+	}
+	return g.Allow(key, now)
 }
 
 // Cell returns key's cell, adding an idle one if the limiter has none.
 func (g *GCRA) Cell(key string, now time.Time) *Cell {
-	i := uint8(hash(key) & (shardCount - 1))
-	s := &g.shards[i]
+	s := &g.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	c := s.tat[key]
 	if c == nil {
-		c = s.add(g, i, key, now.UnixNano())
+		c = s.add(g, key, now.UnixNano())
 	}
 	s.mu.Unlock()
 	return c
 }
 
-// AllowCell is Allow for the key whose cell c is (from Cell). When the
-// limiter has dropped c since, or c is another limiter's, it decides
-// nothing and returns ok false: the caller asks Cell for the key's current
-// cell (or calls Allow). It does not allocate.
+// AllowCell is Allow for the key whose cell c is (from Cell), without a
+// lock. When the limiter has dropped c since, or c is another limiter's, it
+// decides nothing and returns ok false: the caller asks Cell for the key's
+// current cell (or calls Allow). It does not allocate.
 func (g *GCRA) AllowCell(c *Cell, now time.Time) (d Decision, ok bool) {
 	if c.g != g {
 		return Decision{}, false
 	}
-	n := now.UnixNano()
-	s := &g.shards[c.shard]
-	s.mu.Lock()
-	if c.dead {
-		s.mu.Unlock()
-		return Decision{}, false
-	}
-	d, newTat := g.decide(c.tat, n)
-	if d.Allowed {
-		c.tat = newTat
-	}
-	s.mu.Unlock()
-	return d, true
+	return c.allow(now.UnixNano())
 }
 
-// add stores a new, idle cell for key in shard i, making room first; the
-// map keeps its own copy of the key (package doc). The shard is locked.
-func (s *gcraShard) add(g *GCRA, i uint8, key string, now int64) *Cell {
+// add stores a new, idle cell for key, making room first; the map keeps its
+// own copy of the key (package doc). The shard is locked.
+func (s *gcraShard) add(g *GCRA, key string, now int64) *Cell {
 	if len(s.tat) >= g.perShard {
 		s.evict(now, g.perShard)
 	}
-	c := &Cell{g: g, shard: i}
+	c := &Cell{g: g}
 	s.tat[strings.Clone(key)] = c
 	return c
 }
 
-// drop forgets key, whose cell is c; the shard is locked.
-func (s *gcraShard) drop(key string, c *Cell) {
-	c.dead = true
-	delete(s.tat, key)
+// dropIdle forgets key if its cell c is idle at now (its TAT in the past:
+// the same as an unknown key); the shard is locked.
+func (s *gcraShard) dropIdle(key string, c *Cell, now int64) {
+	if tat := c.tat.Load(); tat <= now && c.tat.CompareAndSwap(tat, deadTAT) {
+		delete(s.tat, key)
+	}
 }
 
-// evict makes room for one more key: first every idle key (TAT in the past,
-// indistinguishable from an unknown key), then arbitrary ones.
+// evict makes room for one more key: first every idle key, then arbitrary
+// ones (which hands those a fresh burst).
 func (s *gcraShard) evict(now int64, limit int) {
 	for k, c := range s.tat {
-		if c.tat <= now {
-			s.drop(k, c)
-		}
+		s.dropIdle(k, c, now)
 	}
 	for k, c := range s.tat {
 		if len(s.tat) < limit {
 			break
 		}
-		s.drop(k, c)
+		c.tat.Store(deadTAT)
+		delete(s.tat, k)
 	}
 }
 
@@ -231,9 +240,7 @@ func (g *GCRA) Sweep(now time.Time) {
 		s := &g.shards[i]
 		s.mu.Lock()
 		for k, c := range s.tat {
-			if c.tat <= n {
-				s.drop(k, c)
-			}
+			s.dropIdle(k, c, n)
 		}
 		s.mu.Unlock()
 	}

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -69,18 +70,20 @@ type quotaKey struct {
 	kind windowKind
 }
 
-// Counter is one key's count in one kind of window. Like a GCRA Cell, a
-// caller that counts the same key on every call can keep its Counter
-// (Quotas.Counter) and pass it to TakeCounter, skipping the key's hash and
-// lookup; a counter the Quotas has dropped since (its window ended, or
-// evicted) is dead and TakeCounter says so.
+// Counter is one key's count in one kind of window, with its own lock
+// (beside the count it guards: one cache line). Like a GCRA Cell, a caller
+// that counts the same key on every call can keep its Counter
+// (Quotas.Counter) and pass it to TakeCounter, skipping the key's hash, its
+// shard's lock and the lookup; a counter the Quotas has dropped since (its
+// window ended, or evicted) is dead and TakeCounter says so. Lock order:
+// a shard, then a counter.
 type Counter struct {
+	mu         sync.Mutex
+	dead       bool
+	kind       windowKind
 	start, end int64 // unix nanoseconds of the window this count belongs to
 	used       int64
 	q          *Quotas
-	shard      uint8
-	kind       windowKind
-	dead       bool // guarded by the shard's lock, as the fields above
 }
 
 type quotaShard struct {
@@ -112,8 +115,7 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 		return false, 0, end
 	}
 	k := quotaKey{key: key, kind: w.kind}
-	i := uint8(hash(key) & (shardCount - 1))
-	s := &q.shards[i]
+	s := &q.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.m[k]
@@ -124,8 +126,10 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 		if allowed, used, resetAt = probe.take(start, end, n, limit); !allowed {
 			return allowed, used, resetAt
 		}
-		c = s.add(q, i, k, now)
+		c = s.add(q, k, now)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.take(start, end, n, limit)
 }
 
@@ -133,12 +137,11 @@ func (q *Quotas) Take(key string, n, limit int64, w Window, now time.Time) (allo
 // if there is none.
 func (q *Quotas) Counter(key string, w Window, now time.Time) *Counter {
 	k := quotaKey{key: key, kind: w.kind}
-	i := uint8(hash(key) & (shardCount - 1))
-	s := &q.shards[i]
+	s := &q.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	c := s.m[k]
 	if c == nil {
-		c = s.add(q, i, k, now)
+		c = s.add(q, k, now)
 	}
 	s.mu.Unlock()
 	return c
@@ -156,18 +159,18 @@ func (q *Quotas) TakeCounter(c *Counter, n, limit int64, w Window, now time.Time
 	if !ok || n < 0 {
 		return false, 0, end, true
 	}
-	s := &q.shards[c.shard]
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	c.mu.Lock()
 	if c.dead {
+		c.mu.Unlock()
 		return false, 0, time.Time{}, false
 	}
 	allowed, used, resetAt = c.take(start, end, n, limit)
+	c.mu.Unlock()
 	return allowed, used, resetAt, true
 }
 
 // take is the count itself: n units in the window [start, end) if they fit
-// within limit. The shard is locked.
+// within limit. The counter is locked.
 func (c *Counter) take(start, end time.Time, n, limit int64) (allowed bool, used int64, resetAt time.Time) {
 	s0, e0 := start.UnixNano(), end.UnixNano()
 	switch {
@@ -185,20 +188,25 @@ func (c *Counter) take(start, end time.Time, n, limit int64) (allowed bool, used
 
 // add stores a new, empty counter, making room first; the map keeps its own
 // copy of the key (package doc). The shard is locked.
-func (s *quotaShard) add(q *Quotas, i uint8, k quotaKey, now time.Time) *Counter {
+func (s *quotaShard) add(q *Quotas, k quotaKey, now time.Time) *Counter {
 	if len(s.m) >= q.perShard {
 		s.evict(now.UnixNano(), q.perShard)
 	}
-	c := &Counter{q: q, shard: i, kind: k.kind}
+	c := &Counter{q: q, kind: k.kind}
 	k.key = strings.Clone(k.key)
 	s.m[k] = c
 	return c
 }
 
-// drop forgets the counter c of k; the shard is locked.
-func (s *quotaShard) drop(k quotaKey, c *Counter) {
-	c.dead = true
-	delete(s.m, k)
+// drop forgets the counter c of k if its window ended by now (any window,
+// if now is math.MaxInt64); the shard is locked.
+func (s *quotaShard) drop(k quotaKey, c *Counter, now int64) {
+	c.mu.Lock()
+	if c.end <= now {
+		c.dead = true
+		delete(s.m, k)
+	}
+	c.mu.Unlock()
 }
 
 // Release gives back n units taken from key's quota in the window current at
@@ -211,8 +219,12 @@ func (q *Quotas) Release(key string, n int64, w Window, now time.Time) {
 	k := quotaKey{key: key, kind: w.kind}
 	s := &q.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
-	if e, found := s.m[k]; found && e.start == start.UnixNano() {
-		e.used = max(0, e.used-n)
+	if c := s.m[k]; c != nil {
+		c.mu.Lock()
+		if c.start == start.UnixNano() {
+			c.used = max(0, c.used-n)
+		}
+		c.mu.Unlock()
 	}
 	s.mu.Unlock()
 }
@@ -228,14 +240,15 @@ func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
 	}
 	s0, e0 := start.UnixNano(), end.UnixNano()
 	k := quotaKey{key: key, kind: w.kind}
-	i := uint8(hash(key) & (shardCount - 1))
-	s := &q.shards[i]
+	s := &q.shards[hash(key)&(shardCount-1)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.m[k]
 	if p == nil {
-		p = s.add(q, i, k, now)
+		p = s.add(q, k, now)
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
 	case p.start < s0:
 		p.start, p.end, p.used = s0, e0, used
@@ -249,15 +262,13 @@ func (q *Quotas) Raise(key string, used int64, w Window, now time.Time) {
 // key/window pairs when quotas are hard; it only guards memory.
 func (s *quotaShard) evict(now int64, limit int) {
 	for k, c := range s.m {
-		if c.end <= now {
-			s.drop(k, c)
-		}
+		s.drop(k, c, now)
 	}
 	for k, c := range s.m {
 		if len(s.m) < limit {
 			break
 		}
-		s.drop(k, c)
+		s.drop(k, c, math.MaxInt64)
 	}
 }
 
@@ -268,9 +279,7 @@ func (q *Quotas) Sweep(now time.Time) {
 		s := &q.shards[i]
 		s.mu.Lock()
 		for k, c := range s.m {
-			if c.end <= n {
-				s.drop(k, c)
-			}
+			s.drop(k, c, n)
 		}
 		s.mu.Unlock()
 	}
