@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/portico-dev/portico/gateway/sigv4"
 	"hash/maphash"
 	"net/url"
 	"sort"
@@ -317,6 +318,9 @@ type Snapshot struct {
 
 	keys     []keyRec
 	keyIndex index // access key → keys
+	// keySlots has one entry per keys entry: the key's derived SigV4
+	// signing key, kept by the verifier.
+	keySlots []sigv4.KeySlot
 	codes    map[[32]byte]keyRec
 	// subs are grouped by (app, API), in configuration order within a
 	// group; subIndex finds a group's first.
@@ -463,6 +467,7 @@ func (c *compiler) keys(cfg *Config, s *Snapshot, b *tableBuilder) {
 		s.keys = append(s.keys, keyRec{access: b.add(id), secret: b.secret(k.Secret), app: b.share(k.AppID), org: b.share(k.OrgID),
 			expires: b.instant(k.ExpiresAt), stage: stage})
 	}
+	s.keySlots = make([]sigv4.KeySlot, len(s.keys))
 }
 
 func (c *compiler) subscriptions(cfg *Config, s *Snapshot, b *tableBuilder) {

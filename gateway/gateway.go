@@ -139,14 +139,16 @@ type snapshotKeys Snapshot
 // Lookup implements sigv4.KeyStore.
 func (k *snapshotKeys) Lookup(_ context.Context, accessKey string) (sigv4.Credential, bool) {
 	s := (*Snapshot)(k)
-	r := s.keyRec(accessKey)
-	if r == nil {
+	i := s.keyIndexOf(accessKey)
+	if i < 0 {
 		return sigv4.Credential{}, false
 	}
+	r := &s.keys[i]
 	// An organisation's keys share one share of the nonce store. Org ids
-	// never look like access keys.
+	// never look like access keys. A record's secret is the snapshot's:
+	// its signing-key slot lives as long.
 	return sigv4.Credential{AccessKey: s.str(r.access), Secret: s.secret(r.secret), Owner: r, Active: true, ExpiresAt: s.time(r.expires),
-		NonceShare: s.name(r.org)}, true
+		NonceShare: s.name(r.org), Slot: &s.keySlots[i]}, true
 }
 
 // storeKeys is the verifier's default key store, the store's current

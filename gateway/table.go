@@ -308,14 +308,19 @@ func (s *Snapshot) time(i instant) time.Time {
 
 // keyRec returns the record of an access key, or nil.
 func (s *Snapshot) keyRec(accessKey string) *keyRec {
+	if i := s.keyIndexOf(accessKey); i >= 0 {
+		return &s.keys[i]
+	}
+	return nil
+}
+
+// keyIndexOf returns the index in keys of an access key's record, or -1.
+func (s *Snapshot) keyIndexOf(accessKey string) int {
 	if len(s.keys) == 0 {
-		return nil
+		return -1
 	}
 	p := *s.keyIndex.slot(maphash.String(s.keyIndex.seed, accessKey), func(i int) bool { return s.str(s.keys[i].access) == accessKey })
-	if p == 0 {
-		return nil
-	}
-	return &s.keys[p-1]
+	return int(p) - 1
 }
 
 // key rebuilds the Key a record holds.

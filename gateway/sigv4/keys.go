@@ -30,7 +30,19 @@ type Credential struct {
 	// cannot multiply its share by making keys. "" counts them against the
 	// access key alone. A share must never equal another key's access key.
 	NonceShare string
+	// Slot, when not nil, is where verifiers keep this credential's derived
+	// signing key, reached without the shared cache's lookup: one slot per
+	// credential record the store hands out, for records whose secret
+	// never changes (a store that changes a key's secret hands out a new
+	// slot with it).
+	Slot *KeySlot
 }
+
+// KeySlot holds one credential's derived signing key for a verifier (the
+// zero value is empty). The gateway gives each key of a configuration
+// snapshot its own: the cache's set, the key's identity and its secret are
+// then not read on every call, only the derived key itself.
+type KeySlot struct{ p atomic.Pointer[signingKey] }
 
 // KeyStore finds credentials by access key id. The gateway and the management
 // API implement it from their in-memory configuration snapshot: Verify calls
@@ -67,7 +79,8 @@ const (
 // server each separate heap object it had to follow was another miss to
 // main memory.
 type signingKey struct {
-	date         [8]byte // yyyymmdd
+	cache        *keyCache // the verifier's cache that derived it (for KeySlot)
+	date         [8]byte   // yyyymmdd
 	accessKeyLen uint8
 	secretLen    uint8
 	accessKey    [maxCachedAccessKey]byte
@@ -209,6 +222,21 @@ func (c *keyCache) get(cred *Credential, date string) *signingKey {
 	if !cacheable(cred.AccessKey, cred.Secret, date) {
 		return newSigningKey(cred.AccessKey, cred.Secret, date, c.region, c.service)
 	}
+	if cred.Slot == nil {
+		return c.lookup(cred, date)
+	}
+	// The slot belongs to this credential record, so only the day and the
+	// verifier (region and service) can differ.
+	if sk := cred.Slot.p.Load(); sk != nil && sk.cache == c && string(sk.date[:]) == date {
+		return sk
+	}
+	sk := c.lookup(cred, date)
+	cred.Slot.p.Store(sk)
+	return sk
+}
+
+// lookup is get through the cache's sets.
+func (c *keyCache) lookup(cred *Credential, date string) *signingKey {
 	s := &c.sets[c.set(cred.AccessKey)]
 	for way := range uint32(2) {
 		sk := s.ways[way].Load()
@@ -220,6 +248,7 @@ func (c *keyCache) get(cred *Credential, date string) *signingKey {
 		}
 	}
 	sk := newSigningKey(cred.AccessKey, cred.Secret, date, c.region, c.service)
+	sk.cache = c
 	// Replace this key's stale entry (another day or secret) if it has
 	// one, else an empty way, else the way not hit last.
 	way := 1 - s.recent.Load()

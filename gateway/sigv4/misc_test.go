@@ -74,6 +74,30 @@ func TestKeyCache(t *testing.T) {
 		_, err := v.Verify(context.Background(), signedServerRequest(t, "GET", base+"/f", "", Signer{}), "", VerifyOptions{})
 		wantProblem(t, err, TypeSignatureMismatch, 403)
 	})
+	t.Run("slot", func(t *testing.T) {
+		// A credential's slot serves its key without the sets, per day
+		// and per verifier: another region's verifier derives its own.
+		c, other := newKeyCache("local", "apigw", 64), newKeyCache("eu-west-1", "apigw", 64)
+		cred := &Credential{AccessKey: testAK, Secret: []byte(testSecret), Slot: &KeySlot{}}
+		first := c.get(cred, "20260314")
+		if cred.Slot.p.Load() != first {
+			t.Fatal("the slot was not filled")
+		}
+		c.sets[c.set(testAK)] = keySet{} // only the slot can answer now
+		if c.get(cred, "20260314") != first {
+			t.Fatal("the slot's key was not used")
+		}
+		if k := other.get(cred, "20260314"); k == first || k.key == first.key {
+			t.Fatal("another region's verifier used the slot's key")
+		}
+		if k := c.get(cred, "20260315"); k == first || cred.Slot.p.Load() != k {
+			t.Fatal("the next day's key did not replace the slot's")
+		}
+		want := newSigningKey(testAK, []byte(testSecret), "20260315", "local", "apigw")
+		if c.get(cred, "20260315").key != want.key {
+			t.Fatal("the slot's key is not the derived one")
+		}
+	})
 	t.Run("hot-key-survives-one-off-keys", func(t *testing.T) {
 		c := newKeyCache("local", "apigw", 64)
 		hot := &Credential{AccessKey: testAK, Secret: []byte(testSecret)}
