@@ -121,24 +121,15 @@ func TestQuotaCounter(t *testing.T) {
 	}
 }
 
-// A hard quota taken through counters and keys at once, from many
-// goroutines, is never exceeded.
-func TestQuotaCounterConcurrentHard(t *testing.T) {
-	q := mustQuotas(t)
-	const limit = 1000
-	c := q.Counter("hard", Day(), t0)
-	admitted := make(chan int, 16)
-	for w := range 16 {
+// admittedBy runs workers goroutines that each call try 200 times, and
+// returns how many calls it admitted in all.
+func admittedBy(workers int, try func(worker int) bool) int {
+	admitted := make(chan int, workers)
+	for w := range workers {
 		go func() {
 			n := 0
 			for range 200 {
-				var ok bool
-				if w%2 == 0 {
-					ok, _, _, _ = q.TakeCounter(c, 1, limit, Day(), t0)
-				} else {
-					ok, _, _ = q.Take("hard", 1, limit, Day(), t0)
-				}
-				if ok {
+				if try(w) {
 					n++
 				}
 			}
@@ -146,9 +137,26 @@ func TestQuotaCounterConcurrentHard(t *testing.T) {
 		}()
 	}
 	total := 0
-	for range 16 {
+	for range workers {
 		total += <-admitted
 	}
+	return total
+}
+
+// A hard quota taken through counters and keys at once, from many
+// goroutines, is never exceeded.
+func TestQuotaCounterConcurrentHard(t *testing.T) {
+	q := mustQuotas(t)
+	const limit = 1000
+	c := q.Counter("hard", Day(), t0)
+	total := admittedBy(16, func(w int) bool {
+		if w%2 == 0 {
+			ok, _, _, _ := q.TakeCounter(c, 1, limit, Day(), t0)
+			return ok
+		}
+		ok, _, _ := q.Take("hard", 1, limit, Day(), t0)
+		return ok
+	})
 	if total != limit {
 		t.Fatalf("admitted %d, want exactly %d", total, limit)
 	}
@@ -160,33 +168,18 @@ func TestQuotaCounterConcurrentHard(t *testing.T) {
 func TestGCRACellConcurrent(t *testing.T) {
 	g := mustGCRA(t, 1, 500)
 	c := g.Cell("k", t0)
-	admitted := make(chan int, 8)
-	for w := range 8 {
-		go func() {
-			n := 0
-			for range 200 {
-				var ok bool
-				if w == 0 {
-					ok = g.Allow("k", t0).Allowed
-					g.Sweep(t0)
-				} else {
-					d, live := g.AllowCell(c, t0)
-					if !live {
-						panic("busy cell dropped")
-					}
-					ok = d.Allowed
-				}
-				if ok {
-					n++
-				}
-			}
-			admitted <- n
-		}()
-	}
-	total := 0
-	for range 8 {
-		total += <-admitted
-	}
+	total := admittedBy(8, func(w int) bool {
+		if w == 0 {
+			ok := g.Allow("k", t0).Allowed
+			g.Sweep(t0)
+			return ok
+		}
+		d, live := g.AllowCell(c, t0)
+		if !live {
+			panic("busy cell dropped")
+		}
+		return d.Allowed
+	})
 	if total != 500 {
 		t.Fatalf("admitted %d, want exactly the burst of 500", total)
 	}
