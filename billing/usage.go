@@ -35,13 +35,59 @@ type usageRow struct {
 	BytesIn        int64
 	BytesOut       int64
 	LatencyMsSum   int64
+	// key and keyAt are the last access key that called, and when: the
+	// keys' last use without a lookup per call in the common case of one
+	// key per app. take folds them into the batch's last-used times.
+	key   string    `gorm:"-"`
+	keyAt time.Time `gorm:"-"`
+	// minute is Minute in Unix seconds, for the pending rows' scan.
+	minute int64 `gorm:"-"`
 }
 
 func (usageRow) TableName() string { return "usage_ledger" }
 
-type usageKey struct {
-	sub, op string
-	minute  int64
+// subUsage is a subscription's pending rows: one per operation and minute
+// it called since the last flush — a few, found by a scan of plain
+// comparisons rather than by hashing two IDs on every call (the operation's
+// ID is usually the very string of the last call, compared by pointer).
+// Past scanLimit rows an index takes over.
+type subUsage struct {
+	rows []*usageRow
+	idx  map[rowKey]*usageRow
+}
+
+type rowKey struct {
+	op     string
+	minute int64
+}
+
+const scanLimit = 8
+
+// row returns the pending row of operation op in minute m, or nil.
+func (u *subUsage) row(op string, minute int64) *usageRow {
+	if u.idx != nil {
+		return u.idx[rowKey{op, minute}]
+	}
+	for i := len(u.rows) - 1; i >= 0; i-- { // the newest minute last
+		if r := u.rows[i]; r.minute == minute && r.OperationID == op {
+			return r
+		}
+	}
+	return nil
+}
+
+// add appends a new pending row.
+func (u *subUsage) add(r *usageRow) {
+	u.rows = append(u.rows, r)
+	switch {
+	case u.idx != nil:
+		u.idx[rowKey{r.OperationID, r.minute}] = r
+	case len(u.rows) > scanLimit:
+		u.idx = make(map[rowKey]*usageRow, 2*len(u.rows))
+		for _, x := range u.rows {
+			u.idx[rowKey{x.OperationID, x.minute}] = x
+		}
+	}
 }
 
 // Ledger aggregates the gateway's usage events in memory and flushes them
@@ -78,15 +124,20 @@ func NewLedger(db *gorm.DB, interval time.Duration, log *slog.Logger, touch func
 
 // Record implements gateway.Meter; it never blocks on the database.
 func (l *Ledger) Record(e gateway.UsageEvent) {
-	m := e.Time.UTC().Truncate(time.Minute)
-	k := usageKey{e.SubscriptionID, e.OperationID, m.Unix()}
+	sec := e.Time.Unix()
+	minute := sec - (sec%60+60)%60 // Unix time has no leap seconds
 	sh := l.shard(e.SubscriptionID)
 	sh.mu.Lock()
-	r := sh.pending[k]
+	u := sh.pending[e.SubscriptionID]
+	if u == nil {
+		u = &subUsage{}
+		sh.pending[e.SubscriptionID] = u
+	}
+	r := u.row(e.OperationID, minute)
 	if r == nil {
-		r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: m, ProviderOrgID: e.ProviderOrgID,
-			PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID}
-		sh.pending[k] = r
+		r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: time.Unix(minute, 0).UTC(), ProviderOrgID: e.ProviderOrgID,
+			PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID, minute: minute}
+		u.add(r)
 	}
 	r.Calls++
 	if e.Billable {
@@ -102,10 +153,27 @@ func (l *Ledger) Record(e gateway.UsageEvent) {
 	}
 	r.BytesOut += e.BytesOut
 	r.LatencyMsSum += e.Latency.Milliseconds()
-	if t := sh.keysUsed[e.AccessKey]; e.Time.After(t) {
-		sh.keysUsed[e.AccessKey] = e.Time
+	switch {
+	case r.key == e.AccessKey || r.key == "":
+		r.key = e.AccessKey
+		if e.Time.After(r.keyAt) {
+			r.keyAt = e.Time
+		}
+	default: // the row's app called with another of its keys
+		if t := sh.keysUsed[e.AccessKey]; e.Time.After(t) {
+			sh.keysUsed[e.AccessKey] = e.Time
+		}
 	}
 	sh.mu.Unlock()
+}
+
+// used adds the last use of the keys of rows to keys.
+func used(keys map[string]time.Time, rows []*usageRow) {
+	for _, r := range rows {
+		if r.key != "" && r.keyAt.After(keys[r.key]) {
+			keys[r.key] = r.keyAt
+		}
+	}
 }
 
 // ledgerShards is how many ways the pending usage is split.
@@ -115,13 +183,13 @@ const ledgerShards = 16
 // and the last use of the keys that called them; a cache line of its own.
 type ledgerShard struct {
 	mu       sync.Mutex
-	pending  map[usageKey]*usageRow
+	pending  map[string]*subUsage // by subscription
 	keysUsed map[string]time.Time
 	_        [40]byte
 }
 
 func (sh *ledgerShard) reset() {
-	sh.pending, sh.keysUsed = map[usageKey]*usageRow{}, map[string]time.Time{}
+	sh.pending, sh.keysUsed = map[string]*subUsage{}, map[string]time.Time{}
 }
 
 // shard is the shard a subscription's usage goes to.
@@ -129,10 +197,10 @@ func (l *Ledger) shard(subscriptionID string) *ledgerShard {
 	return &l.shards[maphash.String(l.seed, subscriptionID)%ledgerShards]
 }
 
-// take empties every shard and returns what they held (nil maps when
-// nothing was recorded).
-func (l *Ledger) take() (map[usageKey]*usageRow, map[string]time.Time) {
-	var batch map[usageKey]*usageRow
+// take empties every shard and returns the rows they held and the keys'
+// last use.
+func (l *Ledger) take() ([]*usageRow, map[string]time.Time) {
+	var rows []*usageRow
 	var keys map[string]time.Time
 	for i := range l.shards {
 		sh := &l.shards[i]
@@ -144,29 +212,35 @@ func (l *Ledger) take() (map[usageKey]*usageRow, map[string]time.Time) {
 		}
 		sh.reset()
 		sh.mu.Unlock()
-		if batch == nil {
-			batch, keys = p, k
-			continue
-		}
-		for kk, r := range p { // shards hold disjoint subscriptions
-			batch[kk] = r
-		}
-		for a, t := range k { // a key may call through several subscriptions
-			if t.After(keys[a]) {
-				keys[a] = t
+		if keys == nil {
+			keys = k
+		} else {
+			for a, t := range k { // a key may call through several subscriptions
+				if t.After(keys[a]) {
+					keys[a] = t
+				}
 			}
 		}
+		for _, u := range p { // shards hold disjoint subscriptions
+			used(keys, u.rows)
+			rows = append(rows, u.rows...)
+		}
 	}
-	return batch, keys
+	return rows, keys
 }
 
-// putBack returns a batch that failed to flush to the shards, adding to
-// what was recorded since, so the next flush writes it.
-func (l *Ledger) putBack(batch map[usageKey]*usageRow, keys map[string]time.Time) {
-	for k, r := range batch {
-		sh := l.shard(k.sub)
+// putBack returns rows that failed to flush to the shards, adding to what
+// was recorded since, so the next flush writes them.
+func (l *Ledger) putBack(rows []*usageRow, keys map[string]time.Time) {
+	for _, r := range rows {
+		sh := l.shard(r.SubscriptionID)
 		sh.mu.Lock()
-		if cur := sh.pending[k]; cur != nil {
+		u := sh.pending[r.SubscriptionID]
+		if u == nil {
+			u = &subUsage{}
+			sh.pending[r.SubscriptionID] = u
+		}
+		if cur := u.row(r.OperationID, r.minute); cur != nil {
 			cur.Calls += r.Calls
 			cur.Billable += r.Billable
 			cur.Errors += r.Errors
@@ -174,7 +248,7 @@ func (l *Ledger) putBack(batch map[usageKey]*usageRow, keys map[string]time.Time
 			cur.BytesOut += r.BytesOut
 			cur.LatencyMsSum += r.LatencyMsSum
 		} else {
-			sh.pending[k] = r
+			u.add(r)
 		}
 		sh.mu.Unlock()
 	}

@@ -47,6 +47,45 @@ func TestLedgerCountsExactly(t *testing.T) {
 	})
 }
 
+// TestLedgerManyOperations: a subscription calling more operations and
+// minutes between two flushes than its pending rows are scanned for (they
+// are then indexed) still gets one row per operation and minute, through a
+// failed flush and the put-back too.
+func TestLedgerManyOperations(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		l := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		base := time.Date(2026, 11, 26, 12, 0, 30, 0, time.UTC)
+		const ops, minutes, each = 20, 2, 3
+		record := func() {
+			for i := range ops * minutes * each {
+				l.Record(gateway.UsageEvent{Time: base.Add(time.Duration(i%minutes) * time.Minute), SubscriptionID: "sub1",
+					OperationID: "op" + strconv.Itoa(i/minutes%ops), ProviderOrgID: "prov", PartnerOrgID: "part", APIID: "api", Version: "v1",
+					AppID: "app", AccessKey: "PK1", Status: 200, Billable: true})
+			}
+		}
+		record()
+		if err := db.Exec("ALTER TABLE usage_ledger RENAME TO usage_ledger_away").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Flush(ctx); err == nil {
+			t.Fatal("flush into a missing table succeeded")
+		}
+		if err := db.Exec("ALTER TABLE usage_ledger_away RENAME TO usage_ledger").Error; err != nil {
+			t.Fatal(err)
+		}
+		record()
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var calls, rows, perRow int64
+		db.Raw("SELECT COALESCE(SUM(calls),0), COUNT(*), COALESCE(MAX(calls),0) FROM usage_ledger").Row().Scan(&calls, &rows, &perRow)
+		if calls != 2*ops*minutes*each || rows != ops*minutes || perRow != 2*each {
+			t.Fatalf("ledger: %d calls in %d rows (at most %d a row), want %d in %d (%d each)", calls, rows, perRow, 2*ops*minutes*each, ops*minutes, 2*each)
+		}
+	})
+}
+
 // TestLedgerShardsPutBack: usage of many subscriptions (spread over the
 // ledger's shards) recorded concurrently, a flush that fails and puts its
 // batch back, more calls, then a flush that succeeds: every call is in the
