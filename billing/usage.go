@@ -52,6 +52,7 @@ func (usageRow) TableName() string { return "usage_ledger" }
 // ID is usually the very string of the last call, compared by pointer).
 // Past scanLimit rows an index takes over.
 type subUsage struct {
+	last *usageRow // the row of the subscription's last call, checked first
 	rows []*usageRow
 	idx  map[rowKey]*usageRow
 }
@@ -65,19 +66,29 @@ const scanLimit = 8
 
 // row returns the pending row of operation op in minute m, or nil.
 func (u *subUsage) row(op string, minute int64) *usageRow {
-	if u.idx != nil {
-		return u.idx[rowKey{op, minute}]
+	if r := u.last; r != nil && r.minute == minute && r.OperationID == op {
+		return r
 	}
-	for i := len(u.rows) - 1; i >= 0; i-- { // the newest minute last
-		if r := u.rows[i]; r.minute == minute && r.OperationID == op {
-			return r
+	var r *usageRow
+	if u.idx != nil {
+		r = u.idx[rowKey{op, minute}]
+	} else {
+		for i := len(u.rows) - 1; i >= 0; i-- { // the newest minute last
+			if x := u.rows[i]; x.minute == minute && x.OperationID == op {
+				r = x
+				break
+			}
 		}
 	}
-	return nil
+	if r != nil {
+		u.last = r
+	}
+	return r
 }
 
 // add appends a new pending row.
 func (u *subUsage) add(r *usageRow) {
+	u.last = r
 	u.rows = append(u.rows, r)
 	switch {
 	case u.idx != nil:
