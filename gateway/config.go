@@ -357,25 +357,50 @@ func (s *Snapshot) Key(accessKey string) (Key, bool) {
 // when it has one, else the first live one (so the caller can say why the
 // call is refused).
 func (s *Snapshot) Subscription(appID, apiID string) (Subscription, bool) {
+	if p := s.subscriptionRef(appID, apiID); p != nil {
+		return *p, true
+	}
+	return Subscription{}, false
+}
+
+// subscriptionRef is Subscription for the request path: the value is built
+// once per record and snapshot (on its first call) and shared, read-only.
+func (s *Snapshot) subscriptionRef(appID, apiID string) *Subscription {
+	i := s.subscriptionIndex(appID, apiID)
+	if i < 0 {
+		return nil
+	}
+	c := &s.cells[i]
+	if p := c.sub.Load(); p != nil {
+		return p
+	}
+	v := s.subscription(i)
+	c.sub.Store(&v) // two first calls may both build it: the same value
+	return &v
+}
+
+// subscriptionIndex returns the index in subs of the app's subscription to
+// the API that Subscription describes, or -1.
+func (s *Snapshot) subscriptionIndex(appID, apiID string) int {
 	if len(s.subs) == 0 {
-		return Subscription{}, false
+		return -1
 	}
 	p := *s.subIndex.slot(pairHash(s.subIndex.seed, appID, apiID), func(i int) bool {
 		return s.name(s.subs[i].app) == appID && s.name(s.subs[i].api) == apiID
 	})
 	if p == 0 {
-		return Subscription{}, false
+		return -1
 	}
 	first := &s.subs[p-1]
 	if first.status != subActive {
 		// The rest of the group follows.
 		for i := int(p); i < len(s.subs) && s.subs[i].app == first.app && s.subs[i].api == first.api; i++ {
 			if s.subs[i].status == subActive {
-				return s.subscription(i), true
+				return i
 			}
 		}
 	}
-	return s.subscription(int(p - 1)), true
+	return int(p - 1)
 }
 
 // Store holds the current snapshot behind an atomic pointer: requests Load

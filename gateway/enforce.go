@@ -67,7 +67,8 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 	return g
 }
 
-// subCells keeps a subscription's in-process limiter state at hand: the
+// subCells keeps a subscription's per-call state at hand: the record built
+// into a Subscription once, and its in-process limiter state — the
 // cells of its rate limit and quota counters, found by key on the
 // subscription's first call after a reload and then reached through its
 // compiled record, without hashing or comparing its 36-character ID on
@@ -75,6 +76,7 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 // own the state: a cell they drop is dead, and the next call finds the
 // key's current one. Redis mode does not use them.
 type subCells struct {
+	sub   atomic.Pointer[Subscription] // the record as a value (Snapshot.subscriptionRef)
 	rate  atomic.Pointer[limits.Cell]
 	quota [3]atomic.Pointer[limits.Counter] // by quotaCheck.slot
 }

@@ -519,9 +519,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Subscription.
-	sub, ok := snap.Subscription(key.AppID, api.APIID)
+	sub := snap.subscriptionRef(key.AppID, api.APIID)
 	switch {
-	case !ok:
+	case sub == nil:
 		h.problem(w, http.StatusForbidden, "no-subscription", "The app has no subscription to "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
 		return
 	case sub.Status == SubPendingApproval || sub.Status == SubPendingPayment:
@@ -535,7 +535,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if ok, reason := h.limits.admit(r.Context(), mw, &sub, op.Billable, start, id); !ok {
+	if ok, reason := h.limits.admit(r.Context(), mw, sub, op.Billable, start, id); !ok {
 		mw.reason = reason
 		return
 	}
@@ -551,7 +551,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveMock(w, op)
 		return
 	}
-	h.forward(w, r, m, &key, &sub, id, bodyHash, start)
+	h.forward(w, r, m, &key, sub, id, bodyHash, start)
 }
 
 // setDeprecation marks every answer for a deprecated version, public or

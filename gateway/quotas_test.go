@@ -214,6 +214,9 @@ func TestEnforcerCells(t *testing.T) {
 	if a.cells[0].rate.Load() == nil || a.cells[0].quota[0].Load() == nil {
 		t.Fatal("the first snapshot's record holds no cells")
 	}
+	if p := a.subscriptionRef("app1", "a1"); p != a.subscriptionRef("app1", "a1") || p.ID != cfg.Subscriptions[0].ID || p.cells != &a.cells[0] {
+		t.Fatal("the request path's subscription is not built once per record")
+	}
 	// The reloaded configuration goes on from the same counts.
 	if got := admit(b, now); got != "rate-limited" {
 		t.Fatalf("after the reload the burst is fresh: %s", got)
