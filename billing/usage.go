@@ -19,29 +19,31 @@ import (
 )
 
 // usageRow is one usage_ledger row: the calls of one subscription to one
-// operation in one minute.
+// operation in one minute. What every call reads and adds to comes first,
+// on the row's first cache line; the columns' order is the migration's.
 type usageRow struct {
+	// minute is Minute in Unix seconds, for the pending rows' scan.
+	minute       int64  `gorm:"-"`
+	OperationID  string `gorm:"primaryKey"`
+	Calls        int64
+	Billable     int64
+	Errors       int64
+	BytesIn      int64
+	BytesOut     int64
+	LatencyMsSum int64
+	// key and keyAt are the last access key that called, and when: the
+	// keys' last use without a lookup per call in the common case of one
+	// key per app. take folds them into the batch's last-used times.
+	key   string    `gorm:"-"`
+	keyAt time.Time `gorm:"-"`
+
 	SubscriptionID string    `gorm:"primaryKey"`
-	OperationID    string    `gorm:"primaryKey"`
 	Minute         time.Time `gorm:"primaryKey"`
 	ProviderOrgID  string
 	PartnerOrgID   string
 	APIID          string `gorm:"column:api_id"`
 	Version        string
 	AppID          string
-	Calls          int64
-	Billable       int64
-	Errors         int64
-	BytesIn        int64
-	BytesOut       int64
-	LatencyMsSum   int64
-	// key and keyAt are the last access key that called, and when: the
-	// keys' last use without a lookup per call in the common case of one
-	// key per app. take folds them into the batch's last-used times.
-	key   string    `gorm:"-"`
-	keyAt time.Time `gorm:"-"`
-	// minute is Minute in Unix seconds, for the pending rows' scan.
-	minute int64 `gorm:"-"`
 }
 
 func (usageRow) TableName() string { return "usage_ledger" }
