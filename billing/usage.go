@@ -54,9 +54,16 @@ func (usageRow) TableName() string { return "usage_ledger" }
 // ID is usually the very string of the last call, compared by pointer).
 // Past scanLimit rows an index takes over.
 type subUsage struct {
-	last *usageRow // the row of the subscription's last call, checked first
 	rows []*usageRow
 	idx  map[rowKey]*usageRow
+}
+
+// pendingSub is a shard's entry for a subscription, held in the map's own
+// slot: the row of its last call, which most calls add to again (one
+// pointer from the lookup, no map write), and all its rows.
+type pendingSub struct {
+	last *usageRow
+	all  *subUsage
 }
 
 type rowKey struct {
@@ -68,29 +75,19 @@ const scanLimit = 8
 
 // row returns the pending row of operation op in minute m, or nil.
 func (u *subUsage) row(op string, minute int64) *usageRow {
-	if r := u.last; r != nil && r.minute == minute && r.OperationID == op {
-		return r
-	}
-	var r *usageRow
 	if u.idx != nil {
-		r = u.idx[rowKey{op, minute}]
-	} else {
-		for i := len(u.rows) - 1; i >= 0; i-- { // the newest minute last
-			if x := u.rows[i]; x.minute == minute && x.OperationID == op {
-				r = x
-				break
-			}
+		return u.idx[rowKey{op, minute}]
+	}
+	for i := len(u.rows) - 1; i >= 0; i-- { // the newest minute last
+		if r := u.rows[i]; r.minute == minute && r.OperationID == op {
+			return r
 		}
 	}
-	if r != nil {
-		u.last = r
-	}
-	return r
+	return nil
 }
 
 // add appends a new pending row.
 func (u *subUsage) add(r *usageRow) {
-	u.last = r
 	u.rows = append(u.rows, r)
 	switch {
 	case u.idx != nil:
@@ -141,16 +138,19 @@ func (l *Ledger) Record(e gateway.UsageEvent) {
 	minute := sec - (sec%60+60)%60 // Unix time has no leap seconds
 	sh := l.shard(e.SubscriptionID)
 	sh.mu.Lock()
-	u := sh.pending[e.SubscriptionID]
-	if u == nil {
-		u = &subUsage{}
-		sh.pending[e.SubscriptionID] = u
-	}
-	r := u.row(e.OperationID, minute)
-	if r == nil {
-		r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: time.Unix(minute, 0).UTC(), ProviderOrgID: e.ProviderOrgID,
-			PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID, minute: minute}
-		u.add(r)
+	p := sh.pending[e.SubscriptionID]
+	r := p.last
+	if r == nil || r.minute != minute || r.OperationID != e.OperationID {
+		if p.all == nil {
+			p.all = &subUsage{}
+		}
+		if r = p.all.row(e.OperationID, minute); r == nil {
+			r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: time.Unix(minute, 0).UTC(), ProviderOrgID: e.ProviderOrgID,
+				PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID, minute: minute}
+			p.all.add(r)
+		}
+		p.last = r
+		sh.pending[e.SubscriptionID] = p
 	}
 	r.Calls++
 	if e.Billable {
@@ -196,13 +196,13 @@ const ledgerShards = 16
 // and the last use of the keys that called them; a cache line of its own.
 type ledgerShard struct {
 	mu       sync.Mutex
-	pending  map[string]*subUsage // by subscription
+	pending  map[string]pendingSub // by subscription
 	keysUsed map[string]time.Time
 	_        [40]byte
 }
 
 func (sh *ledgerShard) reset() {
-	sh.pending, sh.keysUsed = map[string]*subUsage{}, map[string]time.Time{}
+	sh.pending, sh.keysUsed = map[string]pendingSub{}, map[string]time.Time{}
 }
 
 // shard is the shard a subscription's usage goes to.
@@ -234,9 +234,9 @@ func (l *Ledger) take() ([]*usageRow, map[string]time.Time) {
 				}
 			}
 		}
-		for _, u := range p { // shards hold disjoint subscriptions
-			used(keys, u.rows)
-			rows = append(rows, u.rows...)
+		for _, ps := range p { // shards hold disjoint subscriptions
+			used(keys, ps.all.rows)
+			rows = append(rows, ps.all.rows...)
 		}
 	}
 	return rows, keys
@@ -248,12 +248,12 @@ func (l *Ledger) putBack(rows []*usageRow, keys map[string]time.Time) {
 	for _, r := range rows {
 		sh := l.shard(r.SubscriptionID)
 		sh.mu.Lock()
-		u := sh.pending[r.SubscriptionID]
-		if u == nil {
-			u = &subUsage{}
-			sh.pending[r.SubscriptionID] = u
+		ps := sh.pending[r.SubscriptionID]
+		if ps.all == nil {
+			ps.all = &subUsage{}
+			sh.pending[r.SubscriptionID] = ps
 		}
-		if cur := u.row(r.OperationID, r.minute); cur != nil {
+		if cur := ps.all.row(r.OperationID, r.minute); cur != nil {
 			cur.Calls += r.Calls
 			cur.Billable += r.Billable
 			cur.Errors += r.Errors
@@ -261,7 +261,7 @@ func (l *Ledger) putBack(rows []*usageRow, keys map[string]time.Time) {
 			cur.BytesOut += r.BytesOut
 			cur.LatencyMsSum += r.LatencyMsSum
 		} else {
-			u.add(r)
+			ps.all.add(r)
 		}
 		sh.mu.Unlock()
 	}
