@@ -37,6 +37,11 @@ func newEnforcer(rates *limits.RateLeaser, leaser *limits.Leaser) (*enforcer, er
 	}
 	e := &enforcer{quotas: q, rates: rates, leaser: leaser}
 	e.gcras.Store(&map[[2]int]*limits.GCRA{})
+	if rates != nil {
+		// Count the nodes at once, for the fail-open shares; the sweeps
+		// keep announcing.
+		go rates.Announce(context.Background())
+	}
 	return e, nil
 }
 
@@ -242,6 +247,9 @@ func (e *enforcer) maybeSweep(now time.Time) {
 		e.quotas.Sweep(now)
 		if e.rates != nil {
 			e.rates.Sweep(now)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			e.rates.Announce(ctx) // failing with Redis, which the calls report
+			cancel()
 		}
 		if e.leaser != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -252,9 +260,13 @@ func (e *enforcer) maybeSweep(now time.Time) {
 }
 
 // release hands every leased quota unit back to Redis, so that a node
-// leaving the cluster does not strand budget the others could use.
+// leaving the cluster does not strand budget the others could use, and
+// leaves the set of live nodes.
 func (e *enforcer) release(ctx context.Context) {
 	if e.leaser != nil {
 		e.leaser.ReleaseAll(ctx)
+	}
+	if e.rates != nil {
+		e.rates.Leave(ctx)
 	}
 }

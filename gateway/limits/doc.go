@@ -53,6 +53,8 @@
 //     and caches a refusal until its Retry-After. Tokens older than MaxAge
 //     are dropped so that a node cannot bank them into an extra burst. The
 //     cluster admits burst + rate×t in any t (measured within 2% in tests).
+//     Nodes announce themselves in Redis (RateLeaser.Announce); while Redis
+//     fails, a fail-open node admits its share of the rate and burst.
 //
 // The gateway's enforcer (gateway/enforce.go) uses GCRA and Quotas in
 // process, or RateLeaser and Leaser when Options.Redis is set, and sweeps

@@ -2,6 +2,8 @@ package limits
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,7 +28,8 @@ type RateLeaseConfig struct {
 	// Timeout bounds each Redis round trip (100ms).
 	Timeout time.Duration
 	// Mode is the behaviour while Redis fails (FailOpen: each node falls
-	// back to its own in-process GCRA with the full rate).
+	// back to its own in-process GCRA with its share of the rate — see
+	// Announce).
 	Mode FailMode
 	// Horizon is how much of the node's recent rate one block of tokens
 	// covers (50ms). Larger blocks mean fewer round trips and coarser
@@ -63,6 +66,8 @@ type RateLeaser struct {
 	leases     sync.Map // rateLeaseID -> *rateLease
 	fallback   sync.Map // [2]int{rate, burst} -> *GCRA
 	roundTrips atomic.Int64
+	node       string       // this node's name in the set of live nodes
+	nodes      atomic.Int64 // live nodes when last announced (1 before)
 }
 
 type rateLeaseID struct {
@@ -145,7 +150,65 @@ func NewRateLeaser(cfg RateLeaseConfig) (*RateLeaser, error) {
 	if cfg.Timeout < 0 || cfg.Horizon < 0 || cfg.MaxAge < 0 || cfg.Backoff < 0 || cfg.IdleAfter < 0 {
 		return nil, errors.New("limits: rate lease durations must not be negative")
 	}
-	return &RateLeaser{cfg: cfg}, nil
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	l := &RateLeaser{cfg: cfg, node: hex.EncodeToString(id[:])}
+	l.nodes.Store(1)
+	return l, nil
+}
+
+// NodeTTL is how long a node counts as live after it last announced itself
+// (Announce); the gateway announces every ten seconds.
+const NodeTTL = 30 * time.Second
+
+// nodesScript records a node as live now (Redis's clock), forgets those
+// silent for longer than ARGV[2] milliseconds, and counts the rest.
+var nodesScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+return redis.call('ZCARD', KEYS[1])
+`)
+
+// Announce records this node as live in Redis and learns how many nodes
+// share the limits. While Redis fails, a node in fail-open mode admits each
+// key at its share of the rate and burst (divided by the nodes it last
+// counted, rounded up), so the cluster stays near the configured rate
+// instead of multiplying it by the number of nodes. Until a first Announce
+// succeeds a node counts itself alone.
+func (l *RateLeaser) Announce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	l.roundTrips.Add(1)
+	n, err := nodesScript.Run(ctx, l.cfg.Client, []string{l.nodesKey()}, l.node, NodeTTL.Milliseconds()).Int64()
+	if err != nil {
+		return fmt.Errorf("announce node: %w", err)
+	}
+	l.nodes.Store(max(1, n))
+	return nil
+}
+
+// Leave removes this node from the live set (graceful shutdown), so the
+// others' shares grow at their next Announce.
+func (l *RateLeaser) Leave(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	return l.cfg.Client.ZRem(ctx, l.nodesKey(), l.node).Err()
+}
+
+// Nodes is how many nodes this one counted at its last Announce (1 before).
+func (l *RateLeaser) Nodes() int { return int(l.nodes.Load()) }
+
+func (l *RateLeaser) nodesKey() string { return l.cfg.Prefix + "nodes" }
+
+// share is a node's part of x among n nodes, rounded up, at least 1.
+func share(x int, n int64) int {
+	return max(1, int((int64(x)+n-1)/n))
 }
 
 // RoundTrips counts the Redis calls made so far, for metrics.
@@ -198,7 +261,8 @@ func (l *RateLeaser) Take(ctx context.Context, key string, rate, burst int, now 
 			if l.cfg.Mode == FailClosed {
 				return Decision{RetryAfter: time.Duration(until - n)}
 			}
-			return l.local(rate, burst).Allow(key, now)
+			nodes := l.nodes.Load()
+			return l.local(share(rate, nodes), share(burst, nodes)).Allow(key, now)
 		}
 		if n < ls.emptyUntil {
 			d := Decision{RetryAfter: time.Duration(ls.emptyUntil - n), ResetAfter: ls.resetAfter}

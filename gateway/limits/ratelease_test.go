@@ -153,3 +153,70 @@ func TestRateLeaseRedisDown(t *testing.T) {
 		})
 	}
 }
+
+// Nodes announce themselves through Redis and count each other; when Redis
+// goes, a fail-open node admits its share of the rate and burst (rounded
+// up), so three nodes together stay near the limit instead of tripling it.
+// A node that leaves stops counting for the others.
+func TestRateLeaseFailOpenShare(t *testing.T) {
+	rdb := testRedis(t)
+	hook := &downHook{}
+	rdb.AddHook(hook)
+	ctx := context.Background()
+	prefix := rateTestPrefix(t, rdb)
+	nodes := make([]*RateLeaser, 3)
+	for i := range nodes {
+		nodes[i] = mustRateLeaser(t, RateLeaseConfig{Client: rdb, Prefix: prefix, Mode: FailOpen, Timeout: time.Second, Backoff: time.Minute})
+	}
+	if n := nodes[0].Nodes(); n != 1 {
+		t.Fatalf("before announcing a node counts %d nodes, want itself alone", n)
+	}
+	for _, l := range nodes {
+		if err := l.Announce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range nodes[:2] {
+		l.Announce(ctx) // the early ones learn of the later
+	}
+	for i, l := range nodes {
+		if n := l.Nodes(); n != 3 {
+			t.Fatalf("node %d counts %d nodes, want 3", i, n)
+		}
+	}
+	// Redis gone: at one instant each node admits its share of a burst of
+	// 30 (10), then one more call every 1/ceil(10/3) s.
+	hook.down.Store(true)
+	now := time.Now()
+	total := 0
+	for _, l := range nodes {
+		for range 50 {
+			if l.Take(ctx, "sub", 10, 30, now).Allowed {
+				total++
+			}
+		}
+	}
+	if total != 30 {
+		t.Fatalf("three nodes admitted %d at once on their fallback, want the burst of 30", total)
+	}
+	later := now.Add(time.Second)
+	for _, l := range nodes {
+		if d := l.Take(ctx, "sub", 10, 30, later); !d.Allowed {
+			t.Fatalf("a second later the share's rate admits nothing: %+v", d)
+		}
+	}
+	if err := nodes[0].Announce(ctx); err == nil {
+		t.Fatal("announced with Redis down")
+	}
+	if n := nodes[0].Nodes(); n != 3 {
+		t.Fatalf("a failed announcement changed the count to %d", n)
+	}
+	// Back, one node leaves: the others count two.
+	hook.down.Store(false)
+	if err := nodes[2].Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[0].Announce(ctx); err != nil || nodes[0].Nodes() != 2 {
+		t.Fatalf("after a node left: %d nodes, %v", nodes[0].Nodes(), err)
+	}
+}
