@@ -164,7 +164,7 @@ func newSharedLimits(o Options, st *redisState) (*limits.RateLeaser, *limits.Lea
 		return nil, nil, err
 	}
 	quotas, err := limits.NewLeaser(limits.LeaseConfig{Client: o.Redis, Prefix: prefix + "quota:", Timeout: o.RedisTimeout, Mode: mode,
-		OnError: st.onError, OnRecover: st.onRecover, OnLost: st.onLost})
+		OnError: st.onError, OnRecover: st.onRecover, OnLost: st.onLost, Nodes: rates.Nodes})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,14 +18,15 @@ type FailMode int
 
 const (
 	// FailOpen keeps serving: leased units first, then a per-node in-process
-	// quota with the same limit that goes on from the cluster's use as the
-	// node last saw it in Redis plus what the node admitted on earlier
-	// fallbacks in the window. Admissions on that fallback are not charged to
-	// Redis afterwards: one node never exceeds the limit, and N nodes exceed
-	// it by N−1 times what was left when Redis went away (each spends the
-	// rest on its own) plus what each had not yet seen the others reserve
-	// (at most their blocks since its last fetch); choose FailClosed where a
-	// quota must never be exceeded.
+	// quota that goes on from the cluster's use as the node last saw it in
+	// Redis plus what the node admitted on earlier fallbacks in the window,
+	// up to the limit, or with LeaseConfig.Nodes up to its share of what was
+	// left. Admissions on that fallback are not charged to Redis afterwards:
+	// one node never exceeds the limit; N nodes that know of each other
+	// exceed it by about what each had not yet seen the others reserve (at
+	// most their blocks since its last fetch), and by N−1 times what was
+	// left if they do not; choose FailClosed where a quota must never be
+	// exceeded.
 	FailOpen FailMode = iota
 	// FailClosed admits only units already leased and refuses the rest until
 	// Redis answers again; the hard quota holds even through an outage.
@@ -80,6 +81,11 @@ type LeaseConfig struct {
 	// OnRecover, if set, is told when a key's lease reaches Redis again
 	// after an error.
 	OnRecover func(key string)
+	// Nodes, if set, says how many nodes share the quotas (the gateway:
+	// RateLeaser.Nodes). Fail open, a node then spends on its fallback only
+	// its share of what was left when it last saw the counter: the count
+	// then, plus the rest divided by Nodes (rounded up). Unset, one node.
+	Nodes func() int
 	// OnLost, if set, is told when a counter this node had seen is gone
 	// from Redis (a restart without persistence, a flush): the counter
 	// starts again from this node's last view of it, which misses what
@@ -339,6 +345,22 @@ type Lease struct {
 	raiseTo         int64 // raise the fallback counter to this before its next use (0: done)
 }
 
+// fallbackLimit is the count this node's fallback may reach in the
+// window: the limit when it is alone, else the count it last saw in Redis
+// plus its share of the rest. ls.mu is held.
+func (ls *Lease) fallbackLimit() int64 {
+	n := 1
+	if f := ls.l.cfg.Nodes; f != nil {
+		n = max(1, f())
+	}
+	if n == 1 {
+		return ls.limit
+	}
+	seen := min(max(ls.redisUsed, 0), ls.limit)
+	rest := ls.limit - seen
+	return seen + (rest+int64(n)-1)/int64(n)
+}
+
 // Grant says where an admission came from, so that it can be returned.
 type Grant uint8
 
@@ -405,13 +427,14 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) (g Gran
 				ls.l.fallback.Raise(ls.key, ls.raiseTo, w, now)
 				ls.raiseTo = 0
 			}
-			allowed, used, _ := ls.l.fallback.Take(ls.key, 1, ls.limit, w, now)
+			limit := ls.fallbackLimit()
+			allowed, used, _ := ls.l.fallback.Take(ls.key, 1, limit, w, now)
 			if allowed {
 				ls.fallbackSpent++
 			}
 			ls.mu.Unlock()
 			if allowed {
-				return Fallback, ls.limit - used, end
+				return Fallback, limit - used, end
 			}
 			return Refused, 0, end
 		}

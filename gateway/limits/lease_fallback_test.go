@@ -160,3 +160,36 @@ func (ls *Lease) seen() int64 {
 	defer ls.mu.Unlock()
 	return ls.redisUsed
 }
+
+// A node that knows it shares the quota with others spends, fail open, only
+// its share of what was left when it last saw the counter.
+func TestLeaseFallbackShare(t *testing.T) {
+	rdb := testRedis(t)
+	hook := &downHook{}
+	rdb.AddHook(hook)
+	ctx := context.Background()
+	const limit, nodes = 1000, 3
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Mode: FailOpen, Timeout: 5 * time.Second,
+		Backoff: time.Minute, MinBlock: 20, MaxBlock: 50, Nodes: func() int { return nodes }})
+	ls := l.Lease("tenant", limit, Day())
+	now := t0
+	for range 400 {
+		now = now.Add(time.Millisecond)
+		if !ls.Take(ctx, Day(), now) {
+			t.Fatal("refused below the limit")
+		}
+	}
+	hook.down.Store(true)
+	for ls.Local() > 0 { // the units already leased first
+		now = now.Add(time.Millisecond)
+		ls.Take(ctx, Day(), now)
+	}
+	ls.mu.Lock()
+	seen := ls.redisUsed // the counter as the node last saw it: its own blocks
+	ls.mu.Unlock()
+	n, _ := takeUntilRefused(t, ls, now, limit)
+	hook.down.Store(false) // for the clean-up's release
+	if want := int(limit-seen+nodes-1) / nodes; n != want {
+		t.Fatalf("admitted %d on the fallback after seeing %d used, want a third of the rest, %d", n, seen, want)
+	}
+}
