@@ -403,6 +403,41 @@ func TestSharedLimitsRedisDownMidRun(t *testing.T) {
 	}
 }
 
+// Three nodes that counted each other lose Redis together: fail open, each
+// admits its share of the plan's burst, so together they admit about the
+// plan's burst, not three times it.
+func TestSharedRateRedisDownShares(t *testing.T) {
+	probe, _ := sharedRedis(t, "")
+	proxy := newCuttableProxy(t, probe.Options().Addr)
+	rdb, prefix := sharedRedis(t, proxy.ln.Addr().String())
+	const nodes, rate, burst = 3, 1, 12
+	c := newCluster(t, nodes, demoConfig(Limits{RequestsPerSecond: rate, Burst: burst}, SubActive, time.Now()), rdb, prefix, false, nil)
+	ctx := context.Background()
+	for _, h := range c.nodes { // what their sweeps do every ten seconds
+		if err := h.limits.rates.Announce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, h := range c.nodes { // the early ones learn of the later
+		h.limits.rates.Announce(ctx)
+		if n := h.limits.rates.Nodes(); n != nodes {
+			t.Fatalf("node %d counts %d nodes, want %d", i, n, nodes)
+		}
+	}
+	proxy.cut()
+	admitted := 0
+	for i := range nodes * 2 * burst {
+		if st, _ := c.call(t, i); st == 200 {
+			admitted++
+		}
+	}
+	// Each node's share is 4 at once, plus a token every second of the
+	// run (its share of the rate, rounded up, is 1/s).
+	if admitted < burst || admitted > burst+nodes {
+		t.Fatalf("%d nodes admitted %d calls on their fallbacks, want about the burst of %d", nodes, admitted, burst)
+	}
+}
+
 // With shared quotas the RateLimit header counts the whole cluster's use:
 // after one call of a 300-call day quota, 299 are left, however many units
 // the node leased.
