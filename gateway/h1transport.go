@@ -295,6 +295,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		}
 		return nil, err
 	}
+	nc = rawWrites(nc)
 	c := &h1Conn{nc: nc, addr: addr}
 	c.probe.init(nc)
 	br, _ := readerPool.Get().(*bufio.Reader)

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns a raw-write client connection and the server's end.
+func tcpPair(t *testing.T) (*rawWriteConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-accepted
+	if srv == nil {
+		t.Fatal("accept failed")
+	}
+	rc, ok := rawWrites(c).(*rawWriteConn)
+	if !ok {
+		t.Fatal("a TCP connection was not wrapped")
+	}
+	t.Cleanup(func() { rc.Close(); srv.Close() })
+	return rc, srv
+}
+
+// A write larger than the socket buffers, to a reader that takes it slowly,
+// arrives whole: the raw write waits through the poller when the socket is
+// full and goes on where it stopped.
+func TestRawWriteLarge(t *testing.T) {
+	c, srv := tcpPair(t)
+	want := make([]byte, 8<<20)
+	rand.Read(want)
+	got := make(chan []byte, 1)
+	go func() {
+		var buf bytes.Buffer
+		time.Sleep(50 * time.Millisecond) // let the sender fill the buffers first
+		io.Copy(&buf, srv)
+		got <- buf.Bytes()
+	}()
+	n, err := c.Write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	c.CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("received %d bytes, not what was written", len(b))
+	}
+}
+
+// Deadlines, a closed connection and a peer that went away fail as a
+// net.Conn's write does, to the same checks.
+func TestRawWriteErrors(t *testing.T) {
+	t.Run("deadline", func(t *testing.T) {
+		c, _ := tcpPair(t) // the peer never reads
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		big := make([]byte, 64<<20)
+		start := time.Now()
+		n, err := c.Write(big)
+		var ne net.Error
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() || n >= len(big) {
+			t.Fatalf("Write past its deadline = %d, %v", n, err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the deadline did not end the write (%v)", time.Since(start))
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		c.Close()
+		if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write on a closed connection: %v", err)
+		}
+	})
+	t.Run("peer gone", func(t *testing.T) {
+		c, srv := tcpPair(t)
+		srv.(*net.TCPConn).SetLinger(0) // the peer resets
+		srv.Close()
+		var err error
+		for i := 0; i < 100 && err == nil; i++ {
+			_, err = c.Write([]byte("after the peer left"))
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("Write to a reset connection: %v", err)
+		}
+		var oe *net.OpError
+		if !errors.As(err, &oe) || oe.Op != "write" {
+			t.Fatalf("the error is not a net.OpError for the write: %#v", err)
+		}
+	})
+	t.Run("not tcp", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		if rawWrites(a) != a {
+			t.Fatal("a pipe was wrapped")
+		}
+	})
+}
