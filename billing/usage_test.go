@@ -65,15 +65,7 @@ func TestLedgerManyOperations(t *testing.T) {
 			}
 		}
 		record()
-		if err := db.Exec("ALTER TABLE usage_ledger RENAME TO usage_ledger_away").Error; err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Flush(ctx); err == nil {
-			t.Fatal("flush into a missing table succeeded")
-		}
-		if err := db.Exec("ALTER TABLE usage_ledger_away RENAME TO usage_ledger").Error; err != nil {
-			t.Fatal(err)
-		}
+		failFlush(t, db, l)
 		record()
 		if err := l.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -117,15 +109,7 @@ func TestLedgerShardsPutBack(t *testing.T) {
 			wg.Wait()
 		}
 		record(300)
-		if err := db.Exec("ALTER TABLE usage_ledger RENAME TO usage_ledger_away").Error; err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Flush(ctx); err == nil {
-			t.Fatal("flush into a missing table succeeded")
-		}
-		if err := db.Exec("ALTER TABLE usage_ledger_away RENAME TO usage_ledger").Error; err != nil {
-			t.Fatal(err)
-		}
+		failFlush(t, db, l)
 		record(200)
 		if err := l.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -232,5 +216,20 @@ func TestQuotaSpan(t *testing.T) {
 	}
 	if !to.Equal(end) || to.Location() != time.UTC {
 		t.Fatalf("to = %v, want %v in UTC", to, end)
+	}
+}
+
+// failFlush makes one flush of l fail (its table is away meanwhile), so that
+// the batch is put back.
+func failFlush(t *testing.T, db *migrations.DB, l *billing.Ledger) {
+	t.Helper()
+	if err := db.Exec("ALTER TABLE usage_ledger RENAME TO usage_ledger_away").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(context.Background()); err == nil {
+		t.Fatal("flush into a missing table succeeded")
+	}
+	if err := db.Exec("ALTER TABLE usage_ledger_away RENAME TO usage_ledger").Error; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,6 +29,14 @@ func (h *downHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
+// downRedis is the test Redis with a downHook.
+func downRedis(t *testing.T) (*redis.Client, *downHook) {
+	rdb := testRedis(t)
+	hook := &downHook{}
+	rdb.AddHook(hook)
+	return rdb, hook
+}
+
 // takeUntilRefused takes from ls at a simulated clock until the first
 // refusal (at most max takes) and returns how many were admitted and the
 // clock after them.
@@ -48,9 +56,7 @@ func takeUntilRefused(t *testing.T, ls *Lease, now time.Time, max int) (int, tim
 // last saw it, not from zero: alone, it admits exactly the limit however
 // the window's calls fall before, during and between outages.
 func TestLeaseFallbackGoesOnFromRedis(t *testing.T) {
-	rdb := testRedis(t)
-	hook := &downHook{}
-	rdb.AddHook(hook)
+	rdb, hook := downRedis(t)
 	ctx := context.Background()
 	const limit = 1000
 	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Mode: FailOpen, Timeout: 5 * time.Second,
@@ -103,9 +109,7 @@ func TestLeaseFallbackGoesOnFromRedis(t *testing.T) {
 // each had not seen the other reserve, not by the limit twice over as when
 // each fallback started from zero.
 func TestLeaseFallbackTwoNodesBound(t *testing.T) {
-	rdb := testRedis(t)
-	hook := &downHook{}
-	rdb.AddHook(hook)
+	rdb, hook := downRedis(t)
 	ctx := context.Background()
 	prefix := testPrefix(t, rdb)
 	const limit = 1000
@@ -164,9 +168,7 @@ func (ls *Lease) seen() int64 {
 // A node that knows it shares the quota with others spends, fail open, only
 // its share of what was left when it last saw the counter.
 func TestLeaseFallbackShare(t *testing.T) {
-	rdb := testRedis(t)
-	hook := &downHook{}
-	rdb.AddHook(hook)
+	rdb, hook := downRedis(t)
 	ctx := context.Background()
 	const limit, nodes = 1000, 3
 	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Mode: FailOpen, Timeout: 5 * time.Second,

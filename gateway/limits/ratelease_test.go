@@ -159,9 +159,7 @@ func TestRateLeaseRedisDown(t *testing.T) {
 // up), so three nodes together stay near the limit instead of tripling it.
 // A node that leaves stops counting for the others.
 func TestRateLeaseFailOpenShare(t *testing.T) {
-	rdb := testRedis(t)
-	hook := &downHook{}
-	rdb.AddHook(hook)
+	rdb, hook := downRedis(t)
 	ctx := context.Background()
 	prefix := rateTestPrefix(t, rdb)
 	nodes := make([]*RateLeaser, 3)
