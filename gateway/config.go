@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"github.com/portico-dev/portico/gateway/sigv4"
 	"hash/maphash"
 	"net/url"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/gateway/backendsig"
+	"github.com/portico-dev/portico/gateway/sigv4"
 )
 
 // Stages (environments) an API version can be deployed to. Requests go to

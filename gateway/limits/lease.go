@@ -357,8 +357,7 @@ func (ls *Lease) fallbackLimit() int64 {
 		return ls.limit
 	}
 	seen := min(max(ls.redisUsed, 0), ls.limit)
-	rest := ls.limit - seen
-	return seen + (rest+int64(n)-1)/int64(n)
+	return seen + ceilDiv(ls.limit-seen, int64(n))
 }
 
 // Grant says where an admission came from, so that it can be returned.

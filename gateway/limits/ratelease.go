@@ -208,8 +208,12 @@ func (l *RateLeaser) nodesKey() string { return l.cfg.Prefix + "nodes" }
 
 // share is a node's part of x among n nodes, rounded up, at least 1.
 func share(x int, n int64) int {
-	return max(1, int((int64(x)+n-1)/n))
+	return max(1, int(ceilDiv(int64(x), n)))
 }
+
+// ceilDiv is x/n rounded up, for x ≥ 0 and n ≥ 1: one node's part of x
+// shared among n (the fail-open shares of rates and quotas).
+func ceilDiv(x, n int64) int64 { return (x + n - 1) / n }
 
 // RoundTrips counts the Redis calls made so far, for metrics.
 func (l *RateLeaser) RoundTrips() int64 { return l.roundTrips.Load() }
