@@ -753,7 +753,7 @@ func TestAuthAuditBearerSchemeCase(t *testing.T) {
 	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "Bearer   "} {
 		r := httptest.NewRequest("GET", "http://gw/acme/echo/v1/things/1", nil)
 		r.Header.Set("Authorization", scheme+tok)
-		if k, err := g.h.bearerKey(r, snap); err != nil || k.AccessKey != auditAK {
+		if k, _, err := g.h.bearerKey(r, snap); err != nil || k.AccessKey != auditAK {
 			t.Errorf("%q: %v %v", scheme, k, err)
 		}
 	}

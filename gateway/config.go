@@ -266,6 +266,14 @@ type Subscription struct {
 	cells *subCells
 }
 
+// meterSlot is the subscription's MeterSlot, or nil off a snapshot.
+func (s *Subscription) meterSlot() *MeterSlot {
+	if s.cells == nil {
+		return nil
+	}
+	return &s.cells.meter
+}
+
 // Grants reports whether the subscription covers the API version.
 func (s *Subscription) Grants(version string) bool {
 	for _, v := range s.Versions {
@@ -321,7 +329,10 @@ type Snapshot struct {
 	// keySlots has one entry per keys entry: the key's derived SigV4
 	// signing key, kept by the verifier.
 	keySlots []sigv4.KeySlot
-	codes    map[[32]byte]keyRec
+	// keySubs has one entry per keys entry: the index in subs plus one of
+	// the subscription the key's last call found (subscriptionFor).
+	keySubs []atomic.Uint32
+	codes   map[[32]byte]keyRec
 	// subs are grouped by (app, API), in configuration order within a
 	// group; subIndex finds a group's first.
 	subs     []subRec
@@ -366,7 +377,34 @@ func (s *Snapshot) Subscription(appID, apiID string) (Subscription, bool) {
 // subscriptionRef is Subscription for the request path: the value is built
 // once per record and snapshot (on its first call) and shared, read-only.
 func (s *Snapshot) subscriptionRef(appID, apiID string) *Subscription {
-	i := s.subscriptionIndex(appID, apiID)
+	return s.subscriptionAt(s.subscriptionIndex(appID, apiID))
+}
+
+// subscriptionFor is subscriptionRef for a call made with the key record
+// rec of the app appID (nil or an app code's: none to remember by). Each key of the snapshot
+// remembers the subscription its last call found; a key calling the same
+// API again, as most do, is answered by comparing one name rather than by
+// hashing the (app, API) pair and probing for it. What a key remembers is a
+// subscription of its own app, whose API the comparison checks, so a key
+// that calls several APIs only misses more often.
+func (s *Snapshot) subscriptionFor(rec *keyRec, appID, apiID string) *Subscription {
+	if rec == nil || rec.pos == 0 {
+		return s.subscriptionRef(appID, apiID)
+	}
+	last := &s.keySubs[rec.pos-1]
+	if i := int(last.Load()) - 1; i >= 0 && s.name(s.subs[i].api) == apiID {
+		return s.subscriptionAt(i)
+	}
+	i := s.subscriptionIndex(s.name(rec.app), apiID)
+	if i >= 0 {
+		last.Store(uint32(i + 1))
+	}
+	return s.subscriptionAt(i)
+}
+
+// subscriptionAt returns the i-th subscription's shared value, or nil
+// when i is -1.
+func (s *Snapshot) subscriptionAt(i int) *Subscription {
 	if i < 0 {
 		return nil
 	}
@@ -490,9 +528,10 @@ func (c *compiler) keys(cfg *Config, s *Snapshot, b *tableBuilder) {
 		// Map keys are distinct: the slot is always a free one.
 		*s.keyIndex.slot(maphash.String(s.keyIndex.seed, id), func(int) bool { return false }) = uint32(len(s.keys) + 1)
 		s.keys = append(s.keys, keyRec{access: b.add(id), secret: b.secret(k.Secret), app: b.share(k.AppID), org: b.share(k.OrgID),
-			expires: b.instant(k.ExpiresAt), stage: stage})
+			expires: b.instant(k.ExpiresAt), stage: stage, pos: uint32(len(s.keys) + 1)})
 	}
 	s.keySlots = make([]sigv4.KeySlot, len(s.keys))
+	s.keySubs = make([]atomic.Uint32, len(s.keys))
 }
 
 func (c *compiler) subscriptions(cfg *Config, s *Snapshot, b *tableBuilder) {

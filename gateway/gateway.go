@@ -313,9 +313,10 @@ var authChallenges = []string{`AWS4-HMAC-SHA256 realm="portico"`, `Bearer realm=
 
 // authenticate accepts an app code (appcode.go), an OAuth2 bearer token or
 // an AK/SK signature (the body hashed within maxBody) and returns the
-// caller's key; on failure it has written the problem (and counted it
-// against ck, the client's per-IP key, when it was a bad credential).
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, string, bool) {
+// caller's key, with its record when it is one of snap's access keys; on
+// failure it has written the problem (and counted it against ck, the
+// client's per-IP key, when it was a bad credential).
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Snapshot, api *APIVersion, ck clientKey, id string, maxBody int64) (Key, *keyRec, string, bool) {
 	appCode := field(r.Header, AppCodeHeader) != ""
 	bearer := false
 	if a := field(r.Header, "Authorization"); len(a) >= len("Bearer ") && strings.EqualFold(a[:len("Bearer ")], "Bearer ") {
@@ -327,29 +328,30 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 		// for. Not a bad credential: not counted against the client.
 		h.problem(w, http.StatusForbidden, sigv4.TypeNonceRequired,
 			"This API version requires every call to be signed with the app's access key (AWS SigV4) and to carry "+sigv4.NonceHeader+"; app codes and access tokens cannot carry a nonce.", id, nil)
-		return Key{}, "", false
+		return Key{}, nil, "", false
 	}
 	if appCode {
-		return h.appCodeKey(w, r, snap, api, ck, id, maxBody)
+		k, bodyHash, ok := h.appCodeKey(w, r, snap, api, ck, id, maxBody)
+		return k, nil, bodyHash, ok
 	}
 	if bearer {
-		k, err := h.bearerKey(r, snap)
+		k, rec, err := h.bearerKey(r, snap)
 		if err != nil {
 			h.protect.failed(ck, h.now())
 			w.Header().Set("WWW-Authenticate", `Bearer realm="portico", error="invalid_token"`)
 			h.problem(w, http.StatusUnauthorized, "invalid-token", "The access token is invalid or expired, or its key was revoked.", id, nil)
-			return Key{}, "", false
+			return Key{}, nil, "", false
 		}
 		// The body still binds the backend signature: hash it (bounded).
 		bodyHash, ok := h.hashBody(w, r, maxBody, id)
-		return k, bodyHash, ok
+		return k, rec, bodyHash, ok
 	}
 	// A body that cannot be read (the client broke it off) is the
 	// client's error, as for the other methods: not the 503 below, which
 	// is for a verifier that cannot work.
 	bodyHash, ok := h.hashBody(w, r, maxBody, id)
 	if !ok {
-		return Key{}, "", false
+		return Key{}, nil, "", false
 	}
 	// The servers in front of the handler key every field by its
 	// canonical name (the tests' requests are built as a client's).
@@ -371,14 +373,15 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, snap *Sna
 				limits.WriteRetryAfter(w.Header(), se.RetryAfter)
 			}
 			h.problem(w, se.Status, se.Type, se.Detail, id, se.Extensions())
-			return Key{}, "", false
+			return Key{}, nil, "", false
 		}
 		h.log.ErrorContext(r.Context(), "gateway auth failed", "request_id", id, "err", err)
 		w.Header().Set("Retry-After", "1") // the nonce store (Redis) failing: usually brief
 		h.problem(w, http.StatusServiceUnavailable, "unavailable", "The gateway cannot verify requests right now.", id, nil)
-		return Key{}, "", false
+		return Key{}, nil, "", false
 	}
-	return snap.key(cred.Owner.(*keyRec)), bodyHash, true
+	rec := cred.Owner.(*keyRec)
+	return snap.key(rec), rec, bodyHash, true
 }
 
 // field is h.Get(name) for a canonical name, without canonicalising it
@@ -509,7 +512,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.servePublic(w, r, m, id, maxBody, start)
 		return
 	}
-	key, bodyHash, ok := h.authenticate(w, r, snap, api, ck, id, maxBody)
+	key, rec, bodyHash, ok := h.authenticate(w, r, snap, api, ck, id, maxBody)
 	if !ok {
 		return
 	}
@@ -519,7 +522,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Subscription.
-	sub := snap.subscriptionRef(key.AppID, api.APIID)
+	sub := snap.subscriptionFor(rec, key.AppID, api.APIID)
 	switch {
 	case sub == nil:
 		h.problem(w, http.StatusForbidden, "no-subscription", "The app has no subscription to "+api.OrgSlug+"/"+api.APISlug+".", id, nil)
@@ -544,7 +547,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			h.meter.Record(UsageEvent{Time: start, ProviderOrgID: api.OrgID, APIID: api.APIID, Version: api.Version, OperationID: op.ID,
 				PartnerOrgID: key.OrgID, AppID: key.AppID, SubscriptionID: sub.ID, AccessKey: key.AccessKey, Status: mw.finalStatus(),
-				Latency: mw.ended(h.now).Sub(start), BytesIn: mw.bytesIn(r), BytesOut: mw.bytesOut(), Billable: op.Billable, Broken: mw.broken()})
+				Latency: mw.ended(h.now).Sub(start), BytesIn: mw.bytesIn(r), BytesOut: mw.bytesOut(), Billable: op.Billable, Broken: mw.broken(), Slot: sub.meterSlot()})
 		}()
 	}
 	if api.Mock {

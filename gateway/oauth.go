@@ -200,9 +200,9 @@ func jwksDocument(keys []*tokenIssuerKeys) []byte {
 }
 
 // bearerKey verifies an access token locally (no database) and returns the
-// key it was issued to, which must still be active in the snapshot — so a
-// revoked key's tokens stop at the next reload.
-func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
+// key it was issued to, and its record, which must still be active in the
+// snapshot — so a revoked key's tokens stop at the next reload.
+func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, *keyRec, error) {
 	// The scheme name is case-insensitive (RFC 9110 §11.1): "bearer" is
 	// Bearer too.
 	raw := r.Header.Get("Authorization")
@@ -225,11 +225,15 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, error) {
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(tokenIssuer), jwt.WithAudience(tokenIssuer),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now), jwt.WithLeeway(TokenClockSkew))
 	if err != nil {
-		return Key{}, err
+		return Key{}, nil, err
 	}
-	key, ok := snap.Key(cl.AccessKey)
-	if !ok || key.AppID != cl.Subject || !key.Active(h.now()) {
-		return Key{}, errors.New("key no longer active")
+	rec := snap.keyRec(cl.AccessKey)
+	if rec == nil {
+		return Key{}, nil, errors.New("key no longer active")
 	}
-	return key, nil
+	key := snap.key(rec)
+	if key.AppID != cl.Subject || !key.Active(h.now()) {
+		return Key{}, nil, errors.New("key no longer active")
+	}
+	return key, rec, nil
 }

@@ -42,7 +42,8 @@ type keyRec struct {
 	app     name
 	org     name
 	expires instant
-	stage   uint8 // index into stages
+	stage   uint8  // index into stages
+	pos     uint32 // its index in Snapshot.keys plus one; 0 for app codes
 }
 
 // subRec is a subscription.

@@ -228,6 +228,51 @@ func TestCompileRejectsUnknownStagesAndStatuses(t *testing.T) {
 	}
 }
 
+// TestSubscriptionForRemembers checks that a key's memory of its last
+// subscription never answers for another API: keys call the APIs in an
+// order that alternates, repeats and comes back, and every answer is the
+// one found by the (app, API) pair; and that a repeated call is answered
+// from the key's memory.
+func TestSubscriptionForRemembers(t *testing.T) {
+	s := mustCompile(t, tablesConfig())
+	apis := []string{"api1", "api1", "api3", "api1", "api4", "api4", "api0", "api2", "nope", "api1", "api3", "api3"}
+	for pass := range 3 {
+		for i := range s.keys {
+			rec := &s.keys[i]
+			app := s.name(rec.app)
+			for j := range apis {
+				api := apis[(j*(pass+1)+i)%len(apis)]
+				want := s.subscriptionRef(app, api)
+				if got := s.subscriptionFor(rec, app, api); got != want {
+					t.Fatalf("key %s (app %s) calling %s: got %v, want %v", s.str(rec.access), app, api, got, want)
+				}
+			}
+		}
+	}
+	// A hit: the pair lookup is not consulted. Poison the index for one
+	// pair; the remembered answer still comes back, and a key that does
+	// not remember it finds nothing.
+	rec := &s.keys[6] // app3
+	want := s.subscriptionFor(rec, "app3", "api3")
+	if want == nil || want.AppID != "app3" || want.APIID != "api3" {
+		t.Fatalf("app3's subscription to api3: %+v", want)
+	}
+	for i := range s.subIndex.slots {
+		s.subIndex.slots[i] = 0
+	}
+	if got := s.subscriptionFor(rec, "app3", "api3"); got != want {
+		t.Fatalf("a remembered call: got %v, want %v", got, want)
+	}
+	s.keySubs[7].Store(0)
+	if got := s.subscriptionFor(&s.keys[7], "app3", "api3"); got != nil {
+		t.Fatalf("a key that remembers nothing found %v without the index", got)
+	}
+	// App codes' records remember nothing: the pair lookup answers.
+	if got := s.subscriptionFor(&keyRec{}, "app3", "api3"); got != nil {
+		t.Fatalf("an app code's call with the index cleared found %v", got)
+	}
+}
+
 func BenchmarkSnapshotKey(b *testing.B) {
 	s := mustCompile(b, tablesConfig())
 	b.ReportAllocs()
