@@ -58,12 +58,19 @@ type subUsage struct {
 	idx  map[rowKey]*usageRow
 }
 
-// pendingSub is a shard's entry for a subscription, held in the map's own
-// slot: the row of its last call, which most calls add to again (one
-// pointer from the lookup, no map write), and all its rows.
+// pendingSub is a shard's entry for a subscription: the row of its last
+// call, which most calls add to again, and all its rows. The gateway's
+// MeterSlot for the subscription keeps it at hand, so a call finds it
+// without hashing the subscription's ID for the shard and the map: it is
+// current while gen is its shard's (take starts a new generation).
 type pendingSub struct {
 	last *usageRow
 	all  *subUsage
+	// What checks a slot's entry; set once, before it is shared.
+	ledger *Ledger
+	shard  *ledgerShard
+	gen    uint64
+	id     string
 }
 
 type rowKey struct {
@@ -136,21 +143,35 @@ func NewLedger(db *gorm.DB, interval time.Duration, log *slog.Logger, touch func
 func (l *Ledger) Record(e gateway.UsageEvent) {
 	sec := e.Time.Unix()
 	minute := sec - (sec%60+60)%60 // Unix time has no leap seconds
-	sh := l.shard(e.SubscriptionID)
-	sh.mu.Lock()
-	p := sh.pending[e.SubscriptionID]
+	var p *pendingSub
+	var sh *ledgerShard
+	if e.Slot != nil {
+		if q, _ := e.Slot.Load().(*pendingSub); q != nil && q.ledger == l && q.id == e.SubscriptionID {
+			sh = q.shard
+			sh.mu.Lock()
+			if q.gen == sh.gen {
+				p = q
+			}
+		}
+	}
+	if p == nil {
+		if sh == nil { // else the slot's shard, which the ID hashes to
+			sh = l.shard(e.SubscriptionID)
+			sh.mu.Lock()
+		}
+		p = sh.entry(l, e.SubscriptionID)
+		if e.Slot != nil {
+			e.Slot.Store(p)
+		}
+	}
 	r := p.last
 	if r == nil || r.minute != minute || r.OperationID != e.OperationID {
-		if p.all == nil {
-			p.all = &subUsage{}
-		}
 		if r = p.all.row(e.OperationID, minute); r == nil {
 			r = &usageRow{SubscriptionID: e.SubscriptionID, OperationID: e.OperationID, Minute: time.Unix(minute, 0).UTC(), ProviderOrgID: e.ProviderOrgID,
 				PartnerOrgID: e.PartnerOrgID, APIID: e.APIID, Version: e.Version, AppID: e.AppID, minute: minute}
 			p.all.add(r)
 		}
 		p.last = r
-		sh.pending[e.SubscriptionID] = p
 	}
 	r.Calls++
 	if e.Billable {
@@ -196,13 +217,26 @@ const ledgerShards = 16
 // and the last use of the keys that called them; a cache line of its own.
 type ledgerShard struct {
 	mu       sync.Mutex
-	pending  map[string]pendingSub // by subscription
+	pending  map[string]*pendingSub // by subscription
 	keysUsed map[string]time.Time
-	_        [40]byte
+	gen      uint64 // pending's generation, for slots' entries
+	_        [32]byte
 }
 
 func (sh *ledgerShard) reset() {
-	sh.pending, sh.keysUsed = map[string]pendingSub{}, map[string]time.Time{}
+	sh.pending, sh.keysUsed = map[string]*pendingSub{}, map[string]time.Time{}
+	sh.gen++
+}
+
+// entry returns the subscription's pending entry, adding it if need be;
+// sh.mu is held.
+func (sh *ledgerShard) entry(l *Ledger, id string) *pendingSub {
+	p := sh.pending[id]
+	if p == nil {
+		p = &pendingSub{all: &subUsage{}, ledger: l, shard: sh, gen: sh.gen, id: id}
+		sh.pending[id] = p
+	}
+	return p
 }
 
 // shard is the shard a subscription's usage goes to.
@@ -237,6 +271,10 @@ func (l *Ledger) take() ([]*usageRow, map[string]time.Time) {
 		for _, ps := range p { // shards hold disjoint subscriptions
 			used(keys, ps.all.rows)
 			rows = append(rows, ps.all.rows...)
+			// A slot may keep the entry until its subscription's next
+			// call: not the rows too. No call reads an entry of a past
+			// generation.
+			ps.last, ps.all = nil, nil
 		}
 	}
 	return rows, keys
@@ -248,11 +286,7 @@ func (l *Ledger) putBack(rows []*usageRow, keys map[string]time.Time) {
 	for _, r := range rows {
 		sh := l.shard(r.SubscriptionID)
 		sh.mu.Lock()
-		ps := sh.pending[r.SubscriptionID]
-		if ps.all == nil {
-			ps.all = &subUsage{}
-			sh.pending[r.SubscriptionID] = ps
-		}
+		ps := sh.entry(l, r.SubscriptionID)
 		if cur := ps.all.row(r.OperationID, r.minute); cur != nil {
 			cur.Calls += r.Calls
 			cur.Billable += r.Billable

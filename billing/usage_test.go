@@ -233,3 +233,122 @@ func failFlush(t *testing.T, db *migrations.DB, l *billing.Ledger) {
 		t.Fatal(err)
 	}
 }
+
+// TestLedgerSlots: events carrying the gateway's per-subscription slots
+// are counted exactly like events without, across flushes (a successful
+// one, a failed one put back) and while flushes run; a slot that holds
+// another ledger's entry, or one filled by another subscription, is not
+// trusted.
+func TestLedgerSlots(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *migrations.DB) {
+		ctx := context.Background()
+		l := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		const subs = 12
+		slots := make([]gateway.MeterSlot, subs)
+		want := map[string]int64{}
+		event := func(sub, i int) gateway.UsageEvent {
+			return gateway.UsageEvent{Time: base.Add(time.Duration(i%150) * time.Second), SubscriptionID: "sub" + strconv.Itoa(sub),
+				OperationID: "op" + strconv.Itoa(i%3), ProviderOrgID: "prov", PartnerOrgID: "part", APIID: "api", Version: "v1", AppID: "app",
+				AccessKey: "PK1", Status: 200, Billable: true, Slot: &slots[sub]}
+		}
+		var mu sync.Mutex
+		record := func(workers, n int) {
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range n {
+						sub := (w*7 + i) % subs
+						l.Record(event(sub, i))
+						mu.Lock()
+						want["sub"+strconv.Itoa(sub)]++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+		}
+		record(4, 500)
+		if err := l.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		record(4, 500) // every slot holds an entry of a past generation
+		failFlush(t, db, l)
+		// Flushes racing the calls.
+		stop := make(chan struct{})
+		flushed := make(chan error, 1)
+		go func() {
+			var err error
+			for {
+				select {
+				case <-stop:
+					flushed <- err
+					return
+				default:
+				}
+				if e := l.Flush(ctx); e != nil && err == nil {
+					err = e
+				}
+			}
+		}()
+		record(4, 2000)
+		close(stop)
+		if err := <-flushed; err != nil {
+			t.Fatal(err)
+		}
+		// One slot filled by sub1's calls, then used for sub2's: sub2's
+		// calls still count as sub2's.
+		for i := range 10 {
+			e := event(1, i)
+			e.SubscriptionID = "sub2"
+			l.Record(e)
+			want["sub2"]++
+		}
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		rows, err := db.Raw("SELECT subscription_id, SUM(calls) FROM usage_ledger GROUP BY subscription_id").Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			var n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = n
+		}
+		rows.Close()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ledger by subscription: %v, want %v", got, want)
+		}
+
+		// Another ledger given slots this one filled keeps its own
+		// count: its flush holds every call it was given.
+		l2 := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		l3 := billing.NewLedger(db.DB, time.Hour, nil, nil)
+		for i := range 30 {
+			l3.Record(event(i%subs, i))
+		}
+		for i := range 30 {
+			l2.Record(event(i%subs, i))
+		}
+		if err := l2.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		db.Raw("SELECT COALESCE(SUM(calls),0) FROM usage_ledger").Row().Scan(&total)
+		var before int64
+		for _, n := range want {
+			before += n
+		}
+		if total != before+30 {
+			t.Fatalf("after the second ledger's flush: %d calls, want %d", total, before+30)
+		}
+		if err := l3.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

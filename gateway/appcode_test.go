@@ -117,6 +117,14 @@ func TestGatewayAppCode(t *testing.T) {
 		if st, typ := call(t, "GET", "/acme/kiosk/v1/things/7", testAppCode); st != 429 || !strings.HasSuffix(typ, "/quota-exceeded") {
 			t.Fatalf("third call: %d %s", st, typ)
 		}
+		// The admitted calls' events carry the subscription's meter slot
+		// in the snapshot that served them.
+		sub, _ := snap.Subscription("app1", "a2")
+		meter.mu.Lock()
+		defer meter.mu.Unlock()
+		if len(meter.events) != 2 || sub.meterSlot() == nil || meter.events[0].Slot != sub.meterSlot() || meter.events[1].Slot != sub.meterSlot() {
+			t.Fatalf("usage events' slots: %+v, want %p", meter.events, sub.meterSlot())
+		}
 	})
 	t.Run("not allowed", func(t *testing.T) {
 		for _, code := range []string{testAppCode, "pac_whatever"} {

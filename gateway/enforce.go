@@ -79,11 +79,13 @@ func (e *enforcer) gcra(rps, burst int) *limits.GCRA {
 // compiled record, without hashing or comparing its 36-character ID on
 // every call (under load each lookup was a few cache misses). The limiters
 // own the state: a cell they drop is dead, and the next call finds the
-// key's current one. Redis mode does not use them.
+// key's current one. Redis mode does not use them. The meter keeps the
+// subscription's pending usage at hand the same way (meter).
 type subCells struct {
 	sub   atomic.Pointer[Subscription] // the record as a value (Snapshot.subscriptionRef)
 	rate  atomic.Pointer[limits.Cell]
 	quota [3]atomic.Pointer[limits.Counter] // by quotaCheck.slot
+	meter MeterSlot
 }
 
 // allow is g.Allow for sub, through its cell when it has one.

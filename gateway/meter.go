@@ -40,7 +40,26 @@ type UsageEvent struct {
 	// is still the one sent (the client had that head), but the call is
 	// a failure, which the ledger counts as an error.
 	Broken bool
+	// Slot, when set, is the subscription's MeterSlot in the configuration
+	// the call was served with.
+	Slot *MeterSlot
 }
+
+// MeterSlot is where a Meter may keep what it found for a subscription, to
+// find it again on the subscription's next call without a lookup by ID.
+// The gateway holds one per subscription of each configuration it loads (a
+// reload starts with empty ones) and passes it with the subscription's
+// events; a meter must check that what it finds there is its own and
+// still current. Every value stored in a slot must be of one type (a
+// pointer to the meter's own entry): the slot is an atomic.Value, read
+// without an allocation or an indirection of its own.
+type MeterSlot struct{ v atomic.Value }
+
+// Load returns what the slot holds, or nil.
+func (s *MeterSlot) Load() any { return s.v.Load() }
+
+// Store puts v in the slot.
+func (s *MeterSlot) Store(v any) { s.v.Store(v) }
 
 // Meter receives usage events. Billing implements it; Record must not
 // block (it aggregates in memory and flushes in the background).
