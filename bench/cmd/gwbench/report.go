@@ -166,6 +166,14 @@ func rpsOf(r result) float64 { return r.rps }
 func p99Of(r result) float64 { return r.p99 }
 func cpuOf(r result) float64 { return r.cpu }
 
+// cpuPerUpstream is the proxy's CPU per request over the upstream's in the
+// same run. The upstream answers the same way behind either target of a
+// pair, so its CPU per request tracks the machine's momentary speed: on
+// this VM a run can cost every process a third more than one seconds
+// before it, which this ratio divides out (less the upstream's own share
+// of the difference, such as the extra fields the full chain forwards).
+func cpuPerUpstream(r result) float64 { return r.cpu / r.up }
+
 // ratio is y's figure over x's.
 func ratio(y, x result, m metric) float64 { return m(y) / m(x) }
 
@@ -303,23 +311,32 @@ func pairs(args []string) error {
 		}
 		return 0
 	})
-	fmt.Printf("\n%-16s %6s %18s %18s %18s\n", "comparison", "pairs", "req/s ratio", "CPU/req ratio", "p99 ratio")
+	fmt.Printf("\n%-16s %6s %18s %18s %18s %18s\n", "comparison", "pairs", "req/s ratio", "CPU/req ratio", "p99 ratio", "CPU ÷ upstream's")
 	for _, c := range cmps {
-		var rps, cpu, p99 []float64
+		var rps, cpu, p99, norm []float64
 		for _, id := range ids {
 			if !strings.HasPrefix(id, c.a+"-"+c.b+"/") {
 				continue
 			}
 			if x, y, ok := pair(at[id], c.a, c.b); ok {
 				rps, cpu, p99 = append(rps, ratio(y, x, rpsOf)), append(cpu, ratio(y, x, cpuOf)), append(p99, ratio(y, x, p99Of))
+				if x.up > 0 && y.up > 0 {
+					norm = append(norm, ratio(y, x, cpuPerUpstream))
+				}
 			}
 		}
 		if len(rps) == 0 {
 			continue
 		}
-		fmt.Printf("%-16s %6d %18s %18s %18s\n", c.b+" ÷ "+c.a, len(rps), spread(rps), spread(cpu), spread(p99))
+		n := "-"
+		if len(norm) > 0 {
+			n = spread(norm)
+		}
+		fmt.Printf("%-16s %6d %18s %18s %18s %18s\n", c.b+" ÷ "+c.a, len(rps), spread(rps), spread(cpu), spread(p99), n)
 	}
-	fmt.Println("\nEach figure is the median over the pairs, with the middle half of the pairs' ratios in brackets.")
+	fmt.Println("\nEach figure is the median over the pairs, with the middle half of the pairs' ratios in brackets. CPU ÷ upstream's is")
+	fmt.Println("the CPU/req ratio with each run's CPU per request divided by the upstream's in the same run: the machine's")
+	fmt.Println("momentary speed, which moves every process's CPU per request together, divided out.")
 	return printFlagged(flagged, "FLAGGED runs (errors or non-2xx answers; left out):")
 }
 

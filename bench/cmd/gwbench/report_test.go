@@ -41,6 +41,31 @@ func line(target, round string, requests, cpuUS, p99 int) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// withUpstream adds the upstream's CPU time in the run to a result line.
+func withUpstream(l string, upUS int) string { return l + " up_cpu_us=" + itoa(upUS) }
+
+func TestPairsDivideOutTheMachine(t *testing.T) {
+	// Pairs 1 and 2: the machine slowed by a third for full's run (the
+	// upstream's CPU per request too): CPU/req 1.40 and 1.33, per upstream
+	// 1.05 and 1.00. Pair 3: the upstream's CPU unknown, CPU/req 1.05.
+	p := resultsFile(t,
+		withUpstream(line("public", "public-full/001", 1000, 30000, 100), 20000),
+		withUpstream(line("full", "public-full/001", 1000, 42000, 100), 26667),
+		withUpstream(line("full", "public-full/002", 1000, 40000, 100), 26667),
+		withUpstream(line("public", "public-full/002", 1000, 30000, 100), 20000),
+		line("public", "public-full/003", 1000, 30000, 100), line("full", "public-full/003", 1000, 31500, 100),
+	)
+	out, err := captured(t, func() error { return pairs([]string{p}) })
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	// CPU/req: 1.05, 1.33, 1.40 → 1.333; per upstream 1.00, 1.05 → 1.025.
+	full := strings.Fields(lineOf(t, out, "full ÷ public"))
+	if len(full) != 12 || full[6] != "1.333" || full[10] != "1.025" {
+		t.Errorf("full ÷ public: %q", full)
+	}
+}
+
 func TestPairsMedianOfRatios(t *testing.T) {
 	p := resultsFile(t,
 		// full first or second, the ratios are full's over public's in the same pair.
