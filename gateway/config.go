@@ -381,15 +381,16 @@ func (s *Snapshot) subscriptionRef(appID, apiID string) *Subscription {
 }
 
 // subscriptionFor is subscriptionRef for a call made with the key record
-// rec of the app appID (nil or an app code's: none to remember by). Each key of the snapshot
-// remembers the subscription its last call found; a key calling the same
-// API again, as most do, is answered by comparing one name rather than by
-// hashing the (app, API) pair and probing for it. What a key remembers is a
-// subscription of its own app, whose API the comparison checks, so a key
-// that calls several APIs only misses more often.
+// rec of the app appID (nil, an app code's or another snapshot's: none to
+// remember by). Each key of the snapshot remembers the subscription its
+// last call found; a key calling the same API again, as most do, is
+// answered by comparing one name rather than by hashing the (app, API)
+// pair and probing for it. What a key remembers is a subscription of its
+// own app, whose API the comparison checks, so a key that calls several
+// APIs only misses more often.
 func (s *Snapshot) subscriptionFor(rec *keyRec, appID, apiID string) *Subscription {
-	if rec == nil || rec.pos == 0 {
-		return s.subscriptionRef(appID, apiID)
+	if rec == nil || rec.pos == 0 || int(rec.pos) > len(s.keys) || &s.keys[rec.pos-1] != rec {
+		return s.subscriptionRef(appID, apiID) // not a record of this snapshot's keys
 	}
 	last := &s.keySubs[rec.pos-1]
 	if i := int(last.Load()) - 1; i >= 0 && s.name(s.subs[i].api) == apiID {

@@ -271,6 +271,12 @@ func TestSubscriptionForRemembers(t *testing.T) {
 	if got := s.subscriptionFor(&keyRec{}, "app3", "api3"); got != nil {
 		t.Fatalf("an app code's call with the index cleared found %v", got)
 	}
+	// Nor does a record of another snapshot (another key at the same
+	// position): the pair lookup answers for the app given.
+	other := mustCompile(t, tablesConfig())
+	if got := s.subscriptionFor(&other.keys[6], "app3", "api3"); got != nil {
+		t.Fatalf("another snapshot's record with the index cleared found %v", got)
+	}
 }
 
 func BenchmarkSnapshotKey(b *testing.B) {
