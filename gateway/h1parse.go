@@ -108,7 +108,7 @@ func (ks *headerKeys) key(raw []byte) string {
 	// Common names first, from one table every connection shares: it
 	// stays in the CPU's caches, where a connection's own map, touched
 	// once per request among a hundred others, often is not.
-	if k, ok := commonKeys[string(raw)]; ok {
+	if k, ok := commonKeys.lookup(raw); ok {
 		return k
 	}
 	if k, ok := (*ks)[string(raw)]; ok {
@@ -128,10 +128,10 @@ func (ks *headerKeys) key(raw []byte) string {
 	return key
 }
 
-// commonKeys maps the usual spellings of common request and response
-// header names (canonical and lower case) to their canonical forms.
+// commonKeys knows the usual spellings of common request and response
+// header names (canonical and lower case) and their canonical forms.
 // Read-only after init.
-var commonKeys = func() map[string]string {
+var commonKeys = func() *commonTable {
 	names := []string{
 		// Requests.
 		"Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cookie",
@@ -143,13 +143,58 @@ var commonKeys = func() map[string]string {
 		"Date", "Server", "Etag", "Last-Modified", "Expires", "Vary", "Location", "Set-Cookie", "X-Content-Type-Options",
 		"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers",
 	}
-	m := make(map[string]string, 2*len(names))
+	t := &commonTable{}
 	for _, n := range names {
 		k := textproto.CanonicalMIMEHeaderKey(n)
-		m[k], m[strings.ToLower(k)] = k, k
+		t.add(k, k)
+		t.add(strings.ToLower(k), k)
 	}
-	return m
+	return t
 }()
+
+// commonTable maps spellings to canonical names by open addressing over a
+// fixed array, its slot chosen from the spelling's length and its first
+// and last letters (case folded, so a name's two spellings sit side by
+// side): a lookup is one or two slots and one comparison, where a map
+// hashed every name and reached its key through control words and groups
+// that, touched a few times per request among everything else, were
+// seldom in the CPU's caches.
+type commonTable struct {
+	slots [commonSlots]struct{ raw, key string }
+}
+
+// commonSlots keeps the table at most half full.
+const commonSlots = 256
+
+func commonSlot(raw string) int {
+	n := len(raw)
+	return (n*37 + int(raw[0]|0x20)*11 + int(raw[n-1]|0x20)) & (commonSlots - 1)
+}
+
+// add records raw as a spelling of key; raw is not already in t.
+func (t *commonTable) add(raw, key string) {
+	i := commonSlot(raw)
+	for t.slots[i].key != "" {
+		i = (i + 1) & (commonSlots - 1)
+	}
+	t.slots[i].raw, t.slots[i].key = raw, key
+}
+
+// lookup returns the canonical name raw spells, if t knows the spelling.
+func (t *commonTable) lookup(raw []byte) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	for i := commonSlot(string(raw)); ; i = (i + 1) & (commonSlots - 1) {
+		e := &t.slots[i]
+		if e.key == "" {
+			return "", false
+		}
+		if e.raw == string(raw) {
+			return e.key, true
+		}
+	}
+}
 
 // headerFields locates the fields of a message head, checked, before
 // anything is allocated for them.

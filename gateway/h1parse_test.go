@@ -351,9 +351,31 @@ func BenchmarkParseResponse(b *testing.B) {
 // TestCommonKeys: every spelling the shared table knows maps to the
 // canonical form textproto gives it.
 func TestCommonKeys(t *testing.T) {
-	for raw, key := range commonKeys {
-		if want := textproto.CanonicalMIMEHeaderKey(raw); key != want {
-			t.Errorf("%q -> %q, want %q", raw, key, want)
+	n := 0
+	for _, e := range commonKeys.slots {
+		if e.key == "" {
+			continue
+		}
+		n++
+		if want := textproto.CanonicalMIMEHeaderKey(e.raw); e.key != want {
+			t.Errorf("%q -> %q, want %q", e.raw, e.key, want)
+		}
+		if got, ok := commonKeys.lookup([]byte(e.raw)); !ok || got != e.key {
+			t.Errorf("lookup(%q) = %q, %v; want %q", e.raw, got, ok, e.key)
+		}
+		// Only the two spellings: any other is the connection's to cache.
+		if up := strings.ToUpper(e.raw); up != e.raw && up != e.key && up != strings.ToLower(e.key) {
+			if got, ok := commonKeys.lookup([]byte(up)); ok {
+				t.Errorf("lookup(%q) = %q: not a known spelling", up, got)
+			}
+		}
+	}
+	if n < 90 || n > commonSlots/2 {
+		t.Fatalf("%d spellings in %d slots", n, commonSlots)
+	}
+	for _, raw := range []string{"", "X", "x-amz-datE", "Hosts", "Hos", "X-Custom-Thing", "content_type", "Content-Type ", "\xff"} {
+		if got, ok := commonKeys.lookup([]byte(raw)); ok {
+			t.Errorf("lookup(%q) = %q: not a known spelling", raw, got)
 		}
 	}
 	var ks headerKeys
