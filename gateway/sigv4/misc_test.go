@@ -427,3 +427,31 @@ func TestCheckSignedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDateRemembers: the last date parsed is remembered, and what is
+// remembered never answers for another date or lets a bad one through.
+func TestParseDateRemembers(t *testing.T) {
+	dates := []string{"20261127T120000Z", "20261127T120000Z", "20261127T120001Z", "20240229T235959Z", "20261127T120000Z"}
+	for i, s := range dates {
+		var a authRequest
+		if err := a.parseDate(s, "X-Amz-Date"); err != nil {
+			t.Fatalf("%d %s: %v", i, s, err)
+		}
+		want, _ := time.Parse("20060102T150405Z", s)
+		if !a.date.Equal(want) || a.amzDate != s {
+			t.Fatalf("%d %s: %v %q, want %v", i, s, a.date, a.amzDate, want)
+		}
+		if d := lastDate.Load(); d == nil || d.s != s {
+			t.Fatalf("%d: remembered %+v, want %s", i, d, s)
+		}
+	}
+	for _, bad := range []string{"20261127T120000", "20250229T120000Z", "20261127t120000Z", ""} {
+		var a authRequest
+		if err := a.parseDate(bad, "X-Amz-Date"); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+	if d := lastDate.Load(); d.s != "20261127T120000Z" {
+		t.Fatalf("a bad date was remembered: %+v", d)
+	}
+}

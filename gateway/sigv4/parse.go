@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -425,12 +426,26 @@ func decodeSignature(s string, dst *[32]byte) bool {
 // parseDate parses an X-Amz-Date value (yyyymmddThhmmssZ, UTC) without
 // allocating.
 func (a *authRequest) parseDate(s, part string) *Error {
+	if d := lastDate.Load(); d != nil && d.s == s {
+		a.amzDate, a.date = s, d.t
+		return nil
+	}
 	t, ok := parseAmzDate(s)
 	if !ok {
 		return malformed(part, quoteInput(s)+" is not a date in the form yyyymmddThhmmssZ")
 	}
+	lastDate.Store(&parsedDate{s: strings.Clone(s), t: t})
 	a.amzDate, a.date = s, t
 	return nil
+}
+
+// lastDate is the last request date parsed: under load most requests
+// carry the current second's, so most dates are parsed once.
+var lastDate atomic.Pointer[parsedDate]
+
+type parsedDate struct {
+	s string
+	t time.Time
 }
 
 func parseAmzDate(s string) (time.Time, bool) {
