@@ -227,13 +227,10 @@ func (h *Handler) bearerKey(r *http.Request, snap *Snapshot) (Key, *keyRec, erro
 	if err != nil {
 		return Key{}, nil, err
 	}
-	rec := snap.keyRec(cl.AccessKey)
-	if rec == nil {
-		return Key{}, nil, errors.New("key no longer active")
+	if rec := snap.keyRec(cl.AccessKey); rec != nil {
+		if key := snap.key(rec); key.AppID == cl.Subject && key.Active(h.now()) {
+			return key, rec, nil
+		}
 	}
-	key := snap.key(rec)
-	if key.AppID != cl.Subject || !key.Active(h.now()) {
-		return Key{}, nil, errors.New("key no longer active")
-	}
-	return key, rec, nil
+	return Key{}, nil, errors.New("key no longer active")
 }

@@ -423,8 +423,8 @@ func decodeSignature(s string, dst *[32]byte) bool {
 	return bad < 16
 }
 
-// parseDate parses an X-Amz-Date value (yyyymmddThhmmssZ, UTC) without
-// allocating.
+// parseDate parses an X-Amz-Date value (yyyymmddThhmmssZ, UTC); only a
+// date other than the last one parsed allocates (to be remembered).
 func (a *authRequest) parseDate(s, part string) *Error {
 	if d := lastDate.Load(); d != nil && d.s == s {
 		a.amzDate, a.date = s, d.t
