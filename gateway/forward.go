@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,9 @@ type fwdCall struct {
 	// that stays small); any other transport gets them set (setHeld).
 	held     *http.Request
 	heldVals *backendsig.Values
+	// header is the inbound request's header map when forward handed it
+	// over: rewrite makes it the outbound request's (handOver).
+	header http.Header
 }
 
 // heldFor returns the call whose backend-signature headers are held for
@@ -193,6 +197,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, m Match, key *
 		// request for a context of its own.
 		rc.call.Store(call)
 		defer rc.call.Store(nil)
+		if hd := handOver(rc, r); hd != nil {
+			r.Header, call.header = nil, hd
+			h.proxy.ServeHTTP(w, r)
+			r.Header = hd
+			return
+		}
 		h.proxy.ServeHTTP(w, r)
 		return
 	}
@@ -269,6 +279,32 @@ func (c *fwdCall) facts() backendsig.Facts {
 	return backendsig.Facts{Consumer: c.consumer, App: c.app, Plan: c.plan, RequestID: c.id, BodySHA256: c.bodyHash, Timestamp: c.signedAt}
 }
 
+// handOver returns the header map of r, a request the gateway's own
+// server parsed, when the proxy may send it on as it is rather than copy
+// it: the proxy clones the inbound request's map (a map, a slice for the
+// values, an insertion per field), removes the hop-by-hop fields from the
+// copy, and calls Rewrite, where the gateway deletes the partner's
+// credentials and sets its own fields — on every call, about a
+// microsecond, for a map nothing reads once the call is forwarded. The
+// parser says whether the map holds any field the proxy would have
+// removed; keep-alive's two are removed here, and a map with any other
+// (or one a middleware replaced) takes the proxy's way. forward then
+// hides the map from the proxy's clone (the request's Header is nil while
+// the proxy runs) and rewrite installs it in the outbound request, and
+// back in the inbound one, which from then on shows what the backend is
+// sent.
+func handOver(rc *reqCtx, r *http.Request) http.Header {
+	hd := rc.header
+	if hd == nil || reflect.ValueOf(hd).UnsafePointer() != reflect.ValueOf(r.Header).UnsafePointer() {
+		return nil
+	}
+	if rc.keepAlive {
+		delete(hd, "Connection")
+		delete(hd, "Keep-Alive")
+	}
+	return hd
+}
+
 // rewrite turns the proxy's copy of the request's headers into those the
 // backend receives: the partner's credentials and the headers only the
 // gateway may set go; the forwarding, trace and request-id headers come in
@@ -278,6 +314,10 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	call, _ := pr.Out.Context().Value(fwdKey{}).(*fwdCall)
 	if call == nil {
 		return
+	}
+	if call.header != nil {
+		// The proxy's copy is empty: the inbound map was handed over.
+		pr.Out.Header, pr.In.Header = call.header, call.header
 	}
 	hd := pr.Out.Header
 	for name := range hd {

@@ -15,6 +15,8 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -927,5 +929,88 @@ func TestMoveHeader(t *testing.T) {
 		if eventStream(ct) != want {
 			t.Errorf("eventStream(%q) = %v", ct, !want)
 		}
+	}
+}
+
+// The backend sees the same request fields whether the gateway's own
+// server handed the request's header map over to the proxy (handOver)
+// or the proxy copied it (net/http's server, which never hands it over):
+// plain fields and repeated ones in order, keep-alive's fields gone,
+// earlier proxies' X-Forwarded-For extended, and whatever the proxy
+// strips stripped.
+func TestForwardHandsOverHeader(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newFwdGateway(t, fwdConfig(Upstream{Targets: []Target{{URL: up.URL, Weight: 1}}}), Options{AllowPrivateUpstreams: true})
+	std := "http://" + startServer(t, StdServer, g.h, ServerLimits{})
+	type field struct{ name, value string }
+	sets := map[string][]field{
+		"plain": {{"Accept", "text/plain"}, {"X-Custom", "a"}, {"X-Custom", "b"}, {"User-Agent", "probe/1"},
+			{"Tracestate", "rojo=1"}},
+		"keep-alive":    {{"Connection", "keep-alive"}, {"Keep-Alive", "timeout=5"}, {"X-Custom", "c"}},
+		"earlier proxy": {{"X-Forwarded-For", "203.0.113.9"}, {"X-Forwarded-For", "198.51.100.1"}, {"X-Forwarded-Host", "evil"}, {"X-Forwarded-Proto", "https"}},
+		"credentials":   {{"X-Portico-Consumer", "forged"}, {"X-Amz-Security-Token", "t"}, {"X-Portico-App", "forged"}},
+		// One each: a field the parser did not class would be handed over.
+		"te":                  {{"Te", "trailers, deflate"}, {"X-Custom", "d"}},
+		"proxy-connection":    {{"Proxy-Connection", "keep-alive"}},
+		"forwarded":           {{"Forwarded", "for=192.0.2.1"}},
+		"proxy-authorization": {{"Proxy-Authorization", "Basic eA=="}},
+		"named by Connection": {{"Connection", "X-Secret"}, {"X-Secret", "s"}, {"X-Custom", "e"}},
+	}
+	// What differs between any two calls, or between the two listeners.
+	varying := []string{RequestIDHeader, "Traceparent", "X-Forwarded-Host", backendsig.HeaderTimestamp, backendsig.HeaderSignature}
+	seen := func(t *testing.T, base string, fields []field) (echoed, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/acme/echo/v1/h", nil)
+		for _, f := range fields {
+			req.Header.Add(f.name, f.value)
+		}
+		res, body := doSigned(t, req, "")
+		var e echoed
+		if err := json.Unmarshal([]byte(body), &e); err != nil || res.StatusCode != 200 {
+			t.Fatalf("%d %s", res.StatusCode, body)
+		}
+		host := e.Header.Get("X-Forwarded-Host")
+		for _, k := range varying {
+			delete(e.Header, k)
+		}
+		return e, host
+	}
+	for name, fields := range sets {
+		t.Run(name, func(t *testing.T) {
+			lean, leanHost := seen(t, g.srv.URL, fields)
+			ref, refHost := seen(t, std, fields)
+			if !reflect.DeepEqual(lean.Header, ref.Header) {
+				t.Errorf("backend saw\n%v\nthrough the gateway's server, and\n%v\nthrough net/http's", lean.Header, ref.Header)
+			}
+			if leanHost != strings.TrimPrefix(g.srv.URL, "http://") || refHost != strings.TrimPrefix(std, "http://") {
+				t.Errorf("X-Forwarded-Host %q and %q", leanHost, refHost)
+			}
+			for _, k := range []string{"Authorization", "X-Amz-Date", "Keep-Alive", "Connection", "X-Secret", "Proxy-Connection",
+				"Forwarded", "Proxy-Authorization", "X-Portico-Consumer", "X-Portico-App", "X-Amz-Security-Token"} {
+				if v, ok := lean.Header[k]; ok {
+					t.Errorf("%s reached the backend: %q", k, v)
+				}
+			}
+			var custom []string
+			for _, f := range fields {
+				if f.name == "X-Custom" {
+					custom = append(custom, f.value)
+				}
+			}
+			if got := lean.Header["X-Custom"]; !slices.Equal(got, custom) {
+				t.Errorf("X-Custom = %q, want %q", got, custom)
+			}
+		})
+	}
+	lean, _ := seen(t, g.srv.URL, sets["earlier proxy"])
+	if got := lean.Header.Get("X-Forwarded-For"); got != "203.0.113.9, 198.51.100.1, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q", got)
+	}
+	if got := lean.Header.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("X-Forwarded-Proto = %q", got)
+	}
+	hop, _ := seen(t, g.srv.URL, sets["te"])
+	if got := hop.Header.Get("Te"); got != "trailers" {
+		t.Errorf("Te = %q: the proxy passes trailers on", got)
 	}
 }

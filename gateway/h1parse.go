@@ -80,7 +80,7 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, *reqCtx) {
 	if err != nil {
 		return nil, nil
 	}
-	h := fields.header(hdr, s, &c.keys, hostAt) // as ReadRequest: Host is the request's, not the map's
+	h, hop := fields.header(hdr, s, &c.keys, hostAt) // as ReadRequest: Host is the request's, not the map's
 	r := http.Request{
 		Method:     s[:methodEnd],
 		URL:        u,
@@ -95,6 +95,9 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, *reqCtx) {
 	// r stays on the stack: the one Request allocated is WithContext's,
 	// made with the request's context.
 	ctx := newReqCtx(c.ctx)
+	if hop&hopOther == 0 {
+		ctx.header, ctx.keepAlive = h, hop&hopKeepAlive != 0
+	}
 	return r.WithContext(ctx), ctx
 }
 
@@ -244,9 +247,10 @@ func (f *headerFields) scan(hdr []byte, i int, special func(name, value []byte) 
 
 // header builds the header map of the fields scanned, leaving out field
 // skip (-1 for none): s is hdr as a string, and the values are
-// pieces of it sharing one backing array, as textproto's are.
-func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) http.Header {
-	h := make(http.Header, f.n)
+// pieces of it sharing one backing array, as textproto's are. hop tells
+// which of the fields a reverse proxy strips before its Rewrite it saw.
+func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) (h http.Header, hop hopFields) {
+	h = make(http.Header, f.n)
 	vals := make([]string, f.n)
 	for k := range f.n {
 		if k == skip {
@@ -254,6 +258,7 @@ func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) 
 		}
 		fl := f.at[k]
 		key := keys.key(hdr[fl.name:fl.colon])
+		hop |= proxyStrips(key)
 		v := s[fl.vStart:fl.vEnd]
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, v)
@@ -262,7 +267,35 @@ func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) 
 		vals[k] = v
 		h[key] = vals[k : k+1 : k+1]
 	}
-	return h
+	return h, hop
+}
+
+// hopFields classes the request fields httputil.ReverseProxy removes from
+// its outbound request before it calls Rewrite.
+type hopFields uint8
+
+const (
+	// hopKeepAlive: Connection or Keep-Alive. The simple parser takes a
+	// Connection field only when it says keep-alive, so the proxy's
+	// removing them and the fields they name is removing these two.
+	hopKeepAlive hopFields = 1 << iota
+	// hopOther: any other hop-by-hop field (RFC 9110 7.6.1, and those
+	// older proxies strip: the proxy's list), Te (whose "trailers" the
+	// proxy passes on) or Forwarded.
+	hopOther
+)
+
+// proxyStrips classes the canonical field name key (TestProxyStrips
+// holds it to what httputil.ReverseProxy does).
+func proxyStrips(key string) hopFields {
+	switch key {
+	case "Connection", "Keep-Alive":
+		return hopKeepAlive
+	case "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Forwarded":
+		return hopOther
+	}
+	return 0
 }
 
 // isToken reports whether b is a non-empty RFC 9110 token.
@@ -384,13 +417,14 @@ func (c *h1Conn) parseSimpleResponse(head []byte, req *http.Request) (*http.Resp
 		return nil, false
 	}
 	s := string(head) // the one copy: the status and the values are pieces of it
+	h, _ := fields.header(head, s, &c.keys, -1)
 	res := &http.Response{
 		Status:        s[9 : eol-1],
 		StatusCode:    code,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        fields.header(head, s, &c.keys, -1),
+		Header:        h,
 		Body:          http.NoBody,
 		ContentLength: length,
 		Request:       req,

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/textproto"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -424,3 +428,87 @@ func TestIsFieldValueWords(t *testing.T) {
 		}
 	}
 }
+
+// proxyStrips names exactly the request fields httputil.ReverseProxy
+// removes or rewrites before it calls Rewrite — asked of the proxy
+// itself, so that a Go release that strips one more makes this fail
+// rather than let a handed-over map (handOver) carry it — apart from the
+// X-Forwarded-* fields, which rewrite sets in every case.
+func TestProxyStrips(t *testing.T) {
+	names := []string{
+		"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+		"Http2-Settings", "Alt-Svc", "Via", "Max-Forwards", "Proxy-Authentication-Info", "Early-Data", "Priority",
+		"X-Custom", "Cf-Connecting-Ip", "True-Client-Ip",
+	}
+	for _, e := range commonKeys.slots {
+		if e.key != "" && e.raw == e.key {
+			names = append(names, e.key)
+		}
+	}
+	in := make(http.Header)
+	for _, n := range names {
+		switch n {
+		case "Connection":
+			in[n] = []string{"keep-alive"} // all the simple parser lets through
+		case "Te":
+			in[n] = []string{"trailers, deflate"}
+		default:
+			in[n] = []string{"v-" + n}
+		}
+	}
+	var out http.Header
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { out = pr.Out.Header.Clone() },
+		Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			return nil, errors.New("not sent")
+		}),
+		ErrorHandler: func(http.ResponseWriter, *http.Request, error) {},
+	}
+	req := httptest.NewRequest("GET", "http://gw/x", nil)
+	req.Header = in
+	rp.ServeHTTP(httptest.NewRecorder(), req)
+	if out == nil {
+		t.Fatal("Rewrite was not called")
+	}
+	for _, n := range names {
+		touched := !slices.Equal(out[n], in[n])
+		forwarded := strings.HasPrefix(n, "X-Forwarded-")
+		if want := proxyStrips(n) != 0; touched != want && !forwarded {
+			t.Errorf("%s: the proxy changed it: %v (to %q); proxyStrips says %v", n, touched, out[n], want)
+		}
+	}
+	if proxyStrips("Connection") != hopKeepAlive || proxyStrips("Keep-Alive") != hopKeepAlive {
+		t.Error("keep-alive's fields are not told apart")
+	}
+}
+
+// The parser offers a request's header map for handing over only when
+// the proxy would strip nothing from it but keep-alive's fields.
+func TestSimpleRequestOffersHeader(t *testing.T) {
+	for raw, want := range map[string]struct{ offered, keepAlive bool }{
+		"GET /x HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n":            {true, false},
+		"GET /x HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n":                             {true, true},
+		"GET /x HTTP/1.1\r\nHost: a\r\nkeep-alive: timeout=5\r\n\r\n":                              {true, true},
+		"GET /x HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n":                                       {false, false},
+		"GET /x HTTP/1.1\r\nHost: a\r\nproxy-connection: keep-alive\r\n\r\n":                       {false, false},
+		"GET /x HTTP/1.1\r\nHost: a\r\nProxy-Authorization: Basic eA==\r\n\r\n":                    {false, false},
+		"GET /x HTTP/1.1\r\nHost: a\r\nForwarded: for=192.0.2.1\r\nConnection: keep-alive\r\n\r\n": {false, false},
+	} {
+		req, ctx := (&h1sConn{}).parseSimpleRequest([]byte(raw))
+		if req == nil {
+			t.Fatalf("not taken: %q", raw)
+		}
+		offered := ctx.header != nil
+		if offered != want.offered || offered && ctx.keepAlive != want.keepAlive {
+			t.Errorf("%q: offered %v keep-alive %v, want %+v", raw, offered, ctx.keepAlive, want)
+		}
+		if offered && reflect.ValueOf(ctx.header).UnsafePointer() != reflect.ValueOf(req.Header).UnsafePointer() {
+			t.Errorf("%q: the offered map is not the request's", raw)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,12 @@ type reqCtx struct {
 	// the proxy finds it in the request's own context (forward needs no
 	// copy of the request to carry it).
 	call atomic.Pointer[fwdCall]
+	// header is the request's header map as the server parsed it, when
+	// the proxy would strip nothing from it but keep-alive's fields
+	// (keepAlive says whether it has them): forward may hand it to the
+	// outbound request whole (handOver).
+	header    http.Header
+	keepAlive bool
 
 	mu sync.Mutex
 	ch chan struct{} // the done channel, made on the first Done
