@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/portico-dev/portico/gateway/backendsig"
 )
@@ -102,9 +103,14 @@ func (p *probe) init(nc net.Conn) {
 	p.rc, p.fn = rc, p.peek
 }
 
+// peek asks whether the connection has anything to read (or is closed):
+// it passes when there is nothing yet. A raw system call, as rawIOConn's
+// reads and writes are: entering one the scheduler knows of would wake
+// sysmon whenever it sleeps.
 func (p *probe) peek(fd uintptr) {
-	_, _, err := syscall.Recvfrom(int(fd), p.byte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	p.ok = err == syscall.EAGAIN
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.byte[0])), uintptr(len(p.byte)),
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	p.ok = e == syscall.EAGAIN
 }
 
 // unblock ends pending I/O (a past deadline) when the request's context
@@ -295,7 +301,7 @@ func (t *h1Transport) get(ctx context.Context, addr string, fresh bool) (*h1Conn
 		}
 		return nil, err
 	}
-	nc = rawWrites(nc)
+	nc = rawIO(nc)
 	c := &h1Conn{nc: nc, addr: addr}
 	c.probe.init(nc)
 	br, _ := readerPool.Get().(*bufio.Reader)

@@ -63,7 +63,7 @@ func (l *sendTimeoutListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sendTimeoutConn{Conn: rawWrites(c), d: l.d}, nil
+	return &sendTimeoutConn{Conn: rawIO(c), d: l.d}, nil
 }
 
 // sendTimeoutConn sets a write deadline before each write.

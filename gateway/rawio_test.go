@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// tcpPair returns a raw-write client connection and the server's end.
-func tcpPair(t *testing.T) (*rawWriteConn, net.Conn) {
+// tcpPair returns a raw-I/O client connection and the server's end.
+func tcpPair(t *testing.T) (*rawIOConn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ func tcpPair(t *testing.T) (*rawWriteConn, net.Conn) {
 	if srv == nil {
 		t.Fatal("accept failed")
 	}
-	rc, ok := rawWrites(c).(*rawWriteConn)
+	rc, ok := rawIO(c).(*rawIOConn)
 	if !ok {
 		t.Fatal("a TCP connection was not wrapped")
 	}
@@ -110,7 +110,7 @@ func TestRawWriteErrors(t *testing.T) {
 		a, b := net.Pipe()
 		defer a.Close()
 		defer b.Close()
-		if rawWrites(a) != a {
+		if rawIO(a) != a {
 			t.Fatal("a pipe was wrapped")
 		}
 	})
@@ -172,5 +172,145 @@ func TestRawWriteAllocationsAndConcurrency(t *testing.T) {
 		if count[byte('a'+w)] != each {
 			t.Fatalf("writer %d: %d writes arrived, want %d", w, count[byte('a'+w)], each)
 		}
+	}
+}
+
+// Reads deliver the stream whole, in order, with io.EOF (itself, not
+// wrapped) at its end, whatever the sizes of the writes and the reads.
+func TestRawReadStream(t *testing.T) {
+	c, srv := tcpPair(t)
+	want := make([]byte, 4<<20)
+	rand.Read(want)
+	go func() {
+		for rest := want; len(rest) > 0; {
+			n := min(len(rest), 1+len(rest)%70000)
+			srv.Write(rest[:n])
+			rest = rest[n:]
+		}
+		srv.Close()
+	}()
+	var got []byte
+	buf := make([]byte, 5000)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", len(got), err)
+		}
+		if n == 0 {
+			t.Fatal("a read returned nothing and no error")
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, not what was written", len(got))
+	}
+	if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("a read after the end = %d, %v", n, err)
+	}
+}
+
+// A read past its deadline, on a closed connection, on one closed while
+// the read waits, and from a peer that reset fails as net.TCPConn's does,
+// to the same checks.
+func TestRawReadErrors(t *testing.T) {
+	t.Run("deadline", func(t *testing.T) {
+		c, srv := tcpPair(t) // the peer writes nothing in time
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		_, err := c.Read(make([]byte, 10))
+		var ne net.Error
+		var oe *net.OpError
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() || !errors.As(err, &oe) || oe.Op != "read" {
+			t.Fatalf("Read past its deadline: %#v", err)
+		}
+		// With the deadline lifted the connection reads again.
+		c.SetReadDeadline(time.Time{})
+		srv.Write([]byte("late"))
+		if n, err := io.ReadFull(c, make([]byte, 4)); n != 4 || err != nil {
+			t.Fatalf("Read after the deadline was lifted = %d, %v", n, err)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		c.Close()
+		if _, err := c.Read(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read on a closed connection: %v", err)
+		}
+	})
+	t.Run("closed while waiting", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 10))
+			errc <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the waiting read ended with %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("closing did not end the waiting read")
+		}
+	})
+	t.Run("peer reset", func(t *testing.T) {
+		c, srv := tcpPair(t)
+		c.Write([]byte("unread by the peer")) // closing with unread data resets
+		time.Sleep(10 * time.Millisecond)
+		srv.(*net.TCPConn).SetLinger(0)
+		srv.Close()
+		_, err := c.Read(make([]byte, 10))
+		var oe *net.OpError
+		if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &oe) || oe.Op != "read" {
+			t.Fatalf("Read from a reset connection: %#v", err)
+		}
+	})
+}
+
+// A read allocates nothing; reads from two goroutines at once (one on the
+// connection's own progress, the other on its own) share the stream
+// between them, losing nothing.
+func TestRawReadAllocationsAndConcurrency(t *testing.T) {
+	c, srv := tcpPair(t)
+	const runs, size = 201, 16 // AllocsPerRun runs once more than asked
+	if _, err := srv.Write(bytes.Repeat([]byte("0123456789abcdef"), runs)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // all of it in the socket
+	buf := make([]byte, size)
+	if n := testing.AllocsPerRun(runs-1, func() {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per read", n)
+	}
+
+	c2, srv2 := tcpPair(t)
+	const total = 3 << 20
+	go func() {
+		srv2.Write(make([]byte, total))
+		srv2.Close()
+	}()
+	counts := make(chan int, 2)
+	for range 2 {
+		go func() {
+			n, b := 0, make([]byte, 7000)
+			for {
+				m, err := c2.Read(b)
+				n += m
+				if err != nil {
+					counts <- n
+					return
+				}
+			}
+		}()
+	}
+	if got := <-counts + <-counts; got != total {
+		t.Fatalf("the readers got %d bytes between them, want %d", got, total)
 	}
 }
