@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portico-dev/portico/gateway/limits"
+
 	"github.com/portico-dev/portico/gateway/sigv4"
 	"github.com/portico-dev/portico/migrations/testdb/testenv"
 )
@@ -475,5 +477,42 @@ func TestConnectRedisURLs(t *testing.T) {
 		if err == nil || want != "" && !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error naming %q", url, err, want)
 		}
+	}
+}
+
+// With Redis a subscription's compiled record keeps its rate and quota
+// leases after its first call, and the calls after it use them; a lease
+// the leaser forgets is replaced at the next call.
+func TestSharedLeasesKeptInCells(t *testing.T) {
+	rdb, prefix := sharedRedis(t, "")
+	now := time.Now()
+	c := newCluster(t, 1, demoConfig(Limits{RequestsPerSecond: 1000, Burst: 1000, DayQuota: 1000}, SubActive, now), rdb, prefix, false, nil)
+	h := c.nodes[0]
+	sub := h.store.Load().subscriptionRef("app1", "a1")
+	if sub == nil || sub.cells == nil {
+		t.Fatal("no compiled record with cells")
+	}
+	if sub.cells.rateLease.Load() != nil || sub.cells.quotaLease[0].Load() != nil {
+		t.Fatal("leases kept before any call")
+	}
+	for i := range 3 {
+		if st, typ := c.call(t, 0); st != 200 {
+			t.Fatalf("call %d: %d %s", i, st, typ)
+		}
+	}
+	e := h.limits
+	rl, ql := sub.cells.rateLease.Load(), sub.cells.quotaLease[0].Load()
+	if rl == nil || rl != e.rates.Lease("s1", 1000, 1000) || ql == nil || ql != e.leaser.Lease("s1:day", 1000, limits.Day()) {
+		t.Fatal("the record does not keep the subscription's current leases")
+	}
+	e.rates.Sweep(time.Now().Add(time.Hour)) // the rate lease is idle by then
+	if st, typ := c.call(t, 0); st != 200 {
+		t.Fatalf("after the sweep: %d %s", st, typ)
+	}
+	if got := sub.cells.rateLease.Load(); got == rl || got != e.rates.Lease("s1", 1000, 1000) || !e.rates.Holds(got) {
+		t.Fatal("a forgotten rate lease was not replaced in the record")
+	}
+	if sub.cells.quotaLease[0].Load() != ql {
+		t.Fatal("a quota lease still held was replaced")
 	}
 }

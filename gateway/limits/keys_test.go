@@ -32,7 +32,7 @@ func TestEntriesKeepTheirOwnKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		keepers["Leaser"] = func(key string) { l.Lease(key, 100, Day()) }
-		keepers["RateLeaser"] = func(key string) { r.lease(key, 10, 10) }
+		keepers["RateLeaser"] = func(key string) { r.Lease(key, 10, 10) }
 	}
 	for name, keep := range keepers {
 		t.Run(name, func(t *testing.T) {

@@ -282,11 +282,15 @@ func NewLeaser(cfg LeaseConfig) (*Leaser, error) {
 // kind, creating it on first use. For an existing lease it does not allocate.
 func (l *Leaser) Lease(key string, limit int64, w Window) *Lease {
 	id := leaseID{key: key, limit: limit, kind: w.kind}
-	if v, ok := l.leases.Load(id); ok {
+	v, ok := l.leases.Load(id)
+	if ok && !v.(*Lease).dead.Load() {
 		return v.(*Lease)
 	}
+	if ok {
+		l.leases.CompareAndDelete(id, v) // Sweep is about to
+	}
 	id.key = strings.Clone(key) // its own copy (package doc)
-	v, _ := l.leases.LoadOrStore(id, &Lease{l: l, key: id.key, limit: limit, name: w.Name()})
+	v, _ = l.leases.LoadOrStore(id, &Lease{l: l, key: id.key, limit: limit, name: w.Name()})
 	return v.(*Lease)
 }
 
@@ -298,6 +302,9 @@ func (l *Leaser) Sweep(ctx context.Context, now time.Time) {
 		ls.mu.Lock()
 		idle := now.UnixNano()-ls.lastUse >= int64(l.cfg.IdleAfter)
 		ended := ls.winEnd != 0 && now.UnixNano() >= ls.winEnd
+		if ended {
+			ls.dead.Store(true) // under mu: TakeGrant goes to a new lease from here on
+		}
 		ls.mu.Unlock()
 		if idle || ended {
 			ls.Release(ctx)
@@ -320,12 +327,17 @@ func (l *Leaser) ReleaseAll(ctx context.Context) {
 }
 
 // Lease admits requests against one key's shared quota from units reserved
-// in Redis. It is safe for concurrent use.
+// in Redis. It is safe for concurrent use. A caller may keep the lease it
+// was given (Leaser.Lease) for the key's later calls as long as the
+// leaser Holds it: Sweep forgets a lease once its window has ended, and the key's
+// calls then go to a new one (TakeGrant on a forgotten lease takes from it
+// too, but the leaser's lookup costs more than the caller's own memory).
 type Lease struct {
 	l     *Leaser
 	key   string
 	limit int64
-	name  string // window kind in Redis keys
+	name  string      // window kind in Redis keys
+	dead  atomic.Bool // forgotten by Sweep; set with mu held
 
 	mu              sync.Mutex
 	winStart        int64 // unix ns; 0 before first use
@@ -389,6 +401,12 @@ func (ls *Lease) TakeGrant(ctx context.Context, w Window, now time.Time) (g Gran
 	}
 	s, n := start.UnixNano(), now.UnixNano()
 	ls.mu.Lock()
+	if ls.dead.Load() {
+		// Its units went back to Redis, and a unit taken here now would
+		// be nobody's to give back: the key's current lease admits.
+		ls.mu.Unlock()
+		return ls.l.Lease(ls.key, ls.limit, w).TakeGrant(ctx, w, now)
+	}
 	switch {
 	case s < ls.winStart:
 		ls.mu.Unlock()
@@ -632,6 +650,10 @@ func (ls *Lease) remainingLocked() int64 {
 	}
 	return max(ls.limit-ls.redisUsed+ls.local, 0)
 }
+
+// Holds reports whether ls is one of l's leases and still its key's: a
+// caller that kept a lease asks Lease again when it is not.
+func (l *Leaser) Holds(ls *Lease) bool { return ls.l == l && !ls.dead.Load() }
 
 // Local reports how many leased units the lease holds.
 func (ls *Lease) Local() int64 {

@@ -513,3 +513,49 @@ func (ls *Lease) wait() {
 	}
 	ls.mu.Unlock()
 }
+
+// A quota lease kept by its caller past its window's end, which Sweep
+// released and forgot, admits through the key's current lease: the new
+// window's limit holds exactly, and no unit lands in the forgotten one.
+func TestLeaseKeptAcrossWindowEnd(t *testing.T) {
+	rdb := testRedis(t)
+	ctx := context.Background()
+	l := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second})
+	const limit = 5
+	ls := l.Lease("k", limit, Day())
+	if !l.Holds(ls) || l.Lease("k", limit, Day()) != ls {
+		t.Fatal("a new lease is not held, or not found again")
+	}
+	if !ls.Take(ctx, Day(), t0) {
+		t.Fatal("refused")
+	}
+	next := t0.Add(24 * time.Hour)
+	l.Sweep(ctx, next)
+	if l.Holds(ls) {
+		t.Fatal("the leaser still holds a lease whose window ended")
+	}
+	// Two calls through the forgotten lease, the rest through the key's
+	// current one: a unit the forgotten lease kept would be lost to both.
+	admitted := 0
+	for range 2 {
+		if ls.Take(ctx, Day(), next) {
+			admitted++
+		}
+	}
+	cur := l.Lease("k", limit, Day())
+	if cur == ls || !l.Holds(cur) || ls.Local() != 0 {
+		t.Fatalf("the key's lease was not replaced, or units went to the forgotten one (%d)", ls.Local())
+	}
+	for range 2 * limit {
+		if cur.Take(ctx, Day(), next) {
+			admitted++
+		}
+	}
+	if admitted != limit {
+		t.Fatalf("admitted %d in the new window, want %d", admitted, limit)
+	}
+	other := mustLeaser(t, LeaseConfig{Client: rdb, Prefix: testPrefix(t, rdb), Timeout: 5 * time.Second})
+	if other.Holds(cur) {
+		t.Fatal("a leaser holds another's lease")
+	}
+}

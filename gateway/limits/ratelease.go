@@ -63,7 +63,7 @@ type RateLeaseConfig struct {
 // interval at most.
 type RateLeaser struct {
 	cfg        RateLeaseConfig
-	leases     sync.Map // rateLeaseID -> *rateLease
+	leases     sync.Map // rateLeaseID -> *RateLease
 	fallback   sync.Map // [2]int{rate, burst} -> *GCRA
 	roundTrips atomic.Int64
 	node       string       // this node's name in the set of live nodes
@@ -75,14 +75,22 @@ type rateLeaseID struct {
 	rate, burst int
 }
 
-type rateLease struct {
+// RateLease is one key's share of its limit on this node: the tokens the
+// node holds for it. A caller may keep the lease it was given (Lease) for
+// the key's later calls and admit through it (TakeFrom) without looking
+// the key up again, as long as the leaser Holds it: Sweep forgets idle
+// leases, and the key's calls then go to a new one.
+type RateLease struct {
 	mu            sync.Mutex
+	l             *RateLeaser
+	key           string
 	rate, burst   int
 	redisKey      string
-	local         int   // tokens held
-	block         int   // size of the last request
-	consumed      int   // admitted since grantAt
-	grantAt       int64 // unix ns of the last grant
+	dead          atomic.Bool // forgotten by Sweep; set with mu held
+	local         int         // tokens held
+	block         int         // size of the last request
+	consumed      int         // admitted since grantAt
+	grantAt       int64       // unix ns of the last grant
 	lastUse       int64
 	remaining     int // Redis's remaining burst at the last grant
 	resetAfter    time.Duration
@@ -221,28 +229,49 @@ func (l *RateLeaser) RoundTrips() int64 { return l.roundTrips.Load() }
 // Mode is the configured fail mode.
 func (l *RateLeaser) Mode() FailMode { return l.cfg.Mode }
 
-func (l *RateLeaser) lease(key string, rate, burst int) *rateLease {
-	id := rateLeaseID{key, rate, burst}
-	if v, ok := l.leases.Load(id); ok {
-		return v.(*rateLease)
+// Lease returns the lease of key under rate per second with burst (a
+// burst below the rate is the rate), creating it on first use.
+func (l *RateLeaser) Lease(key string, rate, burst int) *RateLease {
+	if burst < rate {
+		burst = rate
 	}
-	ls := &rateLease{rate: rate, burst: burst,
-		redisKey: fmt.Sprintf("%s%d:%d:%s", l.cfg.Prefix, rate, burst, key)}
+	id := rateLeaseID{key, rate, burst}
+	v, ok := l.leases.Load(id)
+	if ok && !v.(*RateLease).dead.Load() {
+		return v.(*RateLease)
+	}
+	if ok {
+		l.leases.CompareAndDelete(id, v) // Sweep is about to
+	}
 	id.key = strings.Clone(key) // its own copy (package doc)
-	v, _ := l.leases.LoadOrStore(id, ls)
-	return v.(*rateLease)
+	ls := &RateLease{l: l, key: id.key, rate: rate, burst: burst,
+		redisKey: fmt.Sprintf("%s%d:%d:%s", l.cfg.Prefix, rate, burst, key)}
+	v, _ = l.leases.LoadOrStore(id, ls)
+	return v.(*RateLease)
 }
+
+// Holds reports whether ls is one of l's leases and still its key's: a
+// caller that kept a lease asks Lease again when it is not.
+func (l *RateLeaser) Holds(ls *RateLease) bool { return ls.l == l && !ls.dead.Load() }
 
 // Take admits one request for key under rate per second with burst. It
 // waits for Redis only when the node holds no tokens for the key and no
 // refill is already on its way.
 func (l *RateLeaser) Take(ctx context.Context, key string, rate, burst int, now time.Time) Decision {
-	if burst < rate {
-		burst = rate
-	}
-	ls := l.lease(key, rate, burst)
+	return l.TakeFrom(ctx, l.Lease(key, rate, burst), now)
+}
+
+// TakeFrom is Take through ls, a lease Lease returned. One that Sweep has
+// forgotten since (or another leaser's) admits through its key's current
+// lease instead.
+func (l *RateLeaser) TakeFrom(ctx context.Context, ls *RateLease, now time.Time) Decision {
+	rate, burst, key := ls.rate, ls.burst, ls.key
 	n := now.UnixNano()
 	ls.mu.Lock()
+	if ls.dead.Load() || ls.l != l {
+		ls.mu.Unlock()
+		return l.Take(ctx, key, rate, burst, now)
+	}
 	ls.lastUse = n
 	for {
 		if ls.local > 0 && n-ls.grantAt > int64(l.cfg.MaxAge) {
@@ -290,14 +319,14 @@ func (l *RateLeaser) Take(ctx context.Context, key string, rate, burst int, now 
 	}
 }
 
-func (ls *rateLease) startFetch() chan struct{} {
+func (ls *RateLease) startFetch() chan struct{} {
 	ch := make(chan struct{})
 	ls.fetching = ch
 	return ch
 }
 
 // fetch asks Redis for the next block of tokens.
-func (l *RateLeaser) fetch(ctx context.Context, ls *rateLease, done chan struct{}, n int64) {
+func (l *RateLeaser) fetch(ctx context.Context, ls *RateLease, done chan struct{}, n int64) {
 	ls.mu.Lock()
 	want := ls.blockSize(n, l.cfg)
 	ls.block = want
@@ -345,7 +374,7 @@ func (l *RateLeaser) fetch(ctx context.Context, ls *rateLease, done chan struct{
 // blockSize sizes the next request from the node's recent rate: Horizon's
 // worth of it, at least one token, at most the burst and at most what the
 // rate refills within MaxAge. Called with mu held.
-func (ls *rateLease) blockSize(n int64, cfg RateLeaseConfig) int {
+func (ls *RateLease) blockSize(n int64, cfg RateLeaseConfig) int {
 	want := int(float64(ls.rate) * cfg.Horizon.Seconds())
 	if el := n - ls.grantAt; ls.grantAt > 0 && el > 0 && ls.consumed > 0 {
 		want = int(float64(ls.consumed) * float64(cfg.Horizon) / float64(el))
@@ -381,9 +410,12 @@ func (l *RateLeaser) local(rate, burst int) *GCRA {
 func (l *RateLeaser) Sweep(now time.Time) {
 	n := now.UnixNano()
 	l.leases.Range(func(k, v any) bool {
-		ls := v.(*rateLease)
+		ls := v.(*RateLease)
 		ls.mu.Lock()
 		idle := ls.fetching == nil && n-ls.lastUse >= int64(l.cfg.IdleAfter)
+		if idle {
+			ls.dead.Store(true) // under mu: no TakeFrom admits through it after this
+		}
 		ls.mu.Unlock()
 		if idle {
 			l.leases.CompareAndDelete(k, v)

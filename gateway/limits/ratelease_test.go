@@ -218,3 +218,48 @@ func TestRateLeaseFailOpenShare(t *testing.T) {
 		t.Fatalf("after a node left: %d nodes, %v", nodes[0].Nodes(), err)
 	}
 }
+
+// A lease kept by its caller admits through it while the leaser holds it;
+// once Sweep has forgotten it (or it is another leaser's), TakeFrom admits
+// through the key's current lease, never through the forgotten one.
+func TestRateLeaseKeptAcrossSweep(t *testing.T) {
+	rdb := testRedis(t)
+	prefix := rateTestPrefix(t, rdb)
+	ctx := context.Background()
+	l := mustRateLeaser(t, RateLeaseConfig{Client: rdb, Prefix: prefix, Timeout: time.Second, IdleAfter: time.Second})
+	now := time.Now()
+	ls := l.Lease("k", 100, 10) // the burst is the rate at least
+	if !l.Holds(ls) || ls.burst != 100 || l.Lease("k", 100, 100) != ls {
+		t.Fatal("a new lease is not held, or not found again")
+	}
+	if d := l.TakeFrom(ctx, ls, now); !d.Allowed {
+		t.Fatal("refused")
+	}
+	later := now.Add(2 * time.Second)
+	l.Sweep(later)
+	if l.Holds(ls) {
+		t.Fatal("the leaser still holds a lease Sweep forgot")
+	}
+	if d := l.TakeFrom(ctx, ls, later); !d.Allowed {
+		t.Fatal("refused through a forgotten lease")
+	}
+	cur := l.Lease("k", 100, 100)
+	if cur == ls || !l.Holds(cur) {
+		t.Fatal("the key's lease was not replaced")
+	}
+	if cur.lastUse != later.UnixNano() || ls.lastUse != now.UnixNano() {
+		t.Fatalf("the call went through the forgotten lease (current used at %d, forgotten at %d)", cur.lastUse, ls.lastUse)
+	}
+	n := 0
+	l.leases.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("%d leases for one key", n)
+	}
+	other := mustRateLeaser(t, RateLeaseConfig{Client: rdb, Prefix: prefix, Timeout: time.Second})
+	if other.Holds(cur) {
+		t.Fatal("a leaser holds another's lease")
+	}
+	if d := other.TakeFrom(ctx, cur, later); !d.Allowed || other.Lease("k", 100, 100).lastUse != later.UnixNano() {
+		t.Fatal("another leaser's lease was not taken through the leaser's own")
+	}
+}
