@@ -118,8 +118,9 @@ type APIVersion struct {
 	// signs, and up to two are active during a rotation.
 	BackendKeys []BackendKey `json:"backend_keys"`
 
-	ips  IPList      // Settings' lists, parsed by Compile
-	cors *corsPolicy // Settings' CORS, compiled by Compile; nil without
+	ips    IPList      // Settings' lists, parsed by Compile
+	cors   *corsPolicy // Settings' CORS, compiled by Compile; nil without
+	series *apiSeries  // made by Compile
 }
 
 // Upstream is where a version's calls are forwarded.
@@ -636,6 +637,7 @@ func (c *compiler) validateVersion(at string, v *APIVersion) {
 	} else {
 		v.cors = p
 	}
+	v.series = &apiSeries{}
 	seenKey := map[string]bool{}
 	for i := range v.BackendKeys {
 		k := &v.BackendKeys[i]

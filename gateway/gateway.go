@@ -416,7 +416,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if mw.reason != "" && !mw.broken() {
 				h.metrics.reject(mw.reason)
 			}
-			h.metrics.observe(mw.provider, mw.api, st, d)
+			if mw.route != nil {
+				h.metrics.observeAPI(mw.route, st, d)
+			} else {
+				h.metrics.observe(mw.provider, mw.api, st, d)
+			}
 		}
 		if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 			return
@@ -475,7 +479,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Allow", re.Allow)
 			}
 			if re.API != nil {
-				mw.provider, mw.api = re.API.OrgSlug, re.API.APISlug
+				mw.provider, mw.api, mw.route = re.API.OrgSlug, re.API.APISlug, re.API
 				setDeprecation(w.Header(), re.API)
 				setCORS(w.Header(), re.API, r.Header)
 			}
@@ -486,7 +490,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api, op := m.API, m.Operation
-	mw.provider, mw.api = api.OrgSlug, api.APISlug
+	mw.provider, mw.api, mw.route = api.OrgSlug, api.APISlug, api
 	// From here every answer, the gateway's refusals too, is one a web
 	// app on an allowed origin may read.
 	setCORS(w.Header(), api, r.Header)

@@ -74,8 +74,10 @@ type meteredWriter struct {
 	bytes  int64
 	// reason is the problem type of a rejection the gateway wrote.
 	reason string
-	// requestID, provider and api label the request's log line and metrics.
+	// requestID, provider and api label the request's log line and metrics;
+	// route is the API version they name, once routed.
 	requestID, provider, api string
+	route                    *APIVersion
 	// clientIP is the caller's address for the access log.
 	clientIP string
 	// idValue and rateLimit back the values of the X-Portico-Request-Id

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +61,35 @@ func (m *metrics) observe(provider, api string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
+	m.seriesFor(provider, api, status).record(d)
+}
+
+// observeAPI is observe for a call routed to api, through the series the
+// version keeps at hand (apiSeries).
+func (m *metrics) observeAPI(api *APIVersion, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	c := api.series
+	if c == nil {
+		m.seriesFor(api.OrgSlug, api.APISlug, status).record(d)
+		return
+	}
+	slot := &c.other
+	if status == http.StatusOK {
+		slot = &c.ok
+	}
+	if e := slot.Load(); e != nil && e.m == m && e.status == status {
+		e.s.record(d)
+		return
+	}
+	s := m.seriesFor(api.OrgSlug, api.APISlug, status)
+	slot.Store(&seriesSlot{m: m, status: status, s: s})
+	s.record(d)
+}
+
+// seriesFor returns the children of (provider, api, status).
+func (m *metrics) seriesFor(provider, api string, status int) *series {
 	k := seriesKey{provider, api, status}
 	v, ok := m.series.Load(k)
 	if !ok {
@@ -67,9 +98,28 @@ func (m *metrics) observe(provider, api string, status int, d time.Duration) {
 			latency:  m.latency.WithLabelValues(provider, api),
 		})
 	}
-	s := v.(*series)
+	return v.(*series)
+}
+
+func (s *series) record(d time.Duration) {
 	s.requests.Inc()
 	s.latency.Observe(d.Seconds())
+}
+
+// apiSeries keeps an API version's metric series at hand for its calls —
+// those of the status 200, and of the last other status — so that a call
+// records without the series map's lookup (hashing its provider, API and
+// status, then the lookup's cache misses: 0.2 µs a call under load). An
+// entry is trusted only for the metrics that made it: an APIVersion may be
+// served by more than one Handler.
+type apiSeries struct {
+	ok, other atomic.Pointer[seriesSlot]
+}
+
+type seriesSlot struct {
+	m      *metrics
+	status int
+	s      *series
 }
 
 type seriesKey struct {
