@@ -30,16 +30,19 @@ import (
 // waits through the runtime's poller as any other, deadlines included.
 type rawIOConn struct {
 	*net.TCPConn
-	rc syscall.RawConn
-	// The read and the write in progress, for readFD and writeFD, which
-	// are bound once (rfn, wfn): a closure over a call's own variables,
-	// handed to RawConn, would be allocated on every call. rbusy and
-	// wbusy claim them; a call that finds them claimed (another goroutine
-	// reading or writing at once) uses a closure of its own.
-	rbusy, wbusy atomic.Bool
-	r            rawOp
-	w            rawOp
-	rfn, wfn     func(fd uintptr) bool
+	rc   syscall.RawConn
+	r, w rawSide
+}
+
+// rawSide is one direction's read or write in progress, for readFD or
+// writeFD, which fn is bound to once: a closure over a call's own
+// variables, handed to RawConn, would be allocated on every call. busy
+// claims them; a call that finds them claimed (another goroutine reading,
+// or writing, at once) uses a progress and a closure of its own.
+type rawSide struct {
+	busy atomic.Bool
+	op   rawOp
+	fn   func(fd uintptr) bool
 }
 
 // rawOp is one read's or write's progress: the bytes, how many were
@@ -62,7 +65,7 @@ func rawIO(c net.Conn) net.Conn {
 		return c
 	}
 	w := &rawIOConn{TCPConn: tc, rc: rc}
-	w.rfn, w.wfn = w.r.readFD, w.w.writeFD
+	w.r.fn, w.w.fn = w.r.op.readFD, w.w.op.writeFD
 	return w
 }
 
@@ -72,17 +75,7 @@ func (c *rawIOConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return c.TCPConn.Read(p)
 	}
-	if c.rbusy.CompareAndSwap(false, true) {
-		c.r = rawOp{p: p}
-		err := c.rc.Read(c.rfn)
-		n, errno := c.r.n, c.r.errno
-		c.r.p = nil // not kept past the call
-		c.rbusy.Store(false)
-		return c.result("read", n, errno, err)
-	}
-	r := &rawOp{p: p}
-	err := c.rc.Read(r.readFD)
-	return c.result("read", r.n, r.errno, err)
+	return c.run(&c.r, false, p)
 }
 
 // Write implements net.Conn.
@@ -90,17 +83,37 @@ func (c *rawIOConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return c.TCPConn.Write(p)
 	}
-	if c.wbusy.CompareAndSwap(false, true) {
-		c.w = rawOp{p: p}
-		err := c.rc.Write(c.wfn)
-		n, errno := c.w.n, c.w.errno
-		c.w.p = nil // not kept past the call
-		c.wbusy.Store(false)
-		return c.result("write", n, errno, err)
+	return c.run(&c.w, true, p)
+}
+
+// run reads into p or writes it (write) through the poller, on s's
+// progress when it is free.
+func (c *rawIOConn) run(s *rawSide, write bool, p []byte) (int, error) {
+	name := "read"
+	if write {
+		name = "write"
 	}
-	w := &rawOp{p: p}
-	err := c.rc.Write(w.writeFD)
-	return c.result("write", w.n, w.errno, err)
+	op, fn := &s.op, s.fn
+	if !s.busy.CompareAndSwap(false, true) {
+		op = new(rawOp)
+		if fn = op.readFD; write {
+			fn = op.writeFD
+		}
+		s = nil
+	}
+	*op = rawOp{p: p}
+	var err error
+	if write {
+		err = c.rc.Write(fn)
+	} else {
+		err = c.rc.Read(fn)
+	}
+	n, errno := op.n, op.errno
+	if s != nil {
+		op.p = nil // not kept past the call
+		s.busy.Store(false)
+	}
+	return c.result(name, n, errno, err)
 }
 
 // result is what a read or write (op) returns after n bytes moved and the
