@@ -145,6 +145,7 @@ func (r *rawOp) readFD(fd uintptr) bool {
 		switch e {
 		case 0:
 			r.n = int(m)
+			raceRead(r.p[:r.n])
 			return true
 		case syscall.EINTR:
 		case syscall.EAGAIN:
@@ -161,6 +162,7 @@ func (r *rawOp) readFD(fd uintptr) bool {
 // again).
 func (w *rawOp) writeFD(fd uintptr) bool {
 	for w.n < len(w.p) {
+		raceWrote(w.p[w.n:])
 		m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.p[w.n])), uintptr(len(w.p)-w.n))
 		switch e {
 		case 0:

@@ -1,0 +1,5 @@
+//go:build !race
+
+package backendsig
+
+const raceBuild = false
