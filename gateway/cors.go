@@ -147,7 +147,7 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, snap *S
 		return false
 	}
 	if mw, ok := w.(*meteredWriter); ok {
-		mw.provider, mw.api, mw.route = api.OrgSlug, api.APISlug, api
+		mw.route = api
 	}
 	if !api.ips.Empty() && !api.ips.Admits(addr) {
 		h.problem(w, http.StatusForbidden, "ip-denied", "Your address may not call "+api.OrgSlug+"/"+api.APISlug+".", id, nil)

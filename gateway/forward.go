@@ -552,7 +552,8 @@ func isTimeout(err error) bool {
 
 func (h *Handler) countUpstream(mw *meteredWriter, kind string) {
 	if mw != nil {
-		h.metrics.upstreamError(mw.provider, mw.api, kind)
+		provider, api := mw.labels()
+		h.metrics.upstreamError(provider, api, kind)
 	}
 }
 

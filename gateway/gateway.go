@@ -402,7 +402,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// start is also the "now" of the per-IP and limit checks and the
 	// backend signature's timestamp: one clock read serves them all.
 	start := h.now()
-	mw := &meteredWriter{ResponseWriter: w, requestID: id, provider: "-", api: "-"}
+	mw := &meteredWriter{ResponseWriter: w, requestID: id}
 	mw.idValue[0] = id
 	w.Header()[RequestIDHeader] = mw.idValue[:] // canonical name; no slice allocated
 	w = mw
@@ -416,18 +416,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if mw.reason != "" && !mw.broken() {
 				h.metrics.reject(mw.reason)
 			}
-			if mw.route != nil {
-				h.metrics.observeAPI(mw.route, st, d)
-			} else {
-				h.metrics.observe(mw.provider, mw.api, st, d)
-			}
+			h.metrics.observe(mw.route, st, d)
 		}
 		if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 			return
 		}
+		provider, api := mw.labels()
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.String("provider", mw.provider), slog.String("api", mw.api), slog.Int("status", st),
+			slog.String("provider", provider), slog.String("api", api), slog.Int("status", st),
 			slog.String("reason", mw.reason), slog.Int64("bytes_out", mw.bytesOut()), slog.Duration("duration", d),
 			slog.String("client_ip", mw.clientIP))
 	}()
@@ -479,7 +476,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Allow", re.Allow)
 			}
 			if re.API != nil {
-				mw.provider, mw.api, mw.route = re.API.OrgSlug, re.API.APISlug, re.API
+				mw.route = re.API
 				setDeprecation(w.Header(), re.API)
 				setCORS(w.Header(), re.API, r.Header)
 			}
@@ -490,7 +487,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api, op := m.API, m.Operation
-	mw.provider, mw.api, mw.route = api.OrgSlug, api.APISlug, api
+	mw.route = api
 	// From here every answer, the gateway's refusals too, is one a web
 	// app on an allowed origin may read.
 	setCORS(w.Header(), api, r.Header)

@@ -80,7 +80,8 @@ func (c *h1sConn) parseSimpleRequest(hdr []byte) (*http.Request, *reqCtx) {
 	if err != nil {
 		return nil, nil
 	}
-	h, hop := fields.header(hdr, s, &c.keys, hostAt) // as ReadRequest: Host is the request's, not the map's
+	var hop hopFields
+	h := fields.header(hdr, s, &c.keys, hostAt, &hop) // as ReadRequest: Host is the request's, not the map's
 	r := http.Request{
 		Method:     s[:methodEnd],
 		URL:        u,
@@ -247,10 +248,11 @@ func (f *headerFields) scan(hdr []byte, i int, special func(name, value []byte) 
 
 // header builds the header map of the fields scanned, leaving out field
 // skip (-1 for none): s is hdr as a string, and the values are
-// pieces of it sharing one backing array, as textproto's are. hop tells
-// which of the fields a reverse proxy strips before its Rewrite it saw.
-func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) (h http.Header, hop hopFields) {
-	h = make(http.Header, f.n)
+// pieces of it sharing one backing array, as textproto's are. hop, when
+// not nil, learns which of the fields a reverse proxy strips before its
+// Rewrite it saw (a request's question; an answer's fields are not asked).
+func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int, hop *hopFields) http.Header {
+	h := make(http.Header, f.n)
 	vals := make([]string, f.n)
 	for k := range f.n {
 		if k == skip {
@@ -258,7 +260,9 @@ func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) 
 		}
 		fl := f.at[k]
 		key := keys.key(hdr[fl.name:fl.colon])
-		hop |= proxyStrips(key)
+		if hop != nil {
+			*hop |= proxyStrips(key)
+		}
 		v := s[fl.vStart:fl.vEnd]
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, v)
@@ -267,7 +271,7 @@ func (f *headerFields) header(hdr []byte, s string, keys *headerKeys, skip int) 
 		vals[k] = v
 		h[key] = vals[k : k+1 : k+1]
 	}
-	return h, hop
+	return h
 }
 
 // hopFields classes the request fields httputil.ReverseProxy removes from
@@ -417,14 +421,13 @@ func (c *h1Conn) parseSimpleResponse(head []byte, req *http.Request) (*http.Resp
 		return nil, false
 	}
 	s := string(head) // the one copy: the status and the values are pieces of it
-	h, _ := fields.header(head, s, &c.keys, -1)
 	res := &http.Response{
 		Status:        s[9 : eol-1],
 		StatusCode:    code,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        h,
+		Header:        fields.header(head, s, &c.keys, -1, nil),
 		Body:          http.NoBody,
 		ContentLength: length,
 		Request:       req,

@@ -148,6 +148,7 @@ func TestGatewayMetrics(t *testing.T) {
 	for _, want := range []string{
 		`portico_gateway_requests_total{api="echo",provider="acme",status="200"} 1`,
 		`portico_gateway_requests_total{api="echo",provider="acme",status="429"} 1`,
+		`portico_gateway_requests_total{api="-",provider="-",status="404"} 1`,
 		`portico_gateway_rejections_total{reason="quota-exceeded"} 1`,
 		`portico_gateway_rejections_total{reason="missing-signature"} 1`,
 		`portico_gateway_rejections_total{reason="no-route"} 1`,

@@ -67,6 +67,15 @@ type Meter interface {
 	Record(UsageEvent)
 }
 
+// labels are the provider and API slugs of the request's log line and
+// metrics: "-" for a request routed to no API version.
+func (w *meteredWriter) labels() (provider, api string) {
+	if w.route == nil {
+		return "-", "-"
+	}
+	return w.route.OrgSlug, w.route.APISlug
+}
+
 // meteredWriter remembers the status and size of an answer.
 type meteredWriter struct {
 	http.ResponseWriter
@@ -74,10 +83,11 @@ type meteredWriter struct {
 	bytes  int64
 	// reason is the problem type of a rejection the gateway wrote.
 	reason string
-	// requestID, provider and api label the request's log line and metrics;
-	// route is the API version they name, once routed.
-	requestID, provider, api string
-	route                    *APIVersion
+	// requestID labels the request's log line; route is the API version it
+	// was routed to (nil until then), whose provider and API label its log
+	// line and metrics (labels).
+	requestID string
+	route     *APIVersion
 	// clientIP is the caller's address for the access log.
 	clientIP string
 	// idValue and rateLimit back the values of the X-Portico-Request-Id

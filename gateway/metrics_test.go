@@ -35,10 +35,10 @@ func requestsCounted(t *testing.T, reg *prometheus.Registry, status string) (cal
 }
 
 // A routed call records through the series its API version keeps at hand,
-// into the same children observe uses; the entry is reused while the
+// into the same children a lookup by labels finds; the entry is reused while the
 // status repeats, replaced when another status comes, and never used by
 // the metrics of another Handler serving the same version.
-func TestObserveAPIKeepsSeries(t *testing.T) {
+func TestObserveKeepsSeries(t *testing.T) {
 	snap, err := Compile(demoConfig(Limits{}, SubActive, time.Now()))
 	if err != nil {
 		t.Fatal(err)
@@ -57,20 +57,20 @@ func TestObserveAPIKeepsSeries(t *testing.T) {
 	}
 	m1, reg1 := newM()
 	m2, reg2 := newM()
-	m1.observeAPI(api, 200, time.Millisecond)
+	m1.observe(api, 200, time.Millisecond)
 	first := api.series.ok.Load()
 	for range 4 {
-		m1.observeAPI(api, 200, time.Millisecond)
+		m1.observe(api, 200, time.Millisecond)
 	}
 	if api.series.ok.Load() != first || first.s != m1.seriesFor("acme", "echo", 200) {
 		t.Fatal("the kept series was not reused, or is not observe's")
 	}
-	m1.observe("acme", "echo", 200, time.Millisecond)
-	m1.observeAPI(api, 429, time.Millisecond)
-	m1.observeAPI(api, 404, time.Millisecond)
-	m1.observeAPI(api, 404, time.Millisecond)
-	m2.observeAPI(api, 200, time.Millisecond)
-	m2.observeAPI(api, 200, time.Millisecond)
+	m1.seriesFor("acme", "echo", 200).record(time.Millisecond) // what a lookup by labels records into
+	m1.observe(api, 429, time.Millisecond)
+	m1.observe(api, 404, time.Millisecond)
+	m1.observe(api, 404, time.Millisecond)
+	m2.observe(api, 200, time.Millisecond)
+	m2.observe(api, 200, time.Millisecond)
 	for _, c := range []struct {
 		reg    *prometheus.Registry
 		status string

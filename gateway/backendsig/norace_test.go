@@ -1,5 +1,0 @@
-//go:build !race
-
-package backendsig
-
-const raceBuild = false
